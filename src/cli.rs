@@ -1,0 +1,221 @@
+//! Command-line interface: clap derive types only. Doc comments are the help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Immutable CloudFormation releases: every release is a new stack, traffic moves behind
+/// health gates, old releases stay for instant rollback.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cutover",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// AWS region (default: the standard AWS configuration chain)
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// Named profile from ~/.aws/config
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// Send every AWS call to this endpoint (also AWS_ENDPOINT_URL), e.g. a local moto server
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+
+    /// Folder holding the app specs `<app>.toml`
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        default_value = "stacks",
+        env = "CUTOVER_STACKS_DIR"
+    )]
+    pub stacks_dir: PathBuf,
+
+    /// Format of the data written to stdout
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+
+    /// More logging on stderr (-v, -vv, -vvv)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Only errors on stderr
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// No colour (also when NO_COLOR is set or the output is not a terminal)
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show what the next release changes against the live stack, or diff two template files
+    Diff(DiffArgs),
+    /// Create the next release as a new stack and cut traffic over to it
+    Deploy(DeployArgs),
+    /// Pick up an interrupted cutover from what AWS shows and finish it or shift back
+    Resume(ResumeArgs),
+    /// List the releases of one app or of every app, with role, status and traffic weight
+    Status(StatusArgs),
+    /// Send traffic back to a retained release, by stack name or release id
+    Rollback(RollbackArgs),
+    /// Retire the releases that retention no longer keeps
+    Retire(RetireArgs),
+    /// Rebuild the apps whose live release is too old or runs a stale machine image
+    Rotate(RotateArgs),
+    /// Break an app's lock left behind by a run that died
+    Unlock(UnlockArgs),
+    /// Print a shell completion script
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// An app name (compare its next release with its live stack), or two template files OLD NEW
+    #[arg(value_name = "APP | OLD NEW", num_args = 1..=2, required = true)]
+    pub targets: Vec<String>,
+
+    /// Release id to render the next release as (default: generated)
+    #[arg(long, value_name = "RELEASE")]
+    pub release: Option<String>,
+
+    /// Exit 1 only for changes of this kind (`broadening`: IAM or network access widened)
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub fail_on: Option<FailOn>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    /// Any difference (the default behaviour of exit code 1)
+    Any,
+    /// IAM statements or security-group rules that widen access
+    Broadening,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ChangeArgs {
+    /// Print the plan and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Do not ask for confirmation
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// The app to deploy (`stacks/<APP>.toml`)
+    pub app: String,
+
+    /// Release id; the stack is `<APP>-<RELEASE>` (default: generated from the time)
+    #[arg(long, value_name = "RELEASE")]
+    pub release: Option<String>,
+
+    #[command(flatten)]
+    pub change: ChangeArgs,
+
+    /// Keep a stack that failed to create, for inspection
+    #[arg(long)]
+    pub keep_failed: bool,
+
+    /// Give up waiting for the stack after this long (default: the spec's `stack.timeout`)
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub timeout: Option<std::time::Duration>,
+
+    /// S3 bucket for templates over 51,200 bytes (default: the spec's `stack.template_bucket`)
+    #[arg(long, value_name = "BUCKET")]
+    pub template_bucket: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// The app whose cutover to resume
+    pub app: String,
+
+    #[command(flatten)]
+    pub change: ChangeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The app (default: every app in the stacks folder)
+    pub app: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The app to roll back
+    pub app: String,
+
+    /// Stack name or release id to roll back to (default: the previous release)
+    #[arg(long, value_name = "STACK | RELEASE")]
+    pub to: Option<String>,
+
+    /// Skip the gates
+    #[arg(long)]
+    pub force: bool,
+
+    /// Recreate the target from its recorded template and parameters if it was retired
+    #[arg(long)]
+    pub rebuild: bool,
+
+    #[command(flatten)]
+    pub change: ChangeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RetireArgs {
+    /// The app whose old releases to retire
+    pub app: String,
+
+    #[command(flatten)]
+    pub change: ChangeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    /// Apps to consider (default: every app in the stacks folder)
+    pub apps: Vec<String>,
+
+    /// Print which apps are due and why, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    /// The app whose lock to break
+    pub app: String,
+
+    #[command(flatten)]
+    pub change: ChangeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to generate for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}

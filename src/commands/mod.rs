@@ -1,0 +1,48 @@
+//! One function per subcommand: resolve the inputs, call the library, print the result.
+
+use crate::cli::{Cli, Command};
+use crate::error::{Diagnostic, Exit};
+use crate::output::OutputSettings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error("`cutover {0}` is not built yet")]
+    NotBuiltYet(&'static str),
+}
+
+impl Diagnostic for CommandError {
+    fn exit(&self) -> Exit {
+        match self {
+            CommandError::NotBuiltYet(_) => Exit::Error,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            CommandError::NotBuiltYet(_) => Some(
+                "see the open issues for when it lands; `cutover --help` lists what works".into(),
+            ),
+        }
+    }
+}
+
+/// Runs one parsed command line and says how the process should exit.
+pub async fn run(cli: Cli, settings: OutputSettings) -> Result<Exit, CommandError> {
+    let _ = settings;
+    match cli.command {
+        Command::Diff(_) => Err(CommandError::NotBuiltYet("diff")),
+        Command::Deploy(_) => Err(CommandError::NotBuiltYet("deploy")),
+        Command::Resume(_) => Err(CommandError::NotBuiltYet("resume")),
+        Command::Status(_) => Err(CommandError::NotBuiltYet("status")),
+        Command::Rollback(_) => Err(CommandError::NotBuiltYet("rollback")),
+        Command::Retire(_) => Err(CommandError::NotBuiltYet("retire")),
+        Command::Rotate(_) => Err(CommandError::NotBuiltYet("rotate")),
+        Command::Unlock(_) => Err(CommandError::NotBuiltYet("unlock")),
+        Command::Completions(args) => {
+            use clap::CommandFactory;
+            let mut command = Cli::command();
+            clap_complete::generate(args.shell, &mut command, "cutover", &mut std::io::stdout());
+            Ok(Exit::Success)
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Pure template diff: (old, new) → StackDiff, and its text and JSON renderers.

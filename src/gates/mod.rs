@@ -1,0 +1,1 @@
+//! Health gates checked before each traffic step and through every bake.

@@ -1,0 +1,20 @@
+//! cutover: immutable CloudFormation releases.
+//!
+//! Every release of an app is a new stack; traffic moves to it behind health gates; old releases
+//! stay for rollback until retention retires them. See DESIGN in the README for the layout: pure
+//! decisions (`diff`, `cutover`, `rotation`, retention in `release`) are separate from the code
+//! that acts on AWS (`aws`, `router`, `gates`).
+
+pub mod aws;
+pub mod cli;
+pub mod commands;
+pub mod cutover;
+pub mod diff;
+pub mod error;
+pub mod gates;
+pub mod output;
+pub mod release;
+pub mod rotation;
+pub mod router;
+pub mod spec;
+pub mod template;

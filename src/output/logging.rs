@@ -1,0 +1,21 @@
+use super::OutputSettings;
+
+/// Logs go to stderr through `tracing`. `-v` shows cutover's debug lines, `-vv` its trace lines,
+/// `-vvv` adds the AWS SDK's own. `RUST_LOG` overrides all of it.
+pub fn init_logging(settings: &OutputSettings) {
+    let default_filter = match settings.verbosity {
+        i8::MIN..=-1 => "error",
+        0 => "warn",
+        1 => "warn,cutover=debug",
+        2 => "warn,cutover=trace",
+        _ => "debug,cutover=trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(settings.stderr_color)
+        .with_target(settings.verbosity >= 3)
+        .try_init();
+}

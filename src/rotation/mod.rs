@@ -1,0 +1,1 @@
+//! Pure rotation policy: which apps are due for a rebuild, and why.

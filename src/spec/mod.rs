@@ -1,0 +1,1 @@
+//! App specs: stacks/<app>.toml → validated AppSpec, with file:line errors.

@@ -1,1 +1,8 @@
-//! The only module that talks to AWS: thin adapters over aws_sdk_* behind traits, errors classified at the boundary.
+//! The only module that talks to AWS: thin adapters over `aws_sdk_*` behind traits, errors
+//! classified at the boundary (not found → `None`, throttled, rejected, unreachable).
+
+mod connect;
+mod error;
+
+pub use connect::{connect, AwsContext, ConnectOptions};
+pub use error::{classify, AwsError, AwsErrorKind};

@@ -1,1 +1,7 @@
 //! Release naming, cutover's own tags, discovering an app's stacks and which one is live, retention.
+
+pub mod naming;
+pub mod tags;
+
+pub use naming::{parse_stack_name, stack_name, NamingError, ReleaseId};
+pub use tags::{release_tags, ReleaseTags, Role, Tag, TagError};

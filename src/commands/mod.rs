@@ -1,5 +1,7 @@
 //! One function per subcommand: resolve the inputs, call the library, print the result.
 
+mod diff;
+
 use crate::cli::{Cli, Command};
 use crate::error::{Diagnostic, Exit};
 use crate::output::OutputSettings;
@@ -8,12 +10,16 @@ use crate::output::OutputSettings;
 pub enum CommandError {
     #[error("`cutover {0}` is not built yet")]
     NotBuiltYet(&'static str),
+
+    #[error(transparent)]
+    Diff(#[from] diff::DiffError),
 }
 
 impl Diagnostic for CommandError {
     fn exit(&self) -> Exit {
         match self {
             CommandError::NotBuiltYet(_) => Exit::Error,
+            CommandError::Diff(error) => error.exit(),
         }
     }
 
@@ -22,6 +28,7 @@ impl Diagnostic for CommandError {
             CommandError::NotBuiltYet(_) => Some(
                 "see the open issues for when it lands; `cutover --help` lists what works".into(),
             ),
+            CommandError::Diff(error) => error.hint(),
         }
     }
 }
@@ -30,6 +37,12 @@ impl Diagnostic for CommandError {
 pub async fn run(cli: Cli, settings: OutputSettings) -> Result<Exit, CommandError> {
     let _ = settings;
     match cli.command {
+        Command::Diff(args) if args.targets.len() == 2 => Ok(diff::run_files(
+            std::path::Path::new(&args.targets[0]),
+            std::path::Path::new(&args.targets[1]),
+            args.fail_on,
+            &settings,
+        )?),
         Command::Diff(_) => Err(CommandError::NotBuiltYet("diff")),
         Command::Deploy(_) => Err(CommandError::NotBuiltYet("deploy")),
         Command::Resume(_) => Err(CommandError::NotBuiltYet("resume")),

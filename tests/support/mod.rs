@@ -1,0 +1,92 @@
+//! Shared helpers for the integration tests that talk to moto: the server, isolated accounts,
+//! the fault proxy, SDK configuration and running the `cutover` binary.
+//!
+//! Include it with `mod support;` from `tests/aws/main.rs` (or
+//! `#[path = "../support/mod.rs"] mod support;` from another test binary).
+#![allow(dead_code)]
+
+mod faults;
+mod http1;
+mod moto;
+mod proxy;
+mod rewrite;
+
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+pub use moto::moto_endpoint;
+pub use proxy::{FailMode, FaultProxy};
+
+/// A 12-digit account id no other test of any test binary uses: moto keeps one isolated, empty
+/// set of resources per `x-moto-account-id`, so tests with their own account run in parallel.
+pub fn fresh_account() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let sequence = NEXT.fetch_add(1, Ordering::Relaxed) % 100_000;
+    // pid ≤ 4,194,304 (7 digits) × 10^5 + sequence (5 digits) < 10^12.
+    let account = u64::from(std::process::id()) % 10_000_000 * 100_000 + sequence;
+    format!("{account:012}")
+}
+
+/// The environment that points the `cutover` binary (or any SDK client) at `endpoint`, with
+/// dummy credentials and without the instance-metadata wait.
+pub fn sdk_env(endpoint: &str) -> Vec<(String, String)> {
+    [
+        ("AWS_ENDPOINT_URL", endpoint),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("NO_COLOR", "1"),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_string(), value.to_string()))
+    .collect()
+}
+
+/// Runs the `cutover` binary built for this test run and waits for it. Every inherited `AWS_*`
+/// variable is removed first so a developer's profile never reaches a test. Blocking is fine
+/// from an async test: the fault proxies run on their own runtime.
+pub fn run_cutover<I, S>(args: I, env: &[(String, String)]) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cutover"));
+    command.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("AWS_") {
+            command.env_remove(name);
+        }
+    }
+    command.envs(env.iter().map(|(name, value)| (name, value)));
+    command.output().expect("could not run the cutover binary")
+}
+
+/// SDK configuration for `endpoint` (normally a [`FaultProxy`] URL): dummy credentials,
+/// us-east-1, standard retries with a short backoff so retried faults cost milliseconds, and
+/// an attempt timeout so a server that never answers fails the test instead of hanging it.
+/// Adjust with `sdk_config(..).to_builder()`.
+pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    use aws_config::retry::RetryConfig;
+    use aws_config::timeout::TimeoutConfig;
+    use aws_sdk_cloudformation::config::Credentials;
+
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(10))
+                .with_max_backoff(Duration::from_millis(200)),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_attempt_timeout(Duration::from_secs(30))
+                .build(),
+        )
+        .load()
+        .await
+}

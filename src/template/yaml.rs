@@ -1,0 +1,393 @@
+//! YAML templates, read event by event so that we decide what tags and plain scalars mean
+//! (CloudFormation's reading, not a generic YAML library's) and can report lines.
+
+use std::collections::HashMap;
+
+use indexmap::IndexMap;
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+use super::error::{Location, TemplateError};
+use super::intrinsics;
+use super::{Format, Node};
+
+/// Parses one YAML document into a `Node`, short-form intrinsics expanded to long forms.
+pub fn parse(body: &str, origin: &str) -> Result<Node, TemplateError> {
+    let mut builder = Builder::new(origin);
+    let result = Parser::new_from_str(body).load(&mut builder, true);
+    // An error the builder met came before whatever the parser stopped on.
+    if let Some(error) = builder.error {
+        return Err(error);
+    }
+    if let Err(scan) = result {
+        return Err(TemplateError::Syntax {
+            at: location(origin, scan.marker()),
+            format: Format::Yaml,
+            message: scan.info().to_string(),
+        });
+    }
+    Ok(builder.root.unwrap_or(Node::Null))
+}
+
+fn location(origin: &str, mark: &Marker) -> Location {
+    // yaml-rust2 lines are 1-based, columns 0-based.
+    Location::at(origin, mark.line(), mark.col() + 1)
+}
+
+/// What a tag asks for.
+#[derive(Debug, Clone, Copy)]
+enum TagMeaning {
+    /// A short-form intrinsic: wrap the value in `{long_form: value}`.
+    Intrinsic(&'static str),
+    Str,
+    Number,
+    Bool,
+    Null,
+    /// `!!map`, `!!seq`, or the non-specific `!`: no change.
+    Plain,
+}
+
+fn tag_meaning(tag: &Tag) -> Option<TagMeaning> {
+    if tag.handle == "tag:yaml.org,2002:" {
+        return Some(match tag.suffix.as_str() {
+            "str" => TagMeaning::Str,
+            "int" | "float" => TagMeaning::Number,
+            "bool" => TagMeaning::Bool,
+            "null" => TagMeaning::Null,
+            "map" | "seq" => TagMeaning::Plain,
+            _ => return None,
+        });
+    }
+    if tag.handle == "!" {
+        if tag.suffix.is_empty() {
+            return Some(TagMeaning::Plain);
+        }
+        return intrinsics::long_form(&tag.suffix).map(TagMeaning::Intrinsic);
+    }
+    None
+}
+
+fn tag_text(tag: &Tag) -> String {
+    if tag.handle == "tag:yaml.org,2002:" {
+        format!("!!{}", tag.suffix)
+    } else {
+        format!("{}{}", tag.handle, tag.suffix)
+    }
+}
+
+enum Container {
+    List(Vec<Node>),
+    Map {
+        entries: IndexMap<String, Node>,
+        /// Line of each key, by entry index, for duplicate-key messages.
+        key_lines: Vec<usize>,
+        pending_key: Option<(String, Marker)>,
+    },
+}
+
+struct Frame {
+    container: Container,
+    anchor: usize,
+    tag: Option<TagMeaning>,
+}
+
+struct Builder<'a> {
+    origin: &'a str,
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, Node>,
+    root: Option<Node>,
+    documents: usize,
+    error: Option<TemplateError>,
+}
+
+impl<'a> Builder<'a> {
+    fn new(origin: &'a str) -> Builder<'a> {
+        Builder {
+            origin,
+            stack: Vec::new(),
+            anchors: HashMap::new(),
+            root: None,
+            documents: 0,
+            error: None,
+        }
+    }
+
+    fn fail(&mut self, error: TemplateError) {
+        if self.error.is_none() {
+            self.error = Some(error);
+        }
+    }
+
+    fn unsupported(&mut self, mark: &Marker, what: &str) {
+        let at = location(self.origin, mark);
+        self.fail(TemplateError::UnsupportedYaml {
+            at,
+            what: what.to_string(),
+        });
+    }
+
+    fn resolve_tag(&mut self, tag: Option<Tag>, mark: &Marker) -> Result<Option<TagMeaning>, ()> {
+        let Some(tag) = tag else { return Ok(None) };
+        match tag_meaning(&tag) {
+            Some(meaning) => Ok(Some(meaning)),
+            None => {
+                let at = location(self.origin, mark);
+                self.fail(TemplateError::UnknownTag {
+                    at,
+                    tag: tag_text(&tag),
+                });
+                Err(())
+            }
+        }
+    }
+
+    /// True when the innermost open container is a map waiting for a key.
+    fn expecting_key(&self) -> bool {
+        matches!(
+            self.stack.last(),
+            Some(Frame {
+                container: Container::Map {
+                    pending_key: None,
+                    ..
+                },
+                ..
+            })
+        )
+    }
+
+    /// Places a finished value in its parent (or as the document root).
+    fn add_value(&mut self, node: Node, anchor: usize) {
+        if anchor > 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+        let origin = self.origin;
+        let duplicate = match self.stack.last_mut() {
+            None => {
+                self.root = Some(node);
+                None
+            }
+            Some(Frame {
+                container: Container::List(items),
+                ..
+            }) => {
+                items.push(node);
+                None
+            }
+            Some(Frame {
+                container:
+                    Container::Map {
+                        entries,
+                        key_lines,
+                        pending_key,
+                    },
+                ..
+            }) => {
+                let (key, mark) = pending_key
+                    .take()
+                    .expect("add_value is only called for map values once a key is pending");
+                match entries.get_index_of(&key) {
+                    Some(index) => Some(TemplateError::DuplicateKey {
+                        at: location(origin, &mark),
+                        key,
+                        first_line: key_lines[index],
+                    }),
+                    None => {
+                        entries.insert(key, node);
+                        key_lines.push(mark.line());
+                        None
+                    }
+                }
+            }
+        };
+        if let Some(error) = duplicate {
+            self.fail(error);
+        }
+    }
+
+    fn on_scalar(
+        &mut self,
+        text: String,
+        style: TScalarStyle,
+        anchor: usize,
+        tag: Option<Tag>,
+        mark: Marker,
+    ) {
+        let Ok(meaning) = self.resolve_tag(tag, &mark) else {
+            return;
+        };
+        if self.expecting_key() {
+            if let Some(TagMeaning::Intrinsic(_)) = meaning {
+                return self.unsupported(&mark, "an intrinsic function cannot be a map key");
+            }
+            if anchor > 0 {
+                self.anchors.insert(anchor, Node::String(text.clone()));
+            }
+            if let Some(Frame {
+                container: Container::Map { pending_key, .. },
+                ..
+            }) = self.stack.last_mut()
+            {
+                *pending_key = Some((text, mark));
+            }
+            return;
+        }
+        let node = match meaning {
+            None if style == TScalarStyle::Plain => plain_scalar(text),
+            None | Some(TagMeaning::Str) => Node::String(text),
+            Some(TagMeaning::Plain) => Node::String(text),
+            Some(TagMeaning::Number) => Node::Number(text),
+            Some(TagMeaning::Null) => Node::Null,
+            Some(TagMeaning::Bool) => match text.as_str() {
+                "true" | "True" | "TRUE" => Node::Bool(true),
+                "false" | "False" | "FALSE" => Node::Bool(false),
+                _ => {
+                    let what = format!("`{text}` is tagged !!bool but is not true or false");
+                    return self.unsupported(&mark, &what);
+                }
+            },
+            // The argument of a scalar short form is the text as written (`!GetAZs ''`).
+            Some(TagMeaning::Intrinsic(long)) => intrinsics::wrap(long, Node::String(text)),
+        };
+        self.add_value(node, anchor);
+    }
+
+    fn open(&mut self, container: Container, anchor: usize, tag: Option<Tag>, mark: Marker) {
+        if self.expecting_key() {
+            return self.unsupported(&mark, "a list or map cannot be a map key");
+        }
+        let Ok(meaning) = self.resolve_tag(tag, &mark) else {
+            return;
+        };
+        if let Some(TagMeaning::Str | TagMeaning::Number | TagMeaning::Bool | TagMeaning::Null) =
+            meaning
+        {
+            return self.unsupported(&mark, "a scalar tag (!!str, !!int, …) on a list or map");
+        }
+        self.stack.push(Frame {
+            container,
+            anchor,
+            tag: meaning,
+        });
+    }
+
+    fn close(&mut self) {
+        let Some(frame) = self.stack.pop() else {
+            return;
+        };
+        let node = match frame.container {
+            Container::List(items) => Node::List(items),
+            Container::Map { entries, .. } => Node::Map(entries),
+        };
+        let node = match frame.tag {
+            Some(TagMeaning::Intrinsic(long)) => intrinsics::wrap(long, node),
+            _ => node,
+        };
+        self.add_value(node, frame.anchor);
+    }
+}
+
+impl MarkedEventReceiver for Builder<'_> {
+    fn on_event(&mut self, event: Event, mark: Marker) {
+        if self.error.is_some() {
+            return;
+        }
+        match event {
+            Event::DocumentStart => {
+                self.documents += 1;
+                if self.documents > 1 {
+                    let at = location(self.origin, &mark);
+                    self.fail(TemplateError::MultipleDocuments { at });
+                }
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                self.on_scalar(text, style, anchor, tag, mark)
+            }
+            Event::SequenceStart(anchor, tag) => {
+                self.open(Container::List(Vec::new()), anchor, tag, mark)
+            }
+            Event::MappingStart(anchor, tag) => {
+                let map = Container::Map {
+                    entries: IndexMap::new(),
+                    key_lines: Vec::new(),
+                    pending_key: None,
+                };
+                self.open(map, anchor, tag, mark)
+            }
+            Event::SequenceEnd | Event::MappingEnd => self.close(),
+            Event::Alias(id) => {
+                if self.expecting_key() {
+                    return self.unsupported(&mark, "an alias cannot be a map key");
+                }
+                match self.anchors.get(&id).cloned() {
+                    Some(node) => self.add_value(node, 0),
+                    None => self.unsupported(
+                        &mark,
+                        "an alias refers to an anchor that is not complete here",
+                    ),
+                }
+            }
+            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => {}
+        }
+    }
+}
+
+/// CloudFormation's reading of an untagged plain scalar.
+fn plain_scalar(text: String) -> Node {
+    match text.as_str() {
+        "" | "~" | "null" | "Null" | "NULL" => Node::Null,
+        "true" | "True" | "TRUE" => Node::Bool(true),
+        "false" | "False" | "FALSE" => Node::Bool(false),
+        _ if is_yaml_number(&text) => Node::Number(text),
+        _ => Node::String(text),
+    }
+}
+
+/// YAML 1.2 core and 1.1 integer and float forms (`12`, `-1.5e3`, `0x1F`, `0o17`, `1_000`,
+/// `.inf`). Dates and version strings (`2010-09-09`, `1.2.3`) are not numbers.
+fn is_yaml_number(text: &str) -> bool {
+    if matches!(text, ".nan" | ".NaN" | ".NAN") {
+        return true;
+    }
+    let body = text.strip_prefix(['+', '-']).unwrap_or(text);
+    if matches!(body, ".inf" | ".Inf" | ".INF") {
+        return true;
+    }
+    let digits_in = |s: &str, radix: u32| {
+        !s.is_empty()
+            && s.chars().all(|c| c == '_' || c.is_digit(radix))
+            && s.chars().any(|c| c != '_')
+    };
+    if let Some(hex) = body.strip_prefix("0x") {
+        return digits_in(hex, 16);
+    }
+    if let Some(octal) = body.strip_prefix("0o") {
+        return digits_in(octal, 8);
+    }
+    if let Some(binary) = body.strip_prefix("0b") {
+        return digits_in(binary, 2);
+    }
+    let (mantissa, exponent) = match body.find(['e', 'E']) {
+        Some(at) => (&body[..at], Some(&body[at + 1..])),
+        None => (body, None),
+    };
+    if let Some(exponent) = exponent {
+        let exponent = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
+        if exponent.is_empty() || !exponent.chars().all(|c| c.is_ascii_digit()) {
+            return false;
+        }
+    }
+    let (whole, fraction) = match mantissa.split_once('.') {
+        Some((whole, fraction)) => (whole, Some(fraction)),
+        None => (mantissa, None),
+    };
+    let decimal = |s: &str| s.chars().all(|c| c == '_' || c.is_ascii_digit());
+    let whole_ok =
+        whole.is_empty() || (whole.starts_with(|c: char| c.is_ascii_digit()) && decimal(whole));
+    let fraction_ok = fraction.is_none_or(|f| decimal(f) && !f.starts_with('_'));
+    let has_digit = mantissa.chars().any(|c| c.is_ascii_digit());
+    whole_ok && fraction_ok && has_digit
+}
+
+#[cfg(test)]
+#[path = "yaml_tests.rs"]
+mod tests;

@@ -1,0 +1,516 @@
+//! The rules that serde cannot express: combinations of keys, ranges, AWS naming rules. Each error
+//! points at the key it is about.
+
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use indexmap::IndexMap;
+
+use super::error::{KeyPath, SpecError};
+use super::names::{validate_bucket_name, validate_logical_id, validate_stack_name};
+use super::raw::{
+    RawAmiQuery, RawDuration, RawGates, RawRetention, RawRotation, RawSourceTable, RawSpec,
+    RawStack, RawValue,
+};
+use super::router_strategy::{router, strategy};
+use super::source_map::SourceMap;
+use super::types::{
+    AmiQuery, AppSpec, GatesSpec, HttpGate, HttpTarget, RetentionSpec, RotationSpec, RouterSpec,
+    StackSettings, TargetHealthGate, ValueSource,
+};
+
+/// CloudFormation's limits on one stack.
+const MAX_PARAMETERS: usize = 200;
+const MAX_TAGS: usize = 50;
+const MAX_ROLLBACK_TRIGGERS: usize = 5;
+const MAX_ROLLBACK_MONITORING: Duration = Duration::from_secs(180 * 60);
+const ARCHITECTURES: &[&str] = &["i386", "x86_64", "arm64", "x86_64_mac", "arm64_mac"];
+
+/// Turns errors into located ones.
+pub(crate) struct Checker<'a> {
+    pub(crate) map: &'a SourceMap<'a>,
+}
+
+impl Checker<'_> {
+    pub(crate) fn invalid(&self, key: KeyPath, message: impl Into<String>) -> SpecError {
+        SpecError::Invalid {
+            at: self.map.locate(&key),
+            key,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub(crate) fn invalid_with_hint(
+        &self,
+        key: KeyPath,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> SpecError {
+        SpecError::Invalid {
+            at: self.map.locate(&key),
+            key,
+            message: message.into(),
+            hint: Some(hint.into()),
+        }
+    }
+
+    pub(crate) fn output_name(&self, key: KeyPath, name: &str) -> Result<String, SpecError> {
+        validate_logical_id(name).map_err(|reason| {
+            self.invalid(key, format!("invalid output name `{name}`: {reason}"))
+        })?;
+        Ok(name.to_owned())
+    }
+
+    pub(crate) fn positive(
+        &self,
+        key: KeyPath,
+        duration: RawDuration,
+    ) -> Result<Duration, SpecError> {
+        if duration.0.is_zero() {
+            return Err(self.invalid(key, "the duration must be longer than zero"));
+        }
+        Ok(duration.0)
+    }
+
+    pub(crate) fn value_source(
+        &self,
+        key: KeyPath,
+        raw: RawValue,
+    ) -> Result<ValueSource, SpecError> {
+        match raw {
+            RawValue::Literal(text) => Ok(ValueSource::Literal(text)),
+            RawValue::Source(table) => self.source_table(key, table),
+        }
+    }
+
+    fn source_table(&self, key: KeyPath, table: RawSourceTable) -> Result<ValueSource, SpecError> {
+        let given: Vec<&str> = [
+            ("env", table.env.is_some()),
+            ("ssm", table.ssm.is_some()),
+            ("stack_output", table.stack_output.is_some()),
+            ("latest_ami", table.latest_ami.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, present)| present.then_some(name))
+        .collect();
+        let hint = "a value is a literal, { env = \"VAR\" }, { ssm = \"/name\" }, \
+                    { stack_output = \"stack\", output = \"Key\" } or { latest_ami = { owners = [...], name = \"pattern*\" } }";
+        if given.len() > 1 {
+            return Err(self.invalid_with_hint(
+                key,
+                format!(
+                    "a value comes from one source, found `{}`",
+                    given.join("` and `")
+                ),
+                hint,
+            ));
+        }
+        if table.output.is_some() && table.stack_output.is_none() {
+            return Err(self.invalid_with_hint(
+                key.key("output"),
+                "`output` goes with `stack_output`, which names the stack",
+                hint,
+            ));
+        }
+        if let Some(var) = table.env {
+            if var.is_empty() || var.contains(['=', '\0']) {
+                return Err(self.invalid(
+                    key.key("env"),
+                    format!("`{var}` is not an environment variable name"),
+                ));
+            }
+            return Ok(ValueSource::Env { var });
+        }
+        if let Some(name) = table.ssm {
+            if name.is_empty() || name.len() > 2048 {
+                return Err(self.invalid(
+                    key.key("ssm"),
+                    "an SSM parameter name is 1 to 2048 characters",
+                ));
+            }
+            return Ok(ValueSource::Ssm { name });
+        }
+        if let Some(stack) = table.stack_output {
+            validate_stack_name(&stack).map_err(|reason| {
+                self.invalid(
+                    key.key("stack_output"),
+                    format!("invalid stack name `{stack}`: {reason}"),
+                )
+            })?;
+            let Some(output) = table.output else {
+                return Err(self.invalid(key, format!("`stack_output = \"{stack}\"` needs `output`, the name of the output to read")));
+            };
+            let output = self.output_name(key.key("output"), &output)?;
+            return Ok(ValueSource::StackOutput { stack, output });
+        }
+        if let Some(query) = table.latest_ami {
+            return self
+                .ami_query(key.key("latest_ami"), query)
+                .map(ValueSource::LatestAmi);
+        }
+        Err(self.invalid_with_hint(key, "this table names no value source", hint))
+    }
+
+    fn ami_query(&self, key: KeyPath, raw: RawAmiQuery) -> Result<AmiQuery, SpecError> {
+        if raw.owners.is_empty() {
+            return Err(self.invalid_with_hint(
+                key.key("owners"),
+                "`owners` needs at least one owner",
+                "e.g. owners = [\"amazon\"], or an account id, or \"self\"",
+            ));
+        }
+        if let Some(index) = raw.owners.iter().position(|owner| owner.is_empty()) {
+            return Err(self.invalid(key.key("owners").index(index), "an owner is empty"));
+        }
+        if raw.name.is_empty() {
+            return Err(self.invalid(key.key("name"), "the image name pattern is empty"));
+        }
+        if let Some(architecture) = &raw.architecture {
+            if !ARCHITECTURES.contains(&architecture.as_str()) {
+                return Err(self.invalid(
+                    key.key("architecture"),
+                    format!(
+                        "unknown architecture `{architecture}`, expected one of {}",
+                        ARCHITECTURES.join(", ")
+                    ),
+                ));
+            }
+        }
+        for (filter, values) in &raw.filters {
+            let filter_key = key.key("filters").key(filter);
+            if filter == "name" || filter == "architecture" {
+                return Err(self.invalid(
+                    filter_key,
+                    format!("set the `{filter}` filter with the `{filter}` key of `latest_ami`"),
+                ));
+            }
+            if values.is_empty() {
+                return Err(self.invalid(
+                    filter_key,
+                    format!("filter `{filter}` needs at least one value"),
+                ));
+            }
+        }
+        Ok(AmiQuery {
+            owners: raw.owners,
+            name: raw.name,
+            architecture: raw.architecture,
+            filters: raw.filters,
+        })
+    }
+}
+
+/// Builds the validated spec. `name` has been validated already.
+pub(crate) fn build(
+    name: String,
+    path: &Path,
+    raw: RawSpec,
+    map: &SourceMap<'_>,
+) -> Result<AppSpec, SpecError> {
+    let check = Checker { map };
+    let root = KeyPath::root();
+    let template = resolve_template(&check, path, &raw.template)?;
+
+    if raw.parameters.len() > MAX_PARAMETERS {
+        return Err(check.invalid(
+            root.key("parameters"),
+            format!(
+                "{} parameters, more than CloudFormation's {MAX_PARAMETERS}",
+                raw.parameters.len()
+            ),
+        ));
+    }
+    let mut parameters = IndexMap::new();
+    for (parameter, value) in raw.parameters {
+        let key = root.key("parameters").key(&parameter);
+        validate_logical_id(&parameter).map_err(|reason| {
+            check.invalid(
+                key.clone(),
+                format!("invalid parameter name `{parameter}`: {reason}"),
+            )
+        })?;
+        let source = check.value_source(key, value)?;
+        parameters.insert(parameter, source);
+    }
+
+    let tags = tags(&check, raw.tags)?;
+    let stack = stack_settings(&check, raw.stack)?;
+    let router = router(&check, raw.router)?;
+    let strategy = strategy(&check, raw.strategy, &router)?;
+    let gates = gates(&check, raw.gates, &router)?;
+    let retention = retention(&check, raw.retention)?;
+    let rotation = rotation(&check, raw.rotation, &parameters)?;
+
+    Ok(AppSpec {
+        name,
+        path: path.to_owned(),
+        template,
+        description: raw.description,
+        parameters,
+        tags,
+        stack,
+        router,
+        strategy,
+        gates,
+        retention,
+        rotation,
+    })
+}
+
+fn resolve_template(
+    check: &Checker<'_>,
+    spec_path: &Path,
+    template: &str,
+) -> Result<PathBuf, SpecError> {
+    let key = KeyPath::root().key("template");
+    if template.is_empty() {
+        return Err(check.invalid(key, "`template` is empty"));
+    }
+    let folder = spec_path.parent().unwrap_or(Path::new(""));
+    let resolved = normalize(&folder.join(template));
+    if !resolved.is_file() {
+        return Err(SpecError::TemplateMissing {
+            at: check.map.locate(&key),
+            template: resolved,
+        });
+    }
+    Ok(resolved)
+}
+
+/// Removes `.` and `name/..` so messages show `templates/web.yaml`, not `stacks/../templates/web.yaml`.
+fn normalize(path: &Path) -> PathBuf {
+    let mut normalized = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(
+                    normalized.components().next_back(),
+                    Some(Component::Normal(_))
+                ) =>
+            {
+                normalized.pop();
+            }
+            other => normalized.push(other),
+        }
+    }
+    if normalized.as_os_str().is_empty() {
+        normalized.push(".");
+    }
+    normalized
+}
+
+fn tags(
+    check: &Checker<'_>,
+    raw: IndexMap<String, String>,
+) -> Result<IndexMap<String, String>, SpecError> {
+    let key = KeyPath::root().key("tags");
+    if raw.len() > MAX_TAGS {
+        return Err(check.invalid(
+            key,
+            format!(
+                "{} tags, more than the {MAX_TAGS} a stack can have",
+                raw.len()
+            ),
+        ));
+    }
+    for (tag, value) in &raw {
+        let tag_key = key.key(tag);
+        let lower = tag.to_ascii_lowercase();
+        if lower.starts_with("aws:") || lower.starts_with("cutover:") {
+            return Err(check.invalid_with_hint(
+                tag_key,
+                format!("tag `{tag}` uses a reserved prefix"),
+                "`aws:` tags belong to AWS and `cutover:` tags to cutover itself",
+            ));
+        }
+        if tag.is_empty() || tag.chars().count() > 128 {
+            return Err(check.invalid(tag_key, "a tag key is 1 to 128 characters"));
+        }
+        if value.chars().count() > 256 {
+            return Err(check.invalid(tag_key, "a tag value is at most 256 characters"));
+        }
+    }
+    Ok(raw)
+}
+
+fn stack_settings(check: &Checker<'_>, raw: RawStack) -> Result<StackSettings, SpecError> {
+    let key = KeyPath::root().key("stack");
+    for (index, capability) in raw.capabilities.iter().enumerate() {
+        if raw.capabilities[..index].contains(capability) {
+            return Err(check.invalid(
+                key.key("capabilities").index(index),
+                format!("{capability} is listed twice"),
+            ));
+        }
+    }
+    let timeout = raw
+        .timeout
+        .map(|timeout| check.positive(key.key("timeout"), timeout))
+        .transpose()?;
+    if let Some(bucket) = &raw.template_bucket {
+        validate_bucket_name(bucket).map_err(|reason| {
+            check.invalid(
+                key.key("template_bucket"),
+                format!("invalid bucket name `{bucket}`: {reason}"),
+            )
+        })?;
+    }
+    if raw.rollback_alarms.len() > MAX_ROLLBACK_TRIGGERS {
+        return Err(check.invalid(
+            key.key("rollback_alarms"),
+            format!("{} rollback alarms, more than CloudFormation's {MAX_ROLLBACK_TRIGGERS} rollback triggers", raw.rollback_alarms.len()),
+        ));
+    }
+    alarm_names(check, &key.key("rollback_alarms"), &raw.rollback_alarms)?;
+    let rollback_monitoring = match raw.rollback_monitoring {
+        None => None,
+        Some(RawDuration(monitoring)) => {
+            let monitoring_key = key.key("rollback_monitoring");
+            if monitoring > MAX_ROLLBACK_MONITORING
+                || monitoring.as_secs() % 60 != 0
+                || monitoring.subsec_nanos() != 0
+            {
+                return Err(check.invalid(
+                    monitoring_key,
+                    "CloudFormation monitors in whole minutes, from 0 to 180 (\"3h\")",
+                ));
+            }
+            if raw.rollback_alarms.is_empty() {
+                return Err(check.invalid(
+                    monitoring_key,
+                    "`rollback_monitoring` needs `rollback_alarms` to watch",
+                ));
+            }
+            Some(monitoring)
+        }
+    };
+    Ok(StackSettings {
+        capabilities: raw.capabilities,
+        termination_protection: raw.termination_protection,
+        timeout,
+        template_bucket: raw.template_bucket,
+        rollback_alarms: raw.rollback_alarms,
+        rollback_monitoring,
+    })
+}
+
+fn alarm_names(check: &Checker<'_>, key: &KeyPath, alarms: &[String]) -> Result<(), SpecError> {
+    for (index, alarm) in alarms.iter().enumerate() {
+        if alarm.is_empty() || (alarm.len() > 255 && !alarm.starts_with("arn:")) {
+            return Err(check.invalid(key.index(index), "an alarm name is 1 to 255 characters"));
+        }
+    }
+    Ok(())
+}
+
+fn gates(check: &Checker<'_>, raw: RawGates, router: &RouterSpec) -> Result<GatesSpec, SpecError> {
+    let key = KeyPath::root().key("gates");
+    let target_health = match raw.target_health {
+        None => None,
+        Some(gate) => {
+            let gate_key = key.key("target_health");
+            let target_group_output = match (gate.target_group_output, router) {
+                (Some(output), _) => check.output_name(gate_key.key("target_group_output"), &output)?,
+                (None, RouterSpec::Alb { target_group_output, .. }) => target_group_output.clone(),
+                (None, other) => {
+                    return Err(check.invalid_with_hint(
+                        gate_key,
+                        format!("the target_health gate needs `target_group_output` with router kind `{}`", other.kind()),
+                        "name the release output that holds the target group ARN, e.g. target_health = { min_healthy = 1, target_group_output = \"TargetGroupArn\" }",
+                    ))
+                }
+            };
+            Some(TargetHealthGate {
+                min_healthy: gate.min_healthy.unwrap_or(1),
+                target_group_output,
+            })
+        }
+    };
+    alarm_names(check, &key.key("alarms"), &raw.alarms)?;
+    let mut alarm_outputs = Vec::new();
+    for (index, output) in raw.alarm_outputs.iter().enumerate() {
+        alarm_outputs.push(check.output_name(key.key("alarm_outputs").index(index), output)?);
+    }
+    let http = raw.http.map(|http| -> Result<HttpGate, SpecError> {
+        let http_key = key.key("http");
+        let url = match (http.url, http.url_output) {
+            (Some(url), None) => {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(check.invalid(http_key.key("url"), format!("`{url}` is not an http:// or https:// URL")));
+                }
+                HttpTarget::Url(url)
+            }
+            (None, Some(output)) => HttpTarget::Output(check.output_name(http_key.key("url_output"), &output)?),
+            (Some(_), Some(_)) => return Err(check.invalid(http_key.key("url_output"), "give `url` or `url_output`, not both")),
+            (None, None) => return Err(check.invalid(http_key, "the http gate needs `url` or `url_output` (a release stack output holding the URL)")),
+        };
+        let expect_status = http.expect_status.unwrap_or(200);
+        if !(100..=599).contains(&expect_status) {
+            return Err(check.invalid(http_key.key("expect_status"), format!("{expect_status} is not an HTTP status (100 to 599)")));
+        }
+        let timeout = match http.timeout {
+            Some(timeout) => check.positive(http_key.key("timeout"), timeout)?,
+            None => Duration::from_secs(3),
+        };
+        Ok(HttpGate { url, expect_status, body_contains: http.body_contains, timeout, retries: http.retries.unwrap_or(3) })
+    }).transpose()?;
+    if raw
+        .command
+        .as_deref()
+        .is_some_and(|command| command.trim().is_empty())
+    {
+        return Err(check.invalid(key.key("command"), "the command is empty"));
+    }
+    let interval = match raw.interval {
+        Some(interval) => check.positive(key.key("interval"), interval)?,
+        None => Duration::from_secs(10),
+    };
+    Ok(GatesSpec {
+        target_health,
+        instance_status: raw.instance_status,
+        alarms: raw.alarms,
+        alarm_outputs,
+        http,
+        command: raw.command,
+        interval,
+    })
+}
+
+fn retention(check: &Checker<'_>, raw: RawRetention) -> Result<RetentionSpec, SpecError> {
+    let retire_after = raw
+        .retire_after
+        .map(|after| check.positive(KeyPath::root().key("retention").key("retire_after"), after))
+        .transpose()?;
+    Ok(RetentionSpec {
+        keep: raw.keep.unwrap_or(1),
+        retire_after,
+    })
+}
+
+fn rotation(
+    check: &Checker<'_>,
+    raw: RawRotation,
+    parameters: &IndexMap<String, ValueSource>,
+) -> Result<RotationSpec, SpecError> {
+    let key = KeyPath::root().key("rotation");
+    let max_age = raw
+        .max_age
+        .map(|age| check.positive(key.key("max_age"), age))
+        .transpose()?;
+    let has_ami_source = parameters
+        .values()
+        .any(|source| matches!(source, ValueSource::LatestAmi(_) | ValueSource::Ssm { .. }));
+    if raw.refresh_ami && !has_ami_source {
+        return Err(check.invalid_with_hint(
+            key.key("refresh_ami"),
+            "`refresh_ami = true` but no parameter comes from `latest_ami` or `ssm`",
+            "give the AMI parameter a source that can change, e.g. AmiId = { ssm = \"/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64\" }",
+        ));
+    }
+    Ok(RotationSpec {
+        max_age,
+        refresh_ami: raw.refresh_ami,
+    })
+}

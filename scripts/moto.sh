@@ -26,7 +26,9 @@ moto__venv_ok() {
         "$MOTO_VENV/bin/python" - "$MOTO_VERSION" >/dev/null 2>&1 <<'PY'
 import sys, importlib.metadata as md
 assert md.version("moto") == sys.argv[1]
-import flask, flask_cors, boto3  # the server extra and the demo helper need these
+# The server extra (flask), the demo helper (boto3) and the template tests (cfn-lint, PyYAML).
+for package in ("flask", "flask-cors", "boto3", "cfn-lint", "PyYAML"):
+    md.version(package)
 PY
 }
 

@@ -9,18 +9,36 @@ use std::time::{Duration, Instant};
 
 /// Watches its parent (the test binary) and stops moto when the parent is gone: the test
 /// harness ends with `process::exit`, which runs no destructor that could kill the server.
+/// Polling `getppid` rather than `PR_SET_PDEATHSIG` on the supervisor, because that signal
+/// fires when the spawning *thread* (one test) ends. Moto itself gets the death signal of the
+/// supervisor (a single-threaded process), so it also goes when the supervisor is killed.
 const SUPERVISOR: &str = r#"
-import os, subprocess, sys, time
+import ctypes, os, signal, subprocess, sys, time
 test_pid, moto, port, log = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-server = subprocess.Popen([moto, "-H", "127.0.0.1", "-p", port],
-                          stdout=open(log, "w"), stderr=subprocess.STDOUT)
+
+def die_with_supervisor():
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG, Linux
+    except (AttributeError, OSError):
+        pass
+
+server = subprocess.Popen([moto, "-H", "127.0.0.1", "-p", port], stdin=subprocess.DEVNULL,
+                          stdout=open(log, "w"), stderr=subprocess.STDOUT,
+                          preexec_fn=die_with_supervisor)
+
+def stop(*_):
+    server.terminate()
+    try:
+        server.wait(5)
+    except subprocess.TimeoutExpired:
+        server.kill()
+    sys.exit(0)
+
+for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+    signal.signal(signum, stop)
 while os.getppid() == test_pid and server.poll() is None:
     time.sleep(0.2)
-server.terminate()
-try:
-    server.wait(5)
-except subprocess.TimeoutExpired:
-    server.kill()
+stop()
 "#;
 
 /// The moto endpoint, e.g. `http://127.0.0.1:40123`: `CUTOVER_TEST_ENDPOINT` when set

@@ -187,6 +187,10 @@ async fn every_service_reads_the_injected_throttling_as_retryable() {
         .name("/x")
         .send()
         .await;
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&config)
+        .describe_alarms()
+        .send()
+        .await;
     let codes = [
         cloudformation
             .expect_err("throttled")
@@ -196,6 +200,10 @@ async fn every_service_reads_the_injected_throttling_as_retryable() {
         elbv2.expect_err("throttled").code().map(str::to_string),
         route53.expect_err("throttled").code().map(str::to_string),
         ssm.expect_err("throttled").code().map(str::to_string),
+        cloudwatch
+            .expect_err("throttled")
+            .code()
+            .map(str::to_string),
     ];
     let codes: Vec<&str> = codes
         .iter()
@@ -208,11 +216,12 @@ async fn every_service_reads_the_injected_throttling_as_retryable() {
             "RequestLimitExceeded",
             "Throttling",
             "Throttling",
-            "ThrottlingException"
+            "ThrottlingException",
+            "Throttling"
         ]
     );
     // Two attempts each: the SDK classified every answer as retryable throttling.
-    assert_eq!(proxy.throttled(), 10);
+    assert_eq!(proxy.throttled(), 12);
     let by_action = proxy.requests_by_action();
     for action in [
         "ListStacks",
@@ -220,6 +229,7 @@ async fn every_service_reads_the_injected_throttling_as_retryable() {
         "DescribeLoadBalancers",
         "ListHostedZones",
         "GetParameter",
+        "DescribeAlarms",
     ] {
         assert_eq!(by_action.get(action), Some(&2), "{action} in {by_action:?}");
     }

@@ -137,6 +137,10 @@ fn resource_changes(
             &without_type(after),
             &mut property_changes,
         );
+        // Unequal as trees but equal as CloudFormation reads them (reordered tags, say).
+        if property_changes.is_empty() && old_type == new_type {
+            continue;
+        }
         for change in &mut property_changes {
             if let (Some("Properties"), Some(property)) = (change.path.key(0), change.path.key(1)) {
                 change.replacement = requires_replacement(&new_type, property);
@@ -229,6 +233,9 @@ fn entry_changes(old: &IndexMap<String, Node>, new: &IndexMap<String, Node>) -> 
             Some(before) if before != after => {
                 let mut changes = Vec::new();
                 diff_nodes(&mut Path::default(), before, after, &mut changes);
+                if changes.is_empty() {
+                    continue;
+                }
                 entries.push(EntryChange {
                     name: name.clone(),
                     kind: ChangeKind::Modified,

@@ -67,3 +67,7 @@ impl ReleaseView {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod engine_tests;

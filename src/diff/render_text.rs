@@ -236,13 +236,19 @@ impl Text {
         } else {
             format!("{} (group {})", rule.logical_id, rule.group)
         };
-        let direction = match rule.direction {
-            Direction::Ingress => "ingress from",
-            Direction::Egress => "egress to",
+        let peer = match rule.direction {
+            Direction::Ingress => format!("from {}", rule.peer),
+            Direction::Egress => format!("to {}", rule.peer),
+        };
+        let traffic = match (rule.protocol.as_str(), rule.ports.as_str()) {
+            ("all", _) => "all traffic".to_string(),
+            (protocol, "all") => format!("{protocol} all ports"),
+            (protocol, ports) if ports.contains('-') => format!("{protocol} ports {ports}"),
+            (protocol, port) => format!("{protocol} port {port}"),
         };
         self.line(&format!(
-            "    {marker} {verb} {owner}: {} {} ports {} {}",
-            direction, rule.peer, rule.ports, rule.protocol
+            "    {marker} {verb} {owner}: {} {traffic} {peer}",
+            rule.direction.as_str()
         ));
         self.broadening(&rule.broadening, "        ");
     }
@@ -285,14 +291,14 @@ impl Text {
                 .filter(|rule| !rule.broadening.is_empty())
                 .count();
         let mut text = format!(
-            "{} added, {} removed, {} modified resources; {} other changes",
+            "Resources: {} added, {} removed, {} modified. Other changes: {}.",
             diff.count_resources(ChangeKind::Added),
             diff.count_resources(ChangeKind::Removed),
             diff.count_resources(ChangeKind::Modified),
             diff.count_other_changes()
         );
         if broadening > 0 {
-            let _ = write!(text, "; {broadening} broadening security changes");
+            let _ = write!(text, " Broadening security changes: {broadening}.");
         }
         self.out.push('\n');
         let text = self.palette.bold(&text);

@@ -9,6 +9,7 @@ pub mod aws;
 pub mod cli;
 pub mod commands;
 pub mod cutover;
+pub mod deploy;
 pub mod diff;
 pub mod error;
 pub mod gates;

@@ -1,6 +1,7 @@
 //! The only module that talks to AWS: thin adapters over `aws_sdk_*` behind traits, errors
 //! classified at the boundary (not found → `None`, throttled, rejected, unreachable).
 
+pub mod cloudformation;
 mod connect;
 mod error;
 

@@ -1,5 +1,6 @@
 //! One function per subcommand: resolve the inputs, call the library, print the result.
 
+mod deploy;
 mod diff;
 
 use crate::cli::{Cli, Command};
@@ -13,6 +14,9 @@ pub enum CommandError {
 
     #[error(transparent)]
     Diff(#[from] diff::DiffError),
+
+    #[error(transparent)]
+    Deploy(#[from] crate::deploy::DeployError),
 }
 
 impl Diagnostic for CommandError {
@@ -20,6 +24,7 @@ impl Diagnostic for CommandError {
         match self {
             CommandError::NotBuiltYet(_) => Exit::Error,
             CommandError::Diff(error) => error.exit(),
+            CommandError::Deploy(error) => error.exit(),
         }
     }
 
@@ -29,6 +34,7 @@ impl Diagnostic for CommandError {
                 "see the open issues for when it lands; `cutover --help` lists what works".into(),
             ),
             CommandError::Diff(error) => error.hint(),
+            CommandError::Deploy(error) => error.hint(),
         }
     }
 }
@@ -44,7 +50,7 @@ pub async fn run(cli: Cli, settings: OutputSettings) -> Result<Exit, CommandErro
             &settings,
         )?),
         Command::Diff(_) => Err(CommandError::NotBuiltYet("diff")),
-        Command::Deploy(_) => Err(CommandError::NotBuiltYet("deploy")),
+        Command::Deploy(args) => Ok(deploy::run(args, &cli.global, &settings).await?),
         Command::Resume(_) => Err(CommandError::NotBuiltYet("resume")),
         Command::Status(_) => Err(CommandError::NotBuiltYet("status")),
         Command::Rollback(_) => Err(CommandError::NotBuiltYet("rollback")),

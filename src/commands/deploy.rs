@@ -1,0 +1,240 @@
+//! `cutover deploy APP`: check the inputs, show the plan, create the release stack and wait for
+//! it to be healthy. Every check that needs no AWS call runs before the first one.
+
+use std::io::{BufRead, Write};
+use std::time::SystemTime;
+
+use serde_json::{json, Value};
+
+use crate::aws::cloudformation::{CloudFormation, StackApi, StackFacts, TemplateSource};
+use crate::aws::{self, ConnectOptions};
+use crate::cli::{DeployArgs, GlobalArgs};
+use crate::deploy::plan::{self, CandidateOptions, Delivery, Plan, Previous};
+use crate::deploy::{self, progress, Cleanup, DeployError, Healthy};
+use crate::error::Exit;
+use crate::output::OutputSettings;
+use crate::release::discovery;
+use crate::release::lock::{AppLocks, Holder};
+use crate::release::params::{self, Sources};
+
+pub async fn run(
+    args: DeployArgs,
+    global: &GlobalArgs,
+    settings: &OutputSettings,
+) -> Result<Exit, DeployError> {
+    // Bad input fails here, before any AWS call.
+    let spec = crate::spec::load_app(&global.stacks_dir, &args.app)?;
+    let template = crate::template::load_file(&spec.template)?;
+    let options = CandidateOptions {
+        release: args.release.clone(),
+        timeout: args.timeout,
+        template_bucket: args.template_bucket.clone(),
+    };
+    let candidate = plan::prepare(&spec, template, &options, SystemTime::now())?;
+    if let Delivery::Bucket(bucket) = &candidate.delivery {
+        return Err(DeployError::UploadNotSupported {
+            template: candidate.template.origin.clone(),
+            bucket: bucket.clone(),
+        });
+    }
+    let rollback_alarm_arns = rollback_alarm_arns(&spec)?;
+
+    let context = aws::connect(&ConnectOptions::from_args(global)).await?;
+    let stacks = CloudFormation::new(&context);
+    let parameter_store = aws::ssm::Ssm::new(&context);
+    let images = aws::images::Ec2Images::new(&context);
+    let sources = Sources {
+        parameters: &parameter_store,
+        images: &images,
+        stacks: &stacks,
+        env: &params::process_env,
+    };
+    let parameters = sources
+        .resolve_parameters(&spec, &candidate.template)
+        .await?;
+
+    let releases = discovery::app_releases(&stacks, &spec.name).await?;
+    if let Some(existing) = releases
+        .iter()
+        .find(|release| release.stack.name == candidate.stack_name)
+    {
+        return Err(DeployError::StackExists {
+            stack: existing.stack.name.clone(),
+            status: existing.stack.status.clone(),
+        });
+    }
+    let previous = match releases.last() {
+        Some(release) => {
+            let body = stacks.template_body(&release.stack.id).await?;
+            Some(Previous {
+                view: plan::previous_view(release, &body)?,
+                release: release.clone(),
+            })
+        }
+        None => None,
+    };
+    let plan = Plan::new(&spec, candidate, parameters, rollback_alarm_arns, previous);
+
+    if args.change.dry_run {
+        if settings.json() {
+            print_json(&json!({ "dry_run": true, "plan": plan.to_json() }))?;
+        } else {
+            print_text(&plan.render_text(settings.stdout_palette()))?;
+        }
+        return Ok(Exit::Success);
+    }
+    if !settings.json() {
+        print_text(&plan.render_text(settings.stdout_palette()))?;
+    }
+    if !args.change.yes && !confirm(&plan.candidate.stack_name, settings)? {
+        eprintln!("Nothing created.");
+        return Ok(Exit::Success);
+    }
+
+    let locks = AppLocks::new(parameter_store.clone());
+    let holder = Holder::current(format!(
+        "deploy {} --release {}",
+        spec.name, plan.candidate.release
+    ));
+    let lock = locks.acquire(&spec.name, &holder).await?;
+    let mut display = progress::for_settings(settings);
+    let template = TemplateSource::Body(plan.candidate.template.body.clone());
+    let result =
+        deploy::create_and_wait(&stacks, &plan, template, args.keep_failed, display.as_mut()).await;
+    if let Err(error) = lock.release().await {
+        tracing::warn!("{error}; it expires by itself");
+    }
+    report(&plan, &result, settings)?;
+    // INTEGRATION(cutover): on success, hand `healthy` and the app's releases to the cutover
+    // controller here instead of stopping.
+    result.map(|_| Exit::Success)
+}
+
+/// CloudFormation rollback triggers take alarm ARNs; names cannot be turned into ARNs without
+/// the account id, so they are refused before any call.
+fn rollback_alarm_arns(spec: &crate::spec::AppSpec) -> Result<Vec<String>, DeployError> {
+    match spec
+        .stack
+        .rollback_alarms
+        .iter()
+        .find(|alarm| !alarm.starts_with("arn:"))
+    {
+        Some(name) => Err(DeployError::AlarmNotArn {
+            spec: spec.path.display().to_string(),
+            alarm: name.clone(),
+        }),
+        None => Ok(spec.stack.rollback_alarms.clone()),
+    }
+}
+
+/// Asks on the terminal; refuses without one (a pipeline must say `--yes`).
+fn confirm(stack: &str, settings: &OutputSettings) -> Result<bool, DeployError> {
+    if !(settings.stdin_is_terminal && settings.stderr_is_terminal) {
+        return Err(DeployError::NeedsConfirmation {
+            stack: stack.to_string(),
+        });
+    }
+    let mut stderr = std::io::stderr().lock();
+    write!(stderr, "Create stack {stack}? [y/N] ").map_err(DeployError::Prompt)?;
+    stderr.flush().map_err(DeployError::Prompt)?;
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(DeployError::Prompt)?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}
+
+fn report(
+    plan: &Plan,
+    result: &Result<Healthy, DeployError>,
+    settings: &OutputSettings,
+) -> Result<(), DeployError> {
+    let stack = &plan.candidate.stack_name;
+    if settings.json() {
+        let outcome = match result {
+            Ok(healthy) => json!({
+                "result": "healthy",
+                "stack": stack_json(&healthy.stack),
+                "waited_seconds": healthy.waited.as_secs(),
+                "traffic_moved": false,
+            }),
+            Err(error) => json!({
+                "result": "failed",
+                "error": error.to_string(),
+                "cleanup": cleanup_of(error).map(cleanup_name),
+                "traffic_moved": false,
+            }),
+        };
+        let mut object = json!({ "plan": plan.to_json() });
+        if let (Value::Object(target), Value::Object(extra)) = (&mut object, outcome) {
+            target.extend(extra);
+        }
+        return print_json(&object);
+    }
+    if let Ok(healthy) = result {
+        let mut text = format!(
+            "Stack {stack} is healthy ({}, after {}).\n",
+            healthy.stack.status,
+            humantime::format_duration(std::time::Duration::from_secs(healthy.waited.as_secs()))
+        );
+        if !healthy.stack.outputs.is_empty() {
+            text.push_str("Outputs:\n");
+            for (key, value) in &healthy.stack.outputs {
+                text.push_str(&format!("  {key:<24}{value}\n"));
+            }
+        }
+        text.push_str(
+            "Traffic was not moved: this build stops after a healthy candidate (the cutover controller is not wired into deploy yet).\n",
+        );
+        print_text(&text)?;
+    }
+    Ok(())
+}
+
+fn stack_json(stack: &StackFacts) -> Value {
+    json!({
+        "name": stack.name,
+        "id": stack.id,
+        "status": stack.status,
+        "outputs": stack.outputs.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect::<serde_json::Map<_, _>>(),
+    })
+}
+
+fn cleanup_of(error: &DeployError) -> Option<&Cleanup> {
+    match error {
+        DeployError::CreateFailed { cleanup, .. } | DeployError::TimedOut { cleanup, .. } => {
+            Some(cleanup)
+        }
+        _ => None,
+    }
+}
+
+fn cleanup_name(cleanup: &Cleanup) -> &'static str {
+    match cleanup {
+        Cleanup::Deleted => "deleted",
+        Cleanup::Kept => "kept",
+        Cleanup::DeleteFailed { .. } => "delete-failed",
+        Cleanup::DeleteTimedOut => "delete-timed-out",
+        Cleanup::DeleteError { .. } => "delete-error",
+    }
+}
+
+fn print_text(text: &str) -> Result<(), DeployError> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .map_err(DeployError::Write)?;
+    if !text.ends_with('\n') {
+        stdout.write_all(b"\n").map_err(DeployError::Write)?;
+    }
+    stdout.flush().map_err(DeployError::Write)
+}
+
+fn print_json(value: &Value) -> Result<(), DeployError> {
+    let text = serde_json::to_string_pretty(value).expect("JSON values always serialize");
+    print_text(&text)
+}

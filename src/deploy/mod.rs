@@ -1,0 +1,150 @@
+//! `cutover deploy` up to a healthy candidate: the plan, the creation of the release stack, the
+//! wait with live events, and the clean-up of a stack that failed. Traffic is never touched here;
+//! the cutover controller takes over from a [`create::Healthy`] candidate.
+
+pub mod create;
+#[cfg(test)]
+mod fake;
+pub mod plan;
+pub mod progress;
+pub mod wait;
+
+use std::time::Duration;
+
+use crate::aws::AwsError;
+use crate::error::{Diagnostic, Exit};
+use crate::release::discovery::DiscoveryError;
+use crate::release::lock::LockError;
+use crate::release::params::ParamError;
+use crate::release::{NamingError, TagError};
+use crate::spec::SpecError;
+use crate::template::{TemplateError, INLINE_BODY_LIMIT};
+
+pub use create::{create_and_wait, Cleanup, Healthy};
+pub use plan::{Candidate, CandidateOptions, Delivery, Plan, Previous};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error(transparent)]
+    Naming(#[from] NamingError),
+    #[error(transparent)]
+    Tags(#[from] TagError),
+    #[error(transparent)]
+    Params(#[from] ParamError),
+    #[error(transparent)]
+    Discovery(#[from] DiscoveryError),
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+
+    #[error("template {template} is {bytes} bytes, over the {INLINE_BODY_LIMIT} bytes CloudFormation accepts inline, and no S3 bucket is set to upload it to")]
+    TemplateNeedsBucket { template: String, bytes: usize },
+    #[error("template {template} must be uploaded to S3 bucket {bucket} first, and this build of cutover cannot upload templates yet")]
+    UploadNotSupported { template: String, bucket: String },
+    #[error("could not read the recorded template of stack {stack}")]
+    PreviousTemplate {
+        stack: String,
+        #[source]
+        source: TemplateError,
+    },
+    #[error("{spec}: rollback alarm {alarm:?} must be an alarm ARN (CloudFormation rollback triggers take ARNs)")]
+    AlarmNotArn { spec: String, alarm: String },
+    #[error("stack {stack} already exists ({status})")]
+    StackExists { stack: String, status: String },
+    #[error("not creating stack {stack} without confirmation: not on a terminal")]
+    NeedsConfirmation { stack: String },
+    #[error("could not ask for confirmation")]
+    Prompt(#[source] std::io::Error),
+    #[error("could not write the output")]
+    Write(#[source] std::io::Error),
+    #[error("could not create stack {stack}")]
+    Create {
+        stack: String,
+        #[source]
+        source: AwsError,
+    },
+    #[error("stack {stack} failed to create ({status}): {cause}")]
+    CreateFailed {
+        stack: String,
+        status: String,
+        cause: String,
+        cleanup: Cleanup,
+    },
+    #[error("gave up waiting for stack {stack} after {}: it was still {status}", humantime::format_duration(*.waited))]
+    TimedOut {
+        stack: String,
+        status: String,
+        waited: Duration,
+        cleanup: Cleanup,
+    },
+    #[error("lost track of stack {stack} while it was being created")]
+    Follow {
+        stack: String,
+        #[source]
+        source: wait::WaitError,
+    },
+}
+
+impl Diagnostic for DeployError {
+    fn exit(&self) -> Exit {
+        match self {
+            DeployError::Spec(error) => error.exit(),
+            DeployError::Template(error) => error.exit(),
+            DeployError::Naming(error) => error.exit(),
+            DeployError::Tags(error) => error.exit(),
+            DeployError::Params(error) => error.exit(),
+            DeployError::Discovery(error) => error.exit(),
+            DeployError::Aws(error) => error.exit(),
+            DeployError::Lock(error) => error.exit(),
+            // A deploy that failed and was cleaned up: the documented "rolled back" exit.
+            DeployError::CreateFailed { .. } | DeployError::TimedOut { .. } => Exit::Changes,
+            _ => Exit::Error,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            DeployError::Spec(error) => error.hint(),
+            DeployError::Template(error) => error.hint(),
+            DeployError::Naming(error) => error.hint(),
+            DeployError::Tags(error) => error.hint(),
+            DeployError::Params(error) => error.hint(),
+            DeployError::Discovery(error) => error.hint(),
+            DeployError::Aws(error) => error.hint(),
+            DeployError::Lock(error) => error.hint(),
+            DeployError::TemplateNeedsBucket { .. } => Some(
+                "pass --template-bucket BUCKET or set `template_bucket` under [stack] in the spec"
+                    .into(),
+            ),
+            DeployError::UploadNotSupported { .. } => Some(
+                "until the upload lands, keep the template under 51,200 bytes (minify the JSON, move long scripts to SSM parameters)"
+                    .into(),
+            ),
+            DeployError::AlarmNotArn { .. } => Some(
+                "write it as arn:aws:cloudwatch:REGION:ACCOUNT:alarm:NAME under [stack] rollback_alarms"
+                    .into(),
+            ),
+            DeployError::StackExists { .. } => {
+                Some("pick another release id with --release, or retire the old stack".into())
+            }
+            DeployError::NeedsConfirmation { .. } => {
+                Some("pass --yes to create it without asking, or --dry-run to see the plan".into())
+            }
+            DeployError::Create { source, .. } => source.hint(),
+            DeployError::CreateFailed { cleanup, .. } | DeployError::TimedOut { cleanup, .. } => {
+                Some(format!("{cleanup}; traffic was not touched"))
+            }
+            DeployError::Follow { stack, source } => Some(
+                source
+                    .hint()
+                    .unwrap_or_else(|| format!("check stack {stack} in CloudFormation; it may still be creating")),
+            ),
+            _ => None,
+        }
+    }
+}

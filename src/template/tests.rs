@@ -140,11 +140,11 @@ fn json_errors_are_reported_as_json_with_line_and_column() {
         panic!("{error}")
     };
     assert_eq!(*format, Format::Json);
-    assert_eq!((at.line, at.column), (Some(3), Some(14)), "{error}");
+    assert_eq!((at.line, at.column), (Some(3), Some(13)), "{error}");
     assert!(
         error
             .to_string()
-            .starts_with("t.json:3:14: cannot parse the template: invalid JSON: "),
+            .starts_with("t.json:3:13: cannot parse the template: invalid JSON: "),
         "{error}"
     );
     assert!(!error.to_string().contains("at line"), "{error}");

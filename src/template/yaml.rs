@@ -13,7 +13,7 @@ use super::{Format, Node};
 
 /// Parses one YAML document into a `Node`, short-form intrinsics expanded to long forms.
 pub fn parse(body: &str, origin: &str) -> Result<Node, TemplateError> {
-    let mut builder = Builder::new(origin);
+    let mut builder = Builder::new(body, origin);
     let result = Parser::new_from_str(body).load(&mut builder, true);
     // An error the builder met came before whatever the parser stopped on.
     if let Some(error) = builder.error {
@@ -32,6 +32,27 @@ pub fn parse(body: &str, origin: &str) -> Result<Node, TemplateError> {
 fn location(origin: &str, mark: &Marker) -> Location {
     // yaml-rust2 lines are 1-based, columns 0-based.
     Location::at(origin, mark.line(), mark.col() + 1)
+}
+
+/// Where `tag` is written: the parser marks the tagged value, which may follow the tag on the
+/// same line or (for a list or map) start on a later one.
+fn tag_location(body: &str, origin: &str, mark: &Marker, tag: &str) -> Location {
+    const LINES_BACK: usize = 3;
+    let lines: Vec<&str> = body.lines().collect();
+    let last = mark.line().min(lines.len());
+    for line_number in (last.saturating_sub(LINES_BACK).max(1)..=last).rev() {
+        let line = lines[line_number - 1];
+        let searched: String = if line_number == mark.line() {
+            line.chars().take(mark.col()).collect()
+        } else {
+            line.to_string()
+        };
+        if let Some(byte) = searched.rfind(tag) {
+            let column = searched[..byte].chars().count() + 1;
+            return Location::at(origin, line_number, column);
+        }
+    }
+    location(origin, mark)
 }
 
 /// What a tag asks for.
@@ -92,6 +113,7 @@ struct Frame {
 }
 
 struct Builder<'a> {
+    body: &'a str,
     origin: &'a str,
     stack: Vec<Frame>,
     anchors: HashMap<usize, Node>,
@@ -101,8 +123,9 @@ struct Builder<'a> {
 }
 
 impl<'a> Builder<'a> {
-    fn new(origin: &'a str) -> Builder<'a> {
+    fn new(body: &'a str, origin: &'a str) -> Builder<'a> {
         Builder {
+            body,
             origin,
             stack: Vec::new(),
             anchors: HashMap::new(),
@@ -131,11 +154,9 @@ impl<'a> Builder<'a> {
         match tag_meaning(&tag) {
             Some(meaning) => Ok(Some(meaning)),
             None => {
-                let at = location(self.origin, mark);
-                self.fail(TemplateError::UnknownTag {
-                    at,
-                    tag: tag_text(&tag),
-                });
+                let tag = tag_text(&tag);
+                let at = tag_location(self.body, self.origin, mark, &tag);
+                self.fail(TemplateError::UnknownTag { at, tag });
                 Err(())
             }
         }

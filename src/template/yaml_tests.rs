@@ -104,7 +104,14 @@ fn unknown_tags_name_the_tag_file_and_line() {
         error.to_string(),
         "templates/web.yaml:3:11: cannot load the template: unknown tag !Reff"
     );
+    let error = parse(
+        "A:\n  - 1\n  - !Sub\n    - x\n  - !Bogus\n    - y\n",
+        "t.yaml",
+    )
+    .unwrap_err();
+    assert!(error.to_string().starts_with("t.yaml:5:5: "), "{error}");
     let error = parse("A: !Rain::Embed x.sh\n", "t.yaml").unwrap_err();
+    assert!(error.to_string().starts_with("t.yaml:1:4: "), "{error}");
     assert!(crate::error::Diagnostic::hint(&error)
         .unwrap()
         .contains("rain pkg"));

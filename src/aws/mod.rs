@@ -4,6 +4,8 @@
 pub mod cloudformation;
 mod connect;
 mod error;
+pub mod images;
+pub mod ssm;
 
 pub use connect::{connect, AwsContext, ConnectOptions};
 pub use error::{classify, AwsError, AwsErrorKind};

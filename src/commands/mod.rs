@@ -2,6 +2,7 @@
 
 mod deploy;
 mod diff;
+mod unlock;
 
 use crate::cli::{Cli, Command};
 use crate::error::{Diagnostic, Exit};
@@ -17,6 +18,9 @@ pub enum CommandError {
 
     #[error(transparent)]
     Deploy(#[from] crate::deploy::DeployError),
+
+    #[error(transparent)]
+    Unlock(#[from] unlock::UnlockError),
 }
 
 impl Diagnostic for CommandError {
@@ -25,6 +29,7 @@ impl Diagnostic for CommandError {
             CommandError::NotBuiltYet(_) => Exit::Error,
             CommandError::Diff(error) => error.exit(),
             CommandError::Deploy(error) => error.exit(),
+            CommandError::Unlock(error) => error.exit(),
         }
     }
 
@@ -35,6 +40,7 @@ impl Diagnostic for CommandError {
             ),
             CommandError::Diff(error) => error.hint(),
             CommandError::Deploy(error) => error.hint(),
+            CommandError::Unlock(error) => error.hint(),
         }
     }
 }
@@ -56,7 +62,7 @@ pub async fn run(cli: Cli, settings: OutputSettings) -> Result<Exit, CommandErro
         Command::Rollback(_) => Err(CommandError::NotBuiltYet("rollback")),
         Command::Retire(_) => Err(CommandError::NotBuiltYet("retire")),
         Command::Rotate(_) => Err(CommandError::NotBuiltYet("rotate")),
-        Command::Unlock(_) => Err(CommandError::NotBuiltYet("unlock")),
+        Command::Unlock(args) => Ok(unlock::run(args, &cli.global, &settings).await?),
         Command::Completions(args) => {
             use clap::CommandFactory;
             let mut command = Cli::command();

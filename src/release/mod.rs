@@ -1,7 +1,9 @@
 //! Release naming, cutover's own tags, discovering an app's stacks and which one is live, retention.
 
 pub mod discovery;
+pub mod lock;
 pub mod naming;
+pub mod params;
 pub mod tags;
 
 pub use naming::{parse_stack_name, stack_name, NamingError, ReleaseId};

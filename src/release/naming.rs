@@ -21,7 +21,7 @@ pub enum NamingError {
     #[error("invalid release id {label:?}: {rule}")]
     InvalidRelease { label: String, rule: &'static str },
     #[error("invalid app name {name:?}: {rule}")]
-    InvalidApp { name: String, rule: &'static str },
+    InvalidApp { name: String, rule: String },
     #[error(
         "stack name {name:?} is {len} characters long; CloudFormation allows at most {MAX_STACK_NAME_LEN}"
     )]
@@ -53,8 +53,6 @@ impl Diagnostic for NamingError {
 
 const RELEASE_RULE: &str =
     "use only letters, digits and hyphens, starting and ending with a letter or a digit";
-const APP_RULE: &str =
-    "use only letters, digits and hyphens, starting with a letter and ending with a letter or a digit";
 
 fn is_label_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '-'
@@ -116,23 +114,12 @@ impl AsRef<str> for ReleaseId {
     }
 }
 
-/// Checks that an app name can start a stack name.
+/// Checks that an app name can start a stack name (the spec loader's rule).
 pub fn check_app_name(name: &str) -> Result<(), NamingError> {
-    let invalid = |rule| NamingError::InvalidApp {
+    crate::spec::validate_app_name(name).map_err(|rule| NamingError::InvalidApp {
         name: name.to_string(),
         rule,
-    };
-    if name.is_empty() {
-        return Err(invalid("it is empty"));
-    }
-    let starts_with_letter = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
-    if !starts_with_letter || !name.chars().all(is_label_char) || name.ends_with('-') {
-        return Err(invalid(APP_RULE));
-    }
-    if name.len() > MAX_STACK_NAME_LEN - 2 {
-        return Err(invalid("it is longer than 126 characters"));
-    }
-    Ok(())
+    })
 }
 
 /// The stack of one release: `<app>-<release>`, checked against CloudFormation's rules.

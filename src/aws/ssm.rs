@@ -1,0 +1,111 @@
+//! SSM Parameter Store: parameter values for specs (decrypted) and the app lock's record.
+
+use aws_sdk_ssm::types::ParameterType;
+
+use super::{classify, AwsContext, AwsError};
+use crate::release::lock::{LockStore, StoredLock};
+use crate::release::params::{ParameterStore, StoredParameter};
+
+/// SSM through the SDK.
+#[derive(Debug, Clone)]
+pub struct Ssm {
+    client: aws_sdk_ssm::Client,
+}
+
+impl Ssm {
+    pub fn new(context: &AwsContext) -> Ssm {
+        Ssm {
+            client: context.ssm(),
+        }
+    }
+
+    async fn get(&self, name: &str) -> Result<Option<aws_sdk_ssm::types::Parameter>, AwsError> {
+        let reply = self
+            .client
+            .get_parameter()
+            .name(name)
+            .with_decryption(true)
+            .send()
+            .await;
+        match reply {
+            Ok(reply) => Ok(reply.parameter),
+            Err(error) => {
+                let error = classify(format!("get SSM parameter {name}"), error);
+                if error.is_not_found() {
+                    Ok(None)
+                } else {
+                    Err(error)
+                }
+            }
+        }
+    }
+}
+
+impl ParameterStore for Ssm {
+    async fn get_parameter(&self, name: &str) -> Result<Option<StoredParameter>, AwsError> {
+        Ok(self.get(name).await?.map(|parameter| StoredParameter {
+            secure: parameter.r#type() == Some(&ParameterType::SecureString),
+            value: parameter.value.unwrap_or_default(),
+        }))
+    }
+}
+
+impl LockStore for Ssm {
+    async fn create(&self, name: &str, value: &str) -> Result<bool, AwsError> {
+        let reply = self
+            .client
+            .put_parameter()
+            .name(name)
+            .value(value)
+            .r#type(ParameterType::String)
+            .description("cutover app lock: who runs a change on this app, until when")
+            .overwrite(false)
+            .send()
+            .await;
+        match reply {
+            Ok(_) => Ok(true),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|service| service.is_parameter_already_exists()) =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(classify(format!("create SSM parameter {name}"), error)),
+        }
+    }
+
+    async fn read(&self, name: &str) -> Result<Option<StoredLock>, AwsError> {
+        Ok(self.get(name).await?.map(|parameter| StoredLock {
+            version: parameter.version(),
+            value: parameter.value.unwrap_or_default(),
+        }))
+    }
+
+    async fn overwrite(&self, name: &str, value: &str) -> Result<(), AwsError> {
+        self.client
+            .put_parameter()
+            .name(name)
+            .value(value)
+            .r#type(ParameterType::String)
+            .overwrite(true)
+            .send()
+            .await
+            .map_err(|error| classify(format!("overwrite SSM parameter {name}"), error))?;
+        Ok(())
+    }
+
+    async fn delete(&self, name: &str) -> Result<bool, AwsError> {
+        match self.client.delete_parameter().name(name).send().await {
+            Ok(_) => Ok(true),
+            Err(error) => {
+                let error = classify(format!("delete SSM parameter {name}"), error);
+                if error.is_not_found() {
+                    Ok(false)
+                } else {
+                    Err(error)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! `cutover unlock APP`: break an app's lock left behind by a run that died, after showing who
+//! holds it. `--dry-run` only shows the holder.
+
+use std::io::{BufRead, Write};
+use std::time::SystemTime;
+
+use serde_json::json;
+
+use crate::aws::ssm::Ssm;
+use crate::aws::{self, AwsError, ConnectOptions};
+use crate::cli::{GlobalArgs, UnlockArgs};
+use crate::error::{Diagnostic, Exit};
+use crate::output::OutputSettings;
+use crate::release::lock::{AppLocks, LockError, LockRecord};
+use crate::release::naming::{check_app_name, NamingError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum UnlockError {
+    #[error(transparent)]
+    Name(#[from] NamingError),
+    #[error("could not connect to AWS")]
+    Connect(#[source] AwsError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error("refusing to break the lock of app {app} without confirmation (not on a terminal)")]
+    NeedsConfirmation { app: String },
+    #[error("could not read the answer to the prompt")]
+    Prompt(#[source] std::io::Error),
+    #[error("could not write to stdout")]
+    Output(#[source] std::io::Error),
+}
+
+impl Diagnostic for UnlockError {
+    fn exit(&self) -> Exit {
+        match self {
+            UnlockError::Name(error) => error.exit(),
+            UnlockError::Connect(error) => error.exit(),
+            // The lock changed while we asked: someone else holds it now.
+            UnlockError::Lock(error) => error.exit(),
+            UnlockError::NeedsConfirmation { .. }
+            | UnlockError::Prompt(_)
+            | UnlockError::Output(_) => Exit::Error,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            UnlockError::Name(error) => error.hint(),
+            UnlockError::Connect(error) => error.hint(),
+            UnlockError::Lock(LockError::Locked { app, .. }) => Some(format!(
+                "the lock changed hands while you were asked; run `cutover unlock {app}` again to see the new holder"
+            )),
+            UnlockError::Lock(error) => error.hint(),
+            UnlockError::NeedsConfirmation { .. } => Some("pass --yes to break it".into()),
+            UnlockError::Prompt(_) | UnlockError::Output(_) => None,
+        }
+    }
+}
+
+/// What the lock held before this command, for the report.
+enum Found {
+    Free,
+    Held(LockRecord),
+    /// A record that is not cutover's JSON: it can only be deleted.
+    Unreadable(String),
+}
+
+pub async fn run(
+    args: UnlockArgs,
+    global: &GlobalArgs,
+    settings: &OutputSettings,
+) -> Result<Exit, UnlockError> {
+    let app = args.app.as_str();
+    check_app_name(app)?;
+    let context = aws::connect(&ConnectOptions::from_args(global))
+        .await
+        .map_err(UnlockError::Connect)?;
+    let locks = AppLocks::new(Ssm::new(&context));
+    let found = match locks.holder(app).await {
+        Ok(Some(record)) => Found::Held(record),
+        Ok(None) => Found::Free,
+        Err(LockError::Unreadable { reason, .. }) => Found::Unreadable(reason),
+        Err(error) => return Err(error.into()),
+    };
+
+    let palette = settings.stderr_palette();
+    let record = match found {
+        Found::Free => {
+            eprintln!("App {app} is not locked; nothing to do.");
+            print(
+                settings,
+                json!({ "app": app, "locked": false, "broken": false }),
+                None,
+            )?;
+            return Ok(Exit::Success);
+        }
+        Found::Held(record) => {
+            let state = if record.is_expired(SystemTime::now()) {
+                "expired".to_string()
+            } else {
+                "still valid: if that run is alive, it will go on changing the app".to_string()
+            };
+            eprintln!(
+                "{} app {app} is locked by {record} ({state})",
+                palette.warning("warning:")
+            );
+            Some(record)
+        }
+        Found::Unreadable(reason) => {
+            eprintln!(
+                "{} app {app} holds a lock record cutover cannot read ({reason})",
+                palette.warning("warning:")
+            );
+            None
+        }
+    };
+
+    if args.change.dry_run {
+        print(
+            settings,
+            json!({ "app": app, "locked": true, "holder": record, "broken": false, "dry_run": true }),
+            Some(format!("Dry run: the lock of app {app} was kept.\n")),
+        )?;
+        return Ok(Exit::Success);
+    }
+    if !args.change.yes && !confirm(app, settings)? {
+        eprintln!("The lock was kept.");
+        return Ok(Exit::Success);
+    }
+    // Only the lock that was shown: if another run took it meanwhile, that one is left alone.
+    let token = record.as_ref().map(|record| record.token.as_str());
+    let broken = locks.break_lock(app, token).await?;
+    let text = match (&record, &broken) {
+        (Some(_), None) => format!("The lock of app {app} was already gone.\n"),
+        (Some(record), Some(_)) => format!("Broke the lock of app {app} held by {record}.\n"),
+        (None, _) => format!("Removed the unreadable lock record of app {app}.\n"),
+    };
+    print(
+        settings,
+        json!({ "app": app, "locked": true, "holder": record, "broken": broken.is_some() || record.is_none() }),
+        Some(text),
+    )?;
+    Ok(Exit::Success)
+}
+
+/// The result on stdout: JSON, or the text line when there is one.
+fn print(
+    settings: &OutputSettings,
+    value: serde_json::Value,
+    text: Option<String>,
+) -> Result<(), UnlockError> {
+    let mut stdout = std::io::stdout().lock();
+    if settings.json() {
+        writeln!(stdout, "{value:#}").map_err(UnlockError::Output)
+    } else if let Some(text) = text {
+        stdout
+            .write_all(text.as_bytes())
+            .map_err(UnlockError::Output)
+    } else {
+        Ok(())
+    }
+}
+
+/// Asks on the terminal; refuses without one (a script must say `--yes`).
+fn confirm(app: &str, settings: &OutputSettings) -> Result<bool, UnlockError> {
+    if !(settings.stdin_is_terminal && settings.stderr_is_terminal) {
+        return Err(UnlockError::NeedsConfirmation {
+            app: app.to_string(),
+        });
+    }
+    let mut stderr = std::io::stderr().lock();
+    write!(stderr, "Break the lock of app {app}? [y/N] ").map_err(UnlockError::Prompt)?;
+    stderr.flush().map_err(UnlockError::Prompt)?;
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(UnlockError::Prompt)?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}

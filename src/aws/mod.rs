@@ -6,6 +6,7 @@ mod connect;
 mod error;
 pub mod images;
 pub mod ssm;
+pub mod stack_lifecycle;
 
 pub use connect::{connect, AwsContext, ConnectOptions};
 pub use error::{classify, AwsError, AwsErrorKind};

@@ -1,6 +1,7 @@
 //! Release naming, cutover's own tags, discovering an app's stacks and which one is live, retention.
 
 pub mod discovery;
+pub mod live;
 pub mod lock;
 pub mod naming;
 pub mod params;

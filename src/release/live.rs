@@ -1,0 +1,428 @@
+//! What an app looks like now: its release stacks, each with the traffic the router gives it and
+//! the role that follows from the facts. The router says what is live, not the tags: tags are
+//! only the fallback when the router cannot be read, and they mark what traffic cannot show
+//! (failed, retiring).
+//!
+//! Used by `status`, `rollback`, `retire`, retention after a deploy, and the deploy plan.
+
+use std::time::{Duration, SystemTime};
+
+use super::discovery::{self, DiscoveryError, ReleaseStack};
+use super::retention::ReleaseFacts;
+use super::tags::Role;
+use crate::aws::cloudformation::{CloudFormation, StackFacts};
+use crate::aws::AwsContext;
+use crate::error::{Diagnostic, Exit};
+use crate::router::{build_router, AnyRouter, RouterError, TrafficRouter, Weights};
+use crate::spec::AppSpec;
+
+/// When a release was marked failed (rolled away from, say), RFC 3339 UTC. Retention keeps a
+/// failed release for inspection counted from this time.
+pub const FAILED_AT: &str = "cutover:failed-at";
+
+/// One release of the app as observed now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedRelease {
+    pub stack: StackFacts,
+    pub tags: super::ReleaseTags,
+    /// Percent of the traffic; `None` when the router could not be read.
+    pub weight: Option<u8>,
+    /// Present in the router's configuration (possibly at weight 0).
+    pub routed: bool,
+    pub role: Role,
+    pub age: Duration,
+}
+
+impl ObservedRelease {
+    pub fn name(&self) -> &str {
+        &self.stack.name
+    }
+
+    /// In a state traffic may be sent to.
+    pub fn is_healthy(&self) -> bool {
+        is_complete(&self.stack.status)
+    }
+
+    /// When it was marked failed: the `cutover:failed-at` tag, else its creation (a release that
+    /// failed to create failed when it was made).
+    pub fn failed_at(&self) -> Option<SystemTime> {
+        if self.role != Role::Failed {
+            return None;
+        }
+        Some(
+            self.stack
+                .tag(FAILED_AT)
+                .and_then(|text| humantime::parse_rfc3339(text).ok())
+                .unwrap_or(self.tags.created),
+        )
+    }
+
+    /// Why the release needs a look, if it does: the attention tag, else the failure reason.
+    pub fn note(&self) -> Option<&str> {
+        self.tags
+            .attention
+            .as_deref()
+            .or(self.tags.failed_reason.as_deref())
+    }
+}
+
+/// CREATE_COMPLETE and UPDATE_COMPLETE: the only states a rollback may target.
+pub fn is_complete(status: &str) -> bool {
+    matches!(status, "CREATE_COMPLETE" | "UPDATE_COMPLETE")
+}
+
+fn is_in_progress(status: &str) -> bool {
+    status.ends_with("_IN_PROGRESS") && status != "DELETE_IN_PROGRESS"
+}
+
+fn is_failed_status(status: &str) -> bool {
+    status.ends_with("_FAILED") && status != "DELETE_FAILED"
+        || status.starts_with("ROLLBACK_")
+        || status == "IMPORT_ROLLBACK_COMPLETE"
+}
+
+/// An app's releases, oldest first, and the router's view of them.
+#[derive(Debug)]
+pub struct AppReleases {
+    pub app: String,
+    pub releases: Vec<ObservedRelease>,
+    /// The router's weights by stack name (also entries that are no release of this app, e.g.
+    /// a target group ARN nobody knows); `None` when the router could not be read.
+    pub weights: Option<Weights>,
+    /// The router, built knowing every release stack; `None` when it could not be set up.
+    pub router: Option<AnyRouter>,
+    /// Why the router could not be set up or read.
+    pub router_error: Option<RouterError>,
+}
+
+impl AppReleases {
+    /// The release that serves traffic (the oldest with traffic, while a cutover is under way).
+    pub fn live(&self) -> Option<&ObservedRelease> {
+        self.releases
+            .iter()
+            .find(|release| release.role == Role::Live)
+    }
+
+    pub fn find(&self, stack_name: &str) -> Option<&ObservedRelease> {
+        self.releases
+            .iter()
+            .find(|release| release.name() == stack_name)
+    }
+
+    /// Where `cutover rollback` goes by default: the newest healthy retained release created
+    /// before the live one.
+    pub fn previous_release(&self) -> Option<&ObservedRelease> {
+        let live = self.live()?;
+        self.releases
+            .iter()
+            .rev()
+            .filter(|release| release.tags.created <= live.tags.created)
+            .find(|release| {
+                release.name() != live.name()
+                    && release.role == Role::Retained
+                    && release.is_healthy()
+            })
+    }
+
+    /// Routed entries that are no release of this app (stack names or target group ARNs).
+    pub fn foreign_weights(&self) -> Vec<(String, u8)> {
+        self.weights
+            .iter()
+            .flat_map(Weights::iter)
+            .filter(|(key, _)| self.find(key).is_none())
+            .map(|(key, weight)| (key.to_string(), weight))
+            .collect()
+    }
+
+    /// What retention needs; `None` without the router's weights (nothing may be retired blind).
+    pub fn retention_facts(&self) -> Option<Vec<ReleaseFacts>> {
+        self.weights.as_ref()?;
+        Some(
+            self.releases
+                .iter()
+                .map(|release| ReleaseFacts {
+                    stack_name: release.name().to_string(),
+                    created: release.tags.created,
+                    weight: release.weight.unwrap_or(0),
+                    live: release.role == Role::Live,
+                    in_progress: is_in_progress(&release.stack.status),
+                    failed_at: release.failed_at(),
+                })
+                .collect(),
+        )
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error(transparent)]
+    Discovery(#[from] DiscoveryError),
+}
+
+impl Diagnostic for LiveError {
+    fn exit(&self) -> Exit {
+        match self {
+            LiveError::Discovery(error) => error.exit(),
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            LiveError::Discovery(error) => error.hint(),
+        }
+    }
+}
+
+/// Reads the app's release stacks and the router's weights. A router that cannot be read is
+/// reported in [`AppReleases::router_error`], not as an error: status still has something to
+/// show, and the commands that change traffic refuse on their own.
+pub async fn observe_app(ctx: &AwsContext, spec: &AppSpec) -> Result<AppReleases, LiveError> {
+    let stacks = CloudFormation::new(ctx);
+    let releases = discovery::app_releases(&stacks, &spec.name).await?;
+    let (router, weights, router_error) =
+        match build_router(ctx, spec, releases.iter().map(|release| &release.stack)).await {
+            Ok(router) => match router.read_weights().await {
+                Ok(weights) => (Some(router), Some(weights), None),
+                Err(error) => (Some(router), None, Some(error)),
+            },
+            Err(error) => (None, None, Some(error)),
+        };
+    Ok(AppReleases {
+        app: spec.name.clone(),
+        releases: derive_roles(releases, weights.as_ref(), SystemTime::now()),
+        weights,
+        router,
+        router_error,
+    })
+}
+
+/// The pure part of [`observe_app`]: each release's weight and role. `releases` oldest first.
+pub fn derive_roles(
+    releases: Vec<ReleaseStack>,
+    weights: Option<&Weights>,
+    now: SystemTime,
+) -> Vec<ObservedRelease> {
+    // The oldest release with traffic is live; newer ones with traffic are candidates taking it.
+    let live_index = weights.and_then(|weights| {
+        releases
+            .iter()
+            .position(|release| weights.get(&release.stack.name) > 0)
+    });
+    releases
+        .into_iter()
+        .enumerate()
+        .map(|(index, release)| {
+            let ReleaseStack { stack, tags } = release;
+            let weight = weights.map(|weights| weights.get(&stack.name));
+            let routed =
+                weights.is_some_and(|weights| weights.iter().any(|(k, _)| k == stack.name));
+            let marked_retiring = tags.attention.is_some()
+                || tags.role == Some(Role::Retiring)
+                || stack.status.starts_with("DELETE_");
+            let marked_failed = tags.role == Some(Role::Failed) || is_failed_status(&stack.status);
+            let role = match (weights, weight) {
+                (Some(_), Some(weight)) if weight > 0 => {
+                    if Some(index) == live_index {
+                        Role::Live
+                    } else {
+                        Role::Candidate
+                    }
+                }
+                _ if marked_retiring => Role::Retiring,
+                _ if marked_failed => Role::Failed,
+                (Some(_), _) => match live_index {
+                    Some(live) if index < live => Role::Retained,
+                    // Newer than the live release (or nothing is live yet) and without traffic:
+                    // a release that has not taken over, or that was rolled away from unmarked.
+                    _ => Role::Candidate,
+                },
+                // The router could not be read: what the tags last said is all there is.
+                (None, _) => match tags.role {
+                    Some(role) => role,
+                    None => Role::Retained,
+                },
+            };
+            ObservedRelease {
+                age: now.duration_since(tags.created).unwrap_or_default(),
+                stack,
+                tags,
+                weight,
+                routed,
+                role,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::UNIX_EPOCH;
+
+    use super::*;
+    use crate::release::discovery::releases_of;
+
+    fn stack(name: &str, release: &str, hour: u64, extra: &[(&str, &str)]) -> StackFacts {
+        let created =
+            humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(hour * 3600))
+                .to_string();
+        let mut tags = vec![
+            ("cutover:app".to_string(), "web".to_string()),
+            ("cutover:release".to_string(), release.to_string()),
+            ("cutover:created".to_string(), created),
+            ("cutover:template-sha256".to_string(), "00".to_string()),
+        ];
+        tags.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        StackFacts {
+            name: name.into(),
+            id: format!("arn:stack/{name}"),
+            status: "CREATE_COMPLETE".into(),
+            status_reason: None,
+            created: None,
+            tags,
+            parameters: Vec::new(),
+            outputs: Vec::new(),
+            termination_protection: false,
+        }
+    }
+
+    fn weights(pairs: &[(&str, u8)]) -> Weights {
+        pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+    }
+
+    fn roles(observed: &[ObservedRelease]) -> Vec<(&str, Role)> {
+        observed.iter().map(|r| (r.name(), r.role)).collect()
+    }
+
+    fn now() -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(10 * 3600)
+    }
+
+    #[test]
+    fn the_router_decides_what_is_live() {
+        let stacks = vec![
+            stack("web-r1", "r1", 1, &[]),
+            // Its tag still says live; the router says otherwise.
+            stack("web-r2", "r2", 2, &[("cutover:role", "live")]),
+            stack("web-r3", "r3", 3, &[]),
+        ];
+        let observed = derive_roles(
+            releases_of("web", stacks),
+            Some(&weights(&[("web-r2", 0), ("web-r3", 100)])),
+            now(),
+        );
+        assert_eq!(
+            roles(&observed),
+            [
+                ("web-r1", Role::Retained),
+                ("web-r2", Role::Retained),
+                ("web-r3", Role::Live)
+            ]
+        );
+        assert_eq!(observed[2].weight, Some(100));
+        assert!(observed[1].routed && !observed[0].routed);
+        assert_eq!(observed[0].age, Duration::from_secs(9 * 3600));
+    }
+
+    #[test]
+    fn mid_cutover_the_older_release_is_live_and_the_newer_a_candidate() {
+        let stacks = vec![stack("web-r1", "r1", 1, &[]), stack("web-r2", "r2", 2, &[])];
+        let observed = derive_roles(
+            releases_of("web", stacks),
+            Some(&weights(&[("web-r1", 90), ("web-r2", 10)])),
+            now(),
+        );
+        assert_eq!(
+            roles(&observed),
+            [("web-r1", Role::Live), ("web-r2", Role::Candidate)]
+        );
+    }
+
+    #[test]
+    fn failed_retiring_and_newer_releases_without_traffic() {
+        let mut deleting = stack("web-r1", "r1", 1, &[]);
+        deleting.status = "DELETE_FAILED".into();
+        let stacks = vec![
+            deleting,
+            stack("web-r2", "r2", 2, &[]),
+            stack(
+                "web-r3",
+                "r3",
+                3,
+                &[
+                    ("cutover:role", "failed"),
+                    (FAILED_AT, "1970-01-01T05:00:00Z"),
+                ],
+            ),
+            stack("web-r4", "r4", 4, &[]),
+        ];
+        let observed = derive_roles(
+            releases_of("web", stacks),
+            Some(&weights(&[("web-r2", 100), ("web-r3", 0)])),
+            now(),
+        );
+        assert_eq!(
+            roles(&observed),
+            [
+                ("web-r1", Role::Retiring),
+                ("web-r2", Role::Live),
+                ("web-r3", Role::Failed),
+                ("web-r4", Role::Candidate)
+            ]
+        );
+        assert_eq!(
+            observed[2].failed_at(),
+            Some(UNIX_EPOCH + Duration::from_secs(5 * 3600))
+        );
+    }
+
+    #[test]
+    fn without_the_router_the_tags_are_the_fallback_and_nothing_can_be_retired() {
+        let stacks = vec![
+            stack("web-r1", "r1", 1, &[("cutover:role", "live")]),
+            stack("web-r2", "r2", 2, &[]),
+        ];
+        let observed = derive_roles(releases_of("web", stacks), None, now());
+        assert_eq!(
+            roles(&observed),
+            [("web-r1", Role::Live), ("web-r2", Role::Retained)]
+        );
+        assert_eq!(observed[0].weight, None);
+        let app = AppReleases {
+            app: "web".into(),
+            releases: observed,
+            weights: None,
+            router: None,
+            router_error: None,
+        };
+        assert!(app.retention_facts().is_none());
+    }
+
+    #[test]
+    fn previous_release_is_the_newest_healthy_retained_one_before_live() {
+        let mut broken = stack("web-r2", "r2", 2, &[]);
+        broken.status = "UPDATE_ROLLBACK_FAILED".into();
+        let stacks = vec![
+            stack("web-r1", "r1", 1, &[]),
+            broken,
+            stack("web-r3", "r3", 3, &[]),
+            stack("web-r4", "r4", 4, &[]),
+        ];
+        let all = weights(&[("web-r3", 100), ("web-r1", 0), ("arn:tg/other", 0)]);
+        let app = AppReleases {
+            app: "web".into(),
+            releases: derive_roles(releases_of("web", stacks), Some(&all), now()),
+            weights: Some(all),
+            router: None,
+            router_error: None,
+        };
+        assert_eq!(app.live().map(ObservedRelease::name), Some("web-r3"));
+        assert_eq!(
+            app.previous_release().map(ObservedRelease::name),
+            Some("web-r1")
+        );
+        assert_eq!(app.foreign_weights(), [("arn:tg/other".to_string(), 0)]);
+        let facts = app.retention_facts().unwrap();
+        assert!(facts[2].live && facts[2].weight == 100);
+        assert!(facts[1].failed_at.is_some());
+    }
+}

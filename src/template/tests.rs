@@ -275,3 +275,48 @@ Outputs:
         "96ee17e9ed6917306f02db09a60d1c6fd6723b588eb00833a11a450ac67e43c0"
     );
 }
+
+#[test]
+fn load_file_names_the_path_and_reads_the_exact_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("web.yaml");
+    let body = "# comment kept\nResources:\n  T: {Type: AWS::SNS::Topic}\n";
+    std::fs::write(&path, body).unwrap();
+    let template = load_file(&path).unwrap();
+    assert_eq!(template.body, body);
+    assert_eq!(template.origin, path.display().to_string());
+
+    let missing = dir.path().join("missing.yaml");
+    let error = load_file(&missing).unwrap_err();
+    assert!(matches!(error, TemplateError::Read { .. }));
+    assert_eq!(
+        error.to_string(),
+        format!("{}: cannot read the template file", missing.display())
+    );
+    assert!(std::error::Error::source(&error).is_some());
+    assert!(error.hint().is_some());
+
+    let binary = dir.path().join("binary.yaml");
+    std::fs::write(&binary, [0xff, 0xfe, 0x00]).unwrap();
+    assert!(matches!(
+        load_file(&binary),
+        Err(TemplateError::NotUtf8 { .. })
+    ));
+}
+
+#[test]
+fn a_yaml_flow_map_starting_with_a_brace_is_read_as_json() {
+    let error = parse("{Resources: {T: {Type: X}}}", "t.yaml").unwrap_err();
+    assert!(
+        matches!(
+            error,
+            TemplateError::Syntax {
+                format: Format::Json,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    let spaced = parse("\n  {\"Resources\": {\"T\": {\"Type\": \"X\"}}}", "t.json").unwrap();
+    assert_eq!(spaced.format, Format::Json);
+}

@@ -15,6 +15,7 @@ Usage: twins.py CORPUS_DIR
 """
 
 import datetime
+import importlib.metadata
 import json
 import os
 import sys
@@ -48,7 +49,12 @@ TRUE_FORMS = {"true", "True", "TRUE"}
 FALSE_FORMS = {"false", "False", "FALSE"}
 
 
-class CloudFormationLoader(cfn_yaml.CfnFullLoader):
+# cfn-lint names its loader CfnFullLoader since 1.x and MarkedLoader before; both take
+# (stream, filename) and get the "!" multi-constructor added per instance.
+CFN_LINT_LOADER = getattr(cfn_yaml, "CfnFullLoader", None) or getattr(cfn_yaml, "MarkedLoader")
+
+
+class CloudFormationLoader(CFN_LINT_LOADER):
     """cfn-lint's loader, with PyYAML's YAML 1.1 scalar reading narrowed to CloudFormation's:
     only true/false are booleans (`Yes`, `No`, `on` stay text) and numbers and dates keep the
     text they are written with (scalars compare as text)."""
@@ -142,6 +148,7 @@ def differing_paths(left, right, path="", out=None):
 
 def main():
     root = sys.argv[1]
+    print(f"cfn-lint {importlib.metadata.version('cfn-lint')}, loader {CFN_LINT_LOADER.__name__}", file=sys.stderr)
     result = {}
     for stem, json_path, yaml_path in twins(root):
         try:

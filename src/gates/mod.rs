@@ -17,6 +17,15 @@ use std::future::Future;
 
 use serde::Serialize;
 
+pub mod alarms;
+mod build;
+pub mod command;
+pub mod http;
+pub mod instance_status;
+pub mod target_health;
+
+pub use build::{build_gates, AppGates};
+
 /// Checks every gate of an app against one release.
 pub trait GateChecker {
     /// Evaluates all gates for the release stack `release`. Never fails as a whole: a gate that

@@ -13,6 +13,17 @@ use serde::Serialize;
 
 use crate::error::Diagnostic;
 
+pub mod alb;
+mod build;
+pub mod eip;
+pub mod route53;
+mod service_error;
+
+pub use alb::AlbRouter;
+pub use build::{build_router, AnyRouter};
+pub use eip::EipRouter;
+pub use route53::{Endpoint, RecordName, Route53Router};
+
 /// An error from an AWS SDK or any other layer below a router, kept as the source of ours.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 

@@ -1,0 +1,167 @@
+//! The HTTP probe: GET a URL of the release and expect a status (and optionally a substring of
+//! the body), with the spec's timeout and retries.
+//!
+//! Built on hyper-util and hyper-rustls with exactly the features the AWS SDK already compiles,
+//! so https works (system roots, aws-lc-rs) without a second HTTP/TLS stack in the build.
+
+use std::error::Error as StdError;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{header, Request, Uri};
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+use super::{GateOutcome, GateResult};
+use crate::spec::HttpGate;
+
+pub const GATE: &str = "http";
+
+/// The pause between two attempts of one probe: short, the gate is checked again soon anyway.
+pub const RETRY_PAUSE: Duration = Duration::from_secs(1);
+/// Bodies are read up to this size for `body_contains`; a health page is far smaller.
+const MAX_BODY: usize = 1 << 20;
+
+/// An HTTP(S) client for probes; cheap to clone.
+#[derive(Clone)]
+pub struct HttpProbe {
+    client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
+}
+
+impl std::fmt::Debug for HttpProbe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HttpProbe")
+    }
+}
+
+impl Default for HttpProbe {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl HttpProbe {
+    pub fn new() -> HttpProbe {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let builder =
+            match HttpsConnectorBuilder::new().with_provider_and_native_roots(provider.clone()) {
+                Ok(builder) => builder,
+                Err(error) => {
+                    // Without system roots https probes fail with a certificate error; http still works.
+                    tracing::warn!("no system root certificates for https probes: {error}");
+                    let config = rustls::ClientConfig::builder_with_provider(provider)
+                        .with_safe_default_protocol_versions()
+                        .expect("the aws-lc-rs provider supports the default TLS versions")
+                        .with_root_certificates(rustls::RootCertStore::empty())
+                        .with_no_client_auth();
+                    HttpsConnectorBuilder::new().with_tls_config(config)
+                }
+            };
+        let connector = builder.https_or_http().enable_http1().build();
+        HttpProbe {
+            client: Client::builder(TokioExecutor::new()).build(connector),
+        }
+    }
+
+    /// Probes `url` up to `1 + retries` times; passes at the first good answer.
+    pub async fn check(&self, gate: &HttpGate, url: &str) -> GateResult {
+        let result = |outcome| GateResult {
+            gate: GATE.to_string(),
+            outcome,
+        };
+        let uri: Uri = match url.parse() {
+            Ok(uri) => uri,
+            Err(error) => {
+                return result(GateOutcome::Fail(format!("{url:?} is not a URL: {error}")))
+            }
+        };
+        if !matches!(uri.scheme_str(), Some("http" | "https")) {
+            return result(GateOutcome::Fail(format!(
+                "{url} is not an http:// or https:// URL"
+            )));
+        }
+        let attempts = gate.retries.saturating_add(1);
+        let mut last_failure = String::new();
+        for attempt in 1..=attempts {
+            match self.attempt(gate, &uri).await {
+                Ok(()) => return result(GateOutcome::Pass),
+                Err(failure) => last_failure = failure,
+            }
+            if attempt < attempts {
+                tokio::time::sleep(RETRY_PAUSE).await;
+            }
+        }
+        let tries = if attempts == 1 {
+            String::new()
+        } else {
+            format!(" ({attempts} attempts)")
+        };
+        result(GateOutcome::Fail(format!(
+            "GET {url}: {last_failure}{tries}"
+        )))
+    }
+
+    async fn attempt(&self, gate: &HttpGate, uri: &Uri) -> Result<(), String> {
+        let request = Request::get(uri.clone())
+            .header(
+                header::USER_AGENT,
+                concat!("cutover/", env!("CARGO_PKG_VERSION")),
+            )
+            .body(Empty::<Bytes>::new())
+            .map_err(|error| error.to_string())?;
+        let exchange = async {
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(|error| chain(&error))?;
+            let status = response.status().as_u16();
+            let body = match &gate.body_contains {
+                Some(_) => Limited::new(response.into_body(), MAX_BODY)
+                    .collect()
+                    .await
+                    .map_err(|error| format!("reading the body: {}", chain(&*error)))?
+                    .to_bytes(),
+                None => Bytes::new(),
+            };
+            Ok::<_, String>((status, body))
+        };
+        let (status, body) = tokio::time::timeout(gate.timeout, exchange)
+            .await
+            .map_err(|_| {
+                format!(
+                    "no answer within {}",
+                    humantime::format_duration(gate.timeout)
+                )
+            })??;
+        if status != gate.expect_status {
+            return Err(format!("status {status}, expected {}", gate.expect_status));
+        }
+        if let Some(expected) = &gate.body_contains {
+            if !String::from_utf8_lossy(&body).contains(expected.as_str()) {
+                return Err(format!(
+                    "status {status} but the body does not contain {expected:?}"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// hyper's errors say "client error (Connect)" and keep the cause in the chain: show it all.
+fn chain(error: &(dyn StdError + 'static)) -> String {
+    let mut parts = vec![error.to_string()];
+    let mut current = error.source();
+    while let Some(cause) = current {
+        let text = cause.to_string();
+        if !parts.iter().any(|part| part.contains(&text)) {
+            parts.push(text);
+        }
+        current = cause.source();
+    }
+    parts.join(": ")
+}

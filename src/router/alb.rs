@@ -1,0 +1,285 @@
+//! The ALB router: the default action of a listener in a long-lived stack forwards to the
+//! release stacks' target groups with weights.
+
+use std::collections::BTreeMap;
+
+use super::service_error::{router_error, to_percent};
+use super::{RouterError, TrafficRouter, Weights};
+use crate::aws::elbv2::{Elbv2, LoadBalancerApi, WeightedTargetGroup};
+
+/// ALB's limits on a weighted forward action.
+const MAX_TARGET_GROUPS: usize = 5;
+const MAX_WEIGHT: u16 = 999;
+
+/// Routes by target-group weights on one listener.
+#[derive(Debug, Clone)]
+pub struct AlbRouter<A = Elbv2> {
+    api: A,
+    listener_arn: String,
+    /// Release stack name → its target group ARN.
+    groups: BTreeMap<String, String>,
+    /// Release stacks that cannot be routed to, with the reason (an output missing).
+    unroutable: BTreeMap<String, String>,
+}
+
+impl<A: LoadBalancerApi> AlbRouter<A> {
+    /// `groups` maps release stack names to their target group ARNs; `unroutable` lists release
+    /// stacks without one, so asking to route to them says why.
+    pub fn new(
+        api: A,
+        listener_arn: impl Into<String>,
+        groups: impl IntoIterator<Item = (String, String)>,
+        unroutable: impl IntoIterator<Item = (String, String)>,
+    ) -> Self {
+        AlbRouter {
+            api,
+            listener_arn: listener_arn.into(),
+            groups: groups.into_iter().collect(),
+            unroutable: unroutable.into_iter().collect(),
+        }
+    }
+
+    pub fn listener_arn(&self) -> &str {
+        &self.listener_arn
+    }
+
+    /// The target group for a weights key: a known release stack, or the ARN of a group the
+    /// listener forwards to that belongs to no known release (as `read_weights` reports it).
+    fn target_group_of<'a>(&'a self, key: &'a str) -> Result<&'a str, String> {
+        if let Some(arn) = self.groups.get(key) {
+            return Ok(arn);
+        }
+        if let Some(reason) = self.unroutable.get(key) {
+            return Err(format!("{key} cannot take traffic: {reason}"));
+        }
+        if key.starts_with("arn:") && key.contains(":targetgroup/") {
+            return Ok(key);
+        }
+        Err(format!("{key} is not a release stack of this app"))
+    }
+
+    /// The forward action for `weights`, checked against ALB's limits before any call.
+    fn forward_for(&self, weights: &Weights) -> Result<Vec<WeightedTargetGroup>, RouterError> {
+        let invalid = |reason: String| RouterError::InvalidWeights {
+            weights: weights.clone(),
+            reason,
+        };
+        if weights.iter().count() > MAX_TARGET_GROUPS {
+            return Err(invalid(format!(
+                "an ALB listener forwards to at most {MAX_TARGET_GROUPS} target groups"
+            )));
+        }
+        if weights.with_traffic().next().is_none() {
+            return Err(invalid(
+                "at least one target group needs a weight above 0".into(),
+            ));
+        }
+        let mut forward: Vec<WeightedTargetGroup> = Vec::new();
+        for (key, percent) in weights.iter() {
+            let weight = u16::from(percent);
+            if weight > MAX_WEIGHT {
+                return Err(invalid(format!("ALB weights are 0–{MAX_WEIGHT}")));
+            }
+            let arn = self.target_group_of(key).map_err(invalid)?;
+            if forward.iter().any(|group| group.arn == arn) {
+                return Err(invalid(format!("target group {arn} is listed twice")));
+            }
+            forward.push(WeightedTargetGroup {
+                arn: arn.to_string(),
+                weight,
+            });
+        }
+        Ok(forward)
+    }
+}
+
+impl<A: LoadBalancerApi + Send> TrafficRouter for AlbRouter<A> {
+    async fn read_weights(&self) -> Result<Weights, RouterError> {
+        let forward = self
+            .api
+            .listener_forward(&self.listener_arn)
+            .await
+            .map_err(|error| {
+                router_error(
+                    format!("read the weights of listener {}", self.listener_arn),
+                    &format!("listener {}", self.listener_arn),
+                    error,
+                )
+            })?;
+        let sum: u32 = forward.iter().map(|group| u32::from(group.weight)).sum();
+        let stack_of: BTreeMap<&str, &str> = self
+            .groups
+            .iter()
+            .map(|(stack, arn)| (arn.as_str(), stack.as_str()))
+            .collect();
+        Ok(forward
+            .iter()
+            .map(|group| {
+                let key = stack_of
+                    .get(group.arn.as_str())
+                    .map_or_else(|| group.arn.clone(), |stack| stack.to_string());
+                (key, to_percent(u32::from(group.weight), sum))
+            })
+            .collect())
+    }
+
+    async fn set_weights(&self, weights: &Weights) -> Result<(), RouterError> {
+        let forward = self.forward_for(weights)?;
+        self.api
+            .set_listener_forward(&self.listener_arn, &forward)
+            .await
+            .map_err(|error| {
+                router_error(
+                    format!("set weights {weights} on listener {}", self.listener_arn),
+                    &format!("listener {} or one of its target groups", self.listener_arn),
+                    error,
+                )
+            })
+    }
+
+    fn supports_gradual(&self) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::aws::elbv2::TargetHealthFacts;
+    use crate::aws::{AwsError, AwsErrorKind};
+
+    const TG1: &str = "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/r1/1";
+    const TG2: &str = "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/r2/2";
+    const STRAY: &str = "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/manual/3";
+
+    #[derive(Default)]
+    struct FakeListener {
+        forward: Mutex<Vec<WeightedTargetGroup>>,
+        writes: Mutex<u32>,
+        throttled: bool,
+    }
+
+    impl LoadBalancerApi for &FakeListener {
+        async fn listener_forward(&self, _: &str) -> Result<Vec<WeightedTargetGroup>, AwsError> {
+            if self.throttled {
+                let kind = AwsErrorKind::Throttled {
+                    message: "Rate exceeded".into(),
+                };
+                return Err(AwsError::new("describe listener", kind));
+            }
+            Ok(self.forward.lock().unwrap().clone())
+        }
+
+        async fn set_listener_forward(
+            &self,
+            _: &str,
+            groups: &[WeightedTargetGroup],
+        ) -> Result<(), AwsError> {
+            *self.writes.lock().unwrap() += 1;
+            *self.forward.lock().unwrap() = groups.to_vec();
+            Ok(())
+        }
+
+        async fn target_health(&self, _: &str) -> Result<Vec<TargetHealthFacts>, AwsError> {
+            Ok(Vec::new())
+        }
+    }
+
+    fn router(fake: &FakeListener) -> AlbRouter<&FakeListener> {
+        AlbRouter::new(
+            fake,
+            "arn:listener",
+            [
+                ("web-r1".to_string(), TG1.to_string()),
+                ("web-r2".to_string(), TG2.to_string()),
+            ],
+            [(
+                "web-r3".to_string(),
+                "output TargetGroupArn is missing".to_string(),
+            )],
+        )
+    }
+
+    fn group(arn: &str, weight: u16) -> WeightedTargetGroup {
+        WeightedTargetGroup {
+            arn: arn.to_string(),
+            weight,
+        }
+    }
+
+    #[tokio::test]
+    async fn percent_is_written_as_is_and_reads_back_exactly() {
+        let fake = FakeListener::default();
+        let router = router(&fake);
+        let weights = Weights::split("web-r2", Some("web-r1"), 10);
+        router.set_weights(&weights).await.unwrap();
+        assert_eq!(
+            *fake.forward.lock().unwrap(),
+            [group(TG1, 90), group(TG2, 10)]
+        );
+        assert_eq!(router.read_weights().await.unwrap(), weights);
+    }
+
+    #[tokio::test]
+    async fn foreign_groups_are_reported_by_arn_and_other_scales_become_percent() {
+        let fake = FakeListener::default();
+        *fake.forward.lock().unwrap() = vec![group(TG1, 1), group(STRAY, 3)];
+        let weights = router(&fake).read_weights().await.unwrap();
+        assert_eq!(weights.get("web-r1"), 25);
+        assert_eq!(weights.get(STRAY), 75);
+        // Zeroing the stray group by its ARN keeps it registered with no traffic.
+        let mut next = Weights::all_on("web-r1");
+        next.set(STRAY, 0);
+        router(&fake).set_weights(&next).await.unwrap();
+        assert_eq!(
+            *fake.forward.lock().unwrap(),
+            [group(STRAY, 0), group(TG1, 100)]
+        );
+    }
+
+    #[tokio::test]
+    async fn invalid_weights_are_refused_before_any_call() {
+        let fake = FakeListener::default();
+        let router = router(&fake);
+        let cases = [
+            (
+                [("web-r1".to_string(), 0), ("web-r2".to_string(), 0)]
+                    .into_iter()
+                    .collect(),
+                "above 0",
+            ),
+            (Weights::all_on("web-r9"), "not a release stack"),
+            (
+                Weights::all_on("web-r3"),
+                "output TargetGroupArn is missing",
+            ),
+            (
+                ["a", "b", "c", "d", "e", "web-r1"]
+                    .into_iter()
+                    .map(|stack| (stack.to_string(), 10))
+                    .collect(),
+                "at most 5",
+            ),
+        ];
+        for (weights, expected) in cases {
+            let error = router.set_weights(&weights).await.unwrap_err();
+            assert!(
+                matches!(&error, RouterError::InvalidWeights { reason, .. } if reason.contains(expected)),
+                "{weights}: {error}"
+            );
+        }
+        assert_eq!(*fake.writes.lock().unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn throttling_is_transient() {
+        let fake = FakeListener {
+            throttled: true,
+            ..FakeListener::default()
+        };
+        let error = router(&fake).read_weights().await.unwrap_err();
+        assert!(error.is_transient(), "{error}");
+    }
+}

@@ -7,8 +7,8 @@ use similar::{ChangeTag, TextDiff};
 
 use super::convert::compact_json;
 use super::model::{
-    ChangeKind, Direction, EntryChange, PropertyChange, ResourceChange, RuleChange, StackDiff,
-    Statement, StatementChange, ValueChange,
+    ChangeKind, Direction, EntryChange, PathSegment, PropertyChange, ResourceChange, RuleChange,
+    StackDiff, Statement, StatementChange, ValueChange, LONG_STRING,
 };
 use crate::output::Palette;
 use crate::template::Node;
@@ -137,6 +137,12 @@ impl Text {
         } else {
             change.path.to_string()
         };
+        if let Some(parts) = split_around_long_strings(change) {
+            for part in &parts {
+                self.property(part, depth);
+            }
+            return;
+        }
         if let Some((old, new)) = change.long_text() {
             self.line(&format!("{indent}{marker} {path}:{replacement}"));
             self.line_diff(old, new, &format!("{indent}    "));
@@ -303,6 +309,47 @@ impl Text {
         self.out.push('\n');
         let text = self.palette.bold(&text);
         self.line(&text);
+    }
+}
+
+/// An added or removed map holding a long string (a function's `Code.ZipFile`) reads better
+/// key by key, the long string as lines.
+fn split_around_long_strings(change: &PropertyChange) -> Option<Vec<PropertyChange>> {
+    let value = match change.kind {
+        ChangeKind::Added => change.new.as_ref()?,
+        ChangeKind::Removed => change.old.as_ref()?,
+        ChangeKind::Modified => return None,
+    };
+    let map = value.as_map()?;
+    if !has_long_string(value) {
+        return None;
+    }
+    let parts = map
+        .iter()
+        .map(|(key, child)| {
+            let mut path = change.path.clone();
+            path.0.push(PathSegment::Key(key.clone()));
+            let (old, new) = match change.kind {
+                ChangeKind::Added => (None, Some(child.clone())),
+                _ => (Some(child.clone()), None),
+            };
+            PropertyChange {
+                path,
+                kind: change.kind,
+                old,
+                new,
+                replacement: change.replacement,
+            }
+        })
+        .collect();
+    Some(parts)
+}
+
+fn has_long_string(node: &Node) -> bool {
+    match node {
+        Node::String(text) => text.contains('\n') || text.chars().count() > LONG_STRING,
+        Node::Map(map) => map.values().any(has_long_string),
+        _ => false,
     }
 }
 

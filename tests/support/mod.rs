@@ -1,8 +1,25 @@
 //! Shared helpers for the integration tests that talk to moto: the server, isolated accounts,
 //! the fault proxy, SDK configuration and running the `cutover` binary.
 //!
-//! Include it with `mod support;` from `tests/aws/main.rs` (or
-//! `#[path = "../support/mod.rs"] mod support;` from another test binary).
+//! `tests/aws/main.rs` includes it with `#[path = "../support/mod.rs"] mod support;`; a feature's
+//! tests go in a module of that binary (e.g. `tests/aws/deploy.rs`, `mod deploy;` in main.rs).
+//!
+//! ```ignore
+//! use crate::support::{fresh_account, moto_endpoint, run_cutover, sdk_config, sdk_env, FailMode, FaultProxy};
+//!
+//! #[tokio::test]
+//! async fn a_failed_release_is_reported() {
+//!     let proxy = FaultProxy::start(moto_endpoint(), &fresh_account()); // own, empty account
+//!     let config = sdk_config(proxy.url()).await;      // the real SDK, through the proxy
+//!     // ... create the base stack with aws_sdk_cloudformation::Client::new(&config) ...
+//!     proxy.fail_stack("web-r1", FailMode::CreateFailed { resource: "Fleet".into(), reason: "no capacity".into() });
+//!     proxy.only_actions(&["DescribeStacks"]);
+//!     proxy.set_throttle_rate(0.2);                     // every 5th DescribeStacks is throttled
+//!     let output = run_cutover(["deploy", "web", "--release", "r1", "--yes"], &sdk_env(proxy.url()));
+//!     assert_eq!(output.status.code(), Some(1));
+//!     assert!(proxy.requests_by_action()["DescribeStacks"] > 0);
+//! }
+//! ```
 #![allow(dead_code)]
 
 mod faults;

@@ -5,6 +5,7 @@ pub mod live;
 pub mod lock;
 pub mod naming;
 pub mod params;
+pub mod retention;
 pub mod tags;
 
 pub use naming::{parse_stack_name, stack_name, NamingError, ReleaseId};

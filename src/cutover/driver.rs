@@ -1,0 +1,391 @@
+//! The driver: observe, ask [`decide`], execute one decision, repeat.
+//!
+//! It keeps only what `decide` cannot read from AWS: when the current weights were taken and
+//! when gates were last checked, both on `tokio::time` so tests run on virtual time. It reads
+//! the router and the stacks at the start and again after every wait (time passed, the world
+//! may have moved); after its own write it trusts what it wrote, which saves a read per step.
+//! Retrying lives here and only here: [`RetryPolicy`] for transient router and stack errors and
+//! for gate reports that hold only errors.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::decide::{decide, Decision, GateSnapshot, Observation, WaitReason};
+use super::events::{CutoverEvent, CutoverOutcome};
+use super::plan::Plan;
+use super::watch::{StackState, StackWatch, WatchError};
+use super::CutoverError;
+use crate::gates::{GateChecker, GateReport};
+use crate::router::{RouterError, TrafficRouter, Weights};
+
+/// The two releases a cutover is about, by stack name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Releases {
+    pub candidate: String,
+    /// `None` on an app's first deploy.
+    pub previous: Option<String>,
+}
+
+/// How often a transient failure is repeated before it counts: `attempts` calls in all, the
+/// delay doubling from `first_delay`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub attempts: u32,
+    pub first_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: 4,
+            first_delay: Duration::from_millis(500),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The delay before attempt `attempt + 1` (attempts count from 1).
+    fn delay_after(&self, attempt: u32) -> Duration {
+        self.first_delay.saturating_mul(1 << (attempt - 1).min(16))
+    }
+}
+
+/// Set (by a Ctrl-C handler, say) to turn the cutover back at the next decision; a bake in
+/// progress is interrupted at once.
+#[derive(Debug, Clone)]
+pub struct AbortSignal(Arc<watch::Sender<bool>>);
+
+impl Default for AbortSignal {
+    fn default() -> Self {
+        Self(Arc::new(watch::Sender::new(false)))
+    }
+}
+
+impl AbortSignal {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn request(&self) {
+        self.0.send_replace(true);
+    }
+
+    pub fn is_requested(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Resolves once an abort has been requested.
+    pub async fn requested(&self) {
+        let mut receiver = self.0.subscribe();
+        // The sender lives as long as `self`, so waiting cannot fail.
+        let _ = receiver.wait_for(|&requested| requested).await;
+    }
+}
+
+/// What the driver acts through.
+pub struct Controller<'a, R, G, S> {
+    pub router: &'a R,
+    pub gates: &'a G,
+    pub stacks: &'a S,
+    pub retry: RetryPolicy,
+    pub abort: AbortSignal,
+}
+
+/// The driver's memory within one run; everything else is observed.
+struct RunState {
+    weights: Weights,
+    candidate_state: StackState,
+    previous_state: Option<StackState>,
+    weights_since: Instant,
+    gates: Option<(GateReport, Instant)>,
+}
+
+impl<R: TrafficRouter, G: GateChecker, S: StackWatch> Controller<'_, R, G, S> {
+    /// Runs the cutover from whatever the router shows now to completion, shift-back or a stop.
+    pub async fn drive(
+        &self,
+        plan: &Plan,
+        releases: &Releases,
+        mut emit: impl FnMut(CutoverEvent),
+    ) -> Result<CutoverOutcome, CutoverError> {
+        let candidate = releases.candidate.as_str();
+        if releases.previous.as_deref() == Some(candidate) {
+            return Err(CutoverError::SameRelease {
+                stack: candidate.to_owned(),
+            });
+        }
+        if plan.is_gradual() && releases.previous.is_some() && !self.router.supports_gradual() {
+            return Err(CutoverError::GradualUnsupported {
+                steps: plan.steps().len(),
+            });
+        }
+        let weights = self
+            .read_weights(releases, &Weights::new(), &mut emit)
+            .await?;
+        let (candidate_state, previous_state) =
+            self.stack_states(releases, &weights, &mut emit).await?;
+        emit(CutoverEvent::Started {
+            candidate: candidate.to_owned(),
+            previous: releases.previous.clone(),
+            weights: weights.clone(),
+            plan: plan.weights(),
+        });
+        let mut run = RunState {
+            weights,
+            candidate_state,
+            previous_state,
+            weights_since: Instant::now(),
+            gates: None,
+        };
+        loop {
+            let now = Instant::now();
+            let seen = Observation {
+                candidate: candidate.to_owned(),
+                previous: releases.previous.clone(),
+                candidate_state: run.candidate_state.clone(),
+                previous_state: run.previous_state.clone(),
+                weights: run.weights.clone(),
+                gates: run.gates.as_ref().map(|(report, at)| GateSnapshot {
+                    report: report.clone(),
+                    age: now - *at,
+                    at_current_weights: *at >= run.weights_since,
+                }),
+                held_for: now - run.weights_since,
+                abort_requested: self.abort.is_requested(),
+            };
+            match decide(&seen, plan) {
+                Decision::SetWeights { weights, step } => {
+                    self.write_weights(candidate, &run.weights, &weights, &mut emit)
+                        .await?;
+                    emit(CutoverEvent::WeightsSet {
+                        weights: weights.clone(),
+                        step,
+                    });
+                    run.weights = weights;
+                    run.weights_since = Instant::now();
+                }
+                Decision::CheckGates => {
+                    let report = self.check_gates(candidate, &mut emit).await;
+                    emit(CutoverEvent::GatesChecked {
+                        release: candidate.to_owned(),
+                        passed: report.passed(),
+                        report: report.clone(),
+                    });
+                    run.gates = Some((report, Instant::now()));
+                }
+                Decision::Wait { duration, reason } => {
+                    emit(match reason {
+                        WaitReason::Bake { step, left } => CutoverEvent::Baking {
+                            step,
+                            left,
+                            next_check: duration,
+                        },
+                        WaitReason::CandidateInProgress => CutoverEvent::WaitingForStack {
+                            stack: candidate.to_owned(),
+                            state: run.candidate_state.clone(),
+                            retry_in: duration,
+                        },
+                    });
+                    tokio::select! {
+                        () = tokio::time::sleep(duration) => {}
+                        () = self.abort.requested() => {}
+                    }
+                    self.observe_again(releases, &mut run, &mut emit).await?;
+                }
+                Decision::ShiftBack { to, reason } => {
+                    self.write_weights(candidate, &run.weights, &to, &mut emit)
+                        .await?;
+                    emit(CutoverEvent::ShiftedBack {
+                        weights: to.clone(),
+                        reason: reason.to_string(),
+                    });
+                    return Ok(CutoverOutcome::ShiftedBack {
+                        weights: to,
+                        reason,
+                    });
+                }
+                Decision::Abandon { reason } => {
+                    emit(CutoverEvent::Abandoned {
+                        reason: reason.to_string(),
+                    });
+                    return Ok(CutoverOutcome::Abandoned { reason });
+                }
+                Decision::Complete => {
+                    emit(CutoverEvent::Completed {
+                        weights: run.weights.clone(),
+                    });
+                    return Ok(CutoverOutcome::Completed {
+                        weights: run.weights,
+                    });
+                }
+                Decision::Fail { reason } => {
+                    emit(CutoverEvent::Failed {
+                        reason: reason.to_string(),
+                    });
+                    return Err(CutoverError::Unsafe {
+                        candidate: candidate.to_owned(),
+                        weights: run.weights,
+                        reason: Box::new(reason),
+                    });
+                }
+            }
+        }
+    }
+
+    async fn observe_again(
+        &self,
+        releases: &Releases,
+        run: &mut RunState,
+        emit: &mut impl FnMut(CutoverEvent),
+    ) -> Result<(), CutoverError> {
+        let found = self.read_weights(releases, &run.weights, emit).await?;
+        let (candidate_state, previous_state) = self.stack_states(releases, &found, emit).await?;
+        if found != run.weights {
+            emit(CutoverEvent::WeightsChangedOutside {
+                expected: run.weights.clone(),
+                found: found.clone(),
+            });
+            run.weights = found;
+            run.weights_since = Instant::now();
+        }
+        run.candidate_state = candidate_state;
+        run.previous_state = previous_state;
+        Ok(())
+    }
+
+    async fn read_weights(
+        &self,
+        releases: &Releases,
+        known: &Weights,
+        emit: &mut impl FnMut(CutoverEvent),
+    ) -> Result<Weights, CutoverError> {
+        self.retrying(
+            "read the router's weights",
+            emit,
+            || self.router.read_weights(),
+            RouterError::is_transient,
+        )
+        .await
+        .map_err(|source| CutoverError::Router {
+            candidate: releases.candidate.clone(),
+            weights: known.clone(),
+            source,
+        })
+    }
+
+    async fn write_weights(
+        &self,
+        candidate: &str,
+        current: &Weights,
+        target: &Weights,
+        emit: &mut impl FnMut(CutoverEvent),
+    ) -> Result<(), CutoverError> {
+        self.retrying(
+            &format!("set weights {target}"),
+            emit,
+            || self.router.set_weights(target),
+            RouterError::is_transient,
+        )
+        .await
+        .map_err(|source| CutoverError::Router {
+            candidate: candidate.to_owned(),
+            weights: current.clone(),
+            source,
+        })
+    }
+
+    async fn stack_states(
+        &self,
+        releases: &Releases,
+        weights: &Weights,
+        emit: &mut impl FnMut(CutoverEvent),
+    ) -> Result<(StackState, Option<StackState>), CutoverError> {
+        let candidate = self
+            .state_with_retries(&releases.candidate, emit)
+            .await
+            .map_err(|source| watch_error(releases, weights, source))?;
+        let previous = match &releases.previous {
+            Some(previous) => Some(
+                self.state_with_retries(previous, emit)
+                    .await
+                    .map_err(|source| watch_error(releases, weights, source))?,
+            ),
+            None => None,
+        };
+        Ok((candidate, previous))
+    }
+
+    async fn state_with_retries(
+        &self,
+        stack: &str,
+        emit: &mut impl FnMut(CutoverEvent),
+    ) -> Result<StackState, WatchError> {
+        self.retrying(
+            &format!("read the state of stack {stack}"),
+            emit,
+            || self.stacks.stack_state(stack),
+            |error: &WatchError| error.transient,
+        )
+        .await
+    }
+
+    /// Re-checks a report that holds only errors (see `crate::gates`) before it counts.
+    async fn check_gates(&self, release: &str, emit: &mut impl FnMut(CutoverEvent)) -> GateReport {
+        let mut report = self.gates.check(release).await;
+        for attempt in 1..self.retry.attempts {
+            if !report.only_errors() {
+                break;
+            }
+            let delay = self.retry.delay_after(attempt);
+            emit(CutoverEvent::Retrying {
+                action: format!("check the gates of {release}"),
+                attempt,
+                delay,
+                error: report.to_string(),
+            });
+            tokio::time::sleep(delay).await;
+            report = self.gates.check(release).await;
+        }
+        report
+    }
+
+    async fn retrying<T, E: std::error::Error, F: Future<Output = Result<T, E>>>(
+        &self,
+        action: &str,
+        emit: &mut impl FnMut(CutoverEvent),
+        mut call: impl FnMut() -> F,
+        is_transient: impl Fn(&E) -> bool,
+    ) -> Result<T, E> {
+        let mut attempt = 1;
+        loop {
+            match call().await {
+                Ok(value) => return Ok(value),
+                Err(error) if is_transient(&error) && attempt < self.retry.attempts => {
+                    let delay = self.retry.delay_after(attempt);
+                    emit(CutoverEvent::Retrying {
+                        action: action.to_owned(),
+                        attempt,
+                        delay,
+                        error: error.to_string(),
+                    });
+                    tracing::debug!(action, attempt, ?delay, %error, "retrying");
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+}
+
+fn watch_error(releases: &Releases, weights: &Weights, source: WatchError) -> CutoverError {
+    CutoverError::Watch {
+        candidate: releases.candidate.clone(),
+        weights: weights.clone(),
+        source,
+    }
+}

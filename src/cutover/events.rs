@@ -1,0 +1,113 @@
+//! What the driver reports while it works (one JSON object per line with `--output json`) and
+//! how a cutover ends.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::decide::{StepRef, Trouble};
+use super::serde_secs;
+use super::watch::StackState;
+use crate::error::Exit;
+use crate::gates::GateReport;
+use crate::router::Weights;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum CutoverEvent {
+    /// The state the run found: resumption starts from these weights.
+    Started {
+        candidate: String,
+        previous: Option<String>,
+        weights: Weights,
+        /// The candidate's weight at each step of the plan.
+        plan: Vec<u8>,
+    },
+    WeightsSet {
+        weights: Weights,
+        step: StepRef,
+    },
+    GatesChecked {
+        release: String,
+        passed: bool,
+        report: GateReport,
+    },
+    Baking {
+        step: StepRef,
+        #[serde(rename = "left_secs", with = "serde_secs")]
+        left: Duration,
+        #[serde(rename = "next_check_secs", with = "serde_secs")]
+        next_check: Duration,
+    },
+    WaitingForStack {
+        stack: String,
+        state: StackState,
+        #[serde(rename = "retry_in_secs", with = "serde_secs")]
+        retry_in: Duration,
+    },
+    /// The router's weights changed under this run (an operator, another tool): the current
+    /// step's bake starts over from what the router says now.
+    WeightsChangedOutside {
+        expected: Weights,
+        found: Weights,
+    },
+    /// A call failed in a way worth repeating; `error` is the failure's message.
+    Retrying {
+        action: String,
+        attempt: u32,
+        #[serde(rename = "delay_secs", with = "serde_secs")]
+        delay: Duration,
+        error: String,
+    },
+    ShiftedBack {
+        weights: Weights,
+        reason: String,
+    },
+    Abandoned {
+        reason: String,
+    },
+    Completed {
+        weights: Weights,
+    },
+    Failed {
+        reason: String,
+    },
+}
+
+/// How a cutover that did not hit an error ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum CutoverOutcome {
+    /// The candidate holds all traffic and passed the final bake.
+    Completed { weights: Weights },
+    /// The candidate had traffic; all of it went back to the previous release.
+    ShiftedBack { weights: Weights, reason: Trouble },
+    /// The candidate never got traffic in this run (or had none left); the router was left as
+    /// it was.
+    Abandoned { reason: Trouble },
+}
+
+impl CutoverOutcome {
+    /// A deploy that turned back exits 1, like "changes found": it is a result, not an error.
+    pub fn exit(&self) -> Exit {
+        match self {
+            CutoverOutcome::Completed { .. } => Exit::Success,
+            CutoverOutcome::ShiftedBack { .. } | CutoverOutcome::Abandoned { .. } => Exit::Changes,
+        }
+    }
+}
+
+impl fmt::Display for CutoverOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CutoverOutcome::Completed { weights } => write!(f, "cutover complete: {weights}"),
+            CutoverOutcome::ShiftedBack { weights, reason } => {
+                write!(f, "shifted back ({reason}): {weights}")
+            }
+            CutoverOutcome::Abandoned { reason } => {
+                write!(f, "candidate abandoned before taking traffic ({reason})")
+            }
+        }
+    }
+}

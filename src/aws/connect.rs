@@ -33,6 +33,11 @@ pub struct AwsContext {
 }
 
 impl AwsContext {
+    /// A context from a ready SDK configuration (tests build one pointing at moto).
+    pub fn from_sdk_config(sdk: SdkConfig) -> AwsContext {
+        AwsContext { sdk }
+    }
+
     pub fn region(&self) -> Option<&str> {
         self.sdk.region().map(|region| region.as_ref())
     }

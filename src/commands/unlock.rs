@@ -119,7 +119,14 @@ pub async fn run(
         print(
             settings,
             json!({ "app": app, "locked": true, "holder": record, "broken": false, "dry_run": true }),
-            Some(format!("Dry run: the lock of app {app} was kept.\n")),
+            Some(match &record {
+                Some(record) => {
+                    format!("App {app} is locked by {record}.\nDry run: the lock was kept.\n")
+                }
+                None => format!(
+                    "App {app} holds an unreadable lock record.\nDry run: the lock was kept.\n"
+                ),
+            }),
         )?;
         return Ok(Exit::Success);
     }

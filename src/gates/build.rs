@@ -16,7 +16,7 @@ use super::{
 };
 use crate::aws::cloudformation::{CloudFormation, StackApi};
 use crate::aws::cloudwatch::CloudWatch;
-use crate::aws::elbv2::Elbv2;
+use crate::aws::elbv2::{Elbv2, LoadBalancerApi};
 use crate::aws::instances::Ec2Instances;
 use crate::aws::AwsContext;
 use crate::release::parse_stack_name;
@@ -34,6 +34,9 @@ pub struct AppGates {
     /// The EIP router's instance output: that instance is checked by the instance-status gate
     /// even without the CloudFormation tag.
     instance_output: Option<String>,
+    /// The release output holding its target group (target-health gate or ALB router): its
+    /// instance targets are checked by the instance-status gate too.
+    target_group_output: Option<String>,
     stacks: CloudFormation,
     load_balancers: Elbv2,
     instances: Ec2Instances,
@@ -52,6 +55,17 @@ pub fn build_gates(ctx: &AwsContext, app: &AppSpec) -> AppGates {
             RouterSpec::Eip {
                 instance_output, ..
             } => Some(instance_output.clone()),
+            _ => None,
+        },
+        target_group_output: match (&app.gates.target_health, &app.router) {
+            (Some(health), _) => Some(health.target_group_output.clone()),
+            (
+                None,
+                RouterSpec::Alb {
+                    target_group_output,
+                    ..
+                },
+            ) => Some(target_group_output.clone()),
             _ => None,
         },
         stacks: CloudFormation::new(ctx),
@@ -74,7 +88,8 @@ impl AppGates {
             || !gates.alarm_outputs.is_empty()
             || matches!(&gates.http, Some(http) if matches!(http.url, HttpTarget::Output(_)))
             || gates.command.is_some()
-            || (gates.instance_status && self.instance_output.is_some())
+            || (gates.instance_status
+                && (self.instance_output.is_some() || self.target_group_output.is_some()))
     }
 
     /// The release's outputs, or the outcome every gate that needs them reports.
@@ -148,19 +163,44 @@ impl GateChecker for AppGates {
         }
         if gates.instance_status {
             let outputs = outputs.clone();
-            let failed = self
-                .instance_output
-                .as_ref()
-                .and(unavailable(instance_status::GATE));
+            let failed = (self.instance_output.is_some() || self.target_group_output.is_some())
+                .then(|| unavailable(instance_status::GATE))
+                .flatten();
             checks.push(Box::pin(async move {
                 if let Some(failed) = failed {
                     return failed;
                 }
-                let extra = self
+                let mut extra = Vec::new();
+                if let Some(id) = self
                     .instance_output
                     .as_deref()
+                    .and_then(|key| output(&outputs, key))
+                {
+                    extra.push(id.to_string());
+                }
+                let group = self
+                    .target_group_output
+                    .as_deref()
                     .and_then(|key| output(&outputs, key));
-                vec![instance_status::check(&self.instances, release, extra).await]
+                if let Some(arn) = group {
+                    match self.load_balancers.target_health(arn).await {
+                        // Instance targets only: IP and Lambda targets have no EC2 status.
+                        Ok(targets) => extra.extend(
+                            targets
+                                .into_iter()
+                                .map(|target| target.id)
+                                .filter(|id| id.starts_with("i-")),
+                        ),
+                        Err(error) if error.is_not_found() => {}
+                        Err(error) => {
+                            return vec![GateResult::error(
+                                instance_status::GATE,
+                                error.to_string(),
+                            )]
+                        }
+                    }
+                }
+                vec![instance_status::check(&self.instances, release, &extra).await]
             }));
         }
         if !gates.alarms.is_empty() || !gates.alarm_outputs.is_empty() {

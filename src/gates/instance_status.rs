@@ -1,17 +1,19 @@
 //! The instance-status gate: the release's instances running with both EC2 status checks ok.
 //!
-//! The instances are found by the `aws:cloudformation:stack-name` tag, which CloudFormation puts
-//! on the instances it creates and on those its auto scaling groups launch (moto does the same),
-//! plus the instance named by the EIP router's output when there is one. Target group
-//! membership would miss instances that are not behind a load balancer.
+//! The instances are the union of: those tagged `aws:cloudformation:stack-name = <stack>`
+//! (CloudFormation tags the instances it creates, and on AWS its auto scaling groups pass the tag
+//! on), the instances registered in the release's target group (how moto's auto scaling
+//! instances are found: moto does not tag them), and the instance named by the EIP router's
+//! output. Any one source alone misses instances on one of AWS or moto.
 
 use super::{GateOutcome, GateResult};
 use crate::aws::instances::{InstanceApi, InstanceStatusFacts};
 
 pub const GATE: &str = "instance_status";
 
-/// Finds the stack's instances (plus `extra`, e.g. the instance output) and judges their status.
-pub async fn check(api: &impl InstanceApi, stack_name: &str, extra: Option<&str>) -> GateResult {
+/// Finds the stack's tagged instances, adds `extra` (from its target group or instance output)
+/// and judges their status.
+pub async fn check(api: &impl InstanceApi, stack_name: &str, extra: &[String]) -> GateResult {
     let result = |outcome| GateResult {
         gate: GATE.to_string(),
         outcome,
@@ -20,9 +22,9 @@ pub async fn check(api: &impl InstanceApi, stack_name: &str, extra: Option<&str>
         Ok(ids) => ids,
         Err(error) => return result(GateOutcome::Error(error.to_string())),
     };
-    if let Some(extra) = extra {
-        if !ids.iter().any(|id| id == extra) {
-            ids.push(extra.to_string());
+    for id in extra {
+        if !ids.contains(id) {
+            ids.push(id.clone());
         }
     }
     if ids.is_empty() {

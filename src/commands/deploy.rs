@@ -9,8 +9,9 @@ use serde_json::{json, Value};
 use crate::aws::cloudformation::{CloudFormation, StackApi, StackFacts, TemplateSource};
 use crate::aws::{self, ConnectOptions};
 use crate::cli::{DeployArgs, GlobalArgs};
+use crate::cutover::CutoverOutcome;
 use crate::deploy::plan::{self, CandidateOptions, Delivery, Plan, Previous};
-use crate::deploy::{self, progress, Cleanup, DeployError, Healthy};
+use crate::deploy::{self, handover, progress, Cleanup, DeployError, Healthy};
 use crate::error::Exit;
 use crate::output::OutputSettings;
 use crate::release::discovery;
@@ -101,13 +102,29 @@ pub async fn run(
     let template = TemplateSource::Body(plan.candidate.template.body.clone());
     let result =
         deploy::create_and_wait(&stacks, &plan, template, args.keep_failed, display.as_mut()).await;
+    report(&plan, &result, settings)?;
+    // The lock is held through the cutover: traffic moves under it too.
+    let outcome = match result {
+        Ok(healthy) => handover::cut_over(&context, &spec, &healthy.stack.name, settings)
+            .await
+            .map_err(DeployError::from),
+        Err(error) => Err(error),
+    };
     if let Err(error) = lock.release().await {
         tracing::warn!("{error}; it expires by itself");
     }
-    report(&plan, &result, settings)?;
-    // INTEGRATION(cutover): on success, hand `healthy` and the app's releases to the cutover
-    // controller here instead of stopping.
-    result.map(|_| Exit::Success)
+    let outcome = outcome?;
+    report_outcome(&outcome, settings)?;
+    Ok(outcome.exit())
+}
+
+/// The last word of a deploy on stdout: what the cutover did.
+fn report_outcome(outcome: &CutoverOutcome, settings: &OutputSettings) -> Result<(), DeployError> {
+    if settings.json() {
+        let line = json!({ "result": "cutover", "cutover": outcome });
+        return print_text(&line.to_string());
+    }
+    print_text(&outcome.to_string())
 }
 
 /// CloudFormation rollback triggers take alarm ARNs; names cannot be turned into ARNs without
@@ -160,7 +177,6 @@ fn report(
                 "result": "healthy",
                 "stack": stack_json(&healthy.stack),
                 "waited_seconds": healthy.waited.as_secs(),
-                "traffic_moved": false,
             }),
             Err(error) => json!({
                 "result": "failed",
@@ -173,7 +189,8 @@ fn report(
         if let (Value::Object(target), Value::Object(extra)) = (&mut object, outcome) {
             target.extend(extra);
         }
-        return print_json(&object);
+        // One line: the cutover's events follow as JSON lines on the same stdout.
+        return print_text(&object.to_string());
     }
     if let Ok(healthy) = result {
         let mut text = format!(
@@ -187,9 +204,6 @@ fn report(
                 text.push_str(&format!("  {key:<24}{value}\n"));
             }
         }
-        text.push_str(
-            "Traffic was not moved: this build stops after a healthy candidate (the cutover controller is not wired into deploy yet).\n",
-        );
         print_text(&text)?;
     }
     Ok(())

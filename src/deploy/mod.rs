@@ -5,6 +5,7 @@
 pub mod create;
 #[cfg(test)]
 mod fake;
+pub mod handover;
 pub mod plan;
 pub mod progress;
 pub mod wait;
@@ -41,6 +42,8 @@ pub enum DeployError {
     Aws(#[from] AwsError),
     #[error(transparent)]
     Lock(#[from] LockError),
+    #[error(transparent)]
+    Handover(#[from] handover::HandoverError),
 
     #[error("template {template} is {bytes} bytes, over the {INLINE_BODY_LIMIT} bytes CloudFormation accepts inline, and no S3 bucket is set to upload it to")]
     TemplateNeedsBucket { template: String, bytes: usize },
@@ -101,6 +104,7 @@ impl Diagnostic for DeployError {
             DeployError::Discovery(error) => error.exit(),
             DeployError::Aws(error) => error.exit(),
             DeployError::Lock(error) => error.exit(),
+            DeployError::Handover(error) => error.exit(),
             // A deploy that failed and was cleaned up: the documented "rolled back" exit.
             DeployError::CreateFailed { .. } | DeployError::TimedOut { .. } => Exit::Changes,
             _ => Exit::Error,
@@ -117,6 +121,7 @@ impl Diagnostic for DeployError {
             DeployError::Discovery(error) => error.hint(),
             DeployError::Aws(error) => error.hint(),
             DeployError::Lock(error) => error.hint(),
+            DeployError::Handover(error) => error.hint(),
             DeployError::TemplateNeedsBucket { .. } => Some(
                 "pass --template-bucket BUCKET or set `template_bucket` under [stack] in the spec"
                     .into(),

@@ -8,3 +8,6 @@ pub use style::{OutputSettings, Palette};
 mod logging;
 
 pub use logging::init_logging;
+mod cutover_events;
+
+pub use cutover_events::CutoverPrinter;

@@ -1,0 +1,237 @@
+//! After the candidate stack is healthy: move traffic to it by the app's strategy behind its
+//! gates (the cutover controller), from whatever the router shows now. Shared by `deploy` and
+//! `resume`, so a run that died half way is finished by the same code that started it.
+
+use crate::aws::cloudformation::{CloudFormation, StackApi};
+use crate::aws::AwsContext;
+use crate::cutover::{
+    AbortSignal, Controller, CutoverError, CutoverEvent, CutoverOutcome, Plan, Releases,
+    RetryPolicy, StackState, StackWatch, Strategy, WatchError,
+};
+use crate::error::{Diagnostic, Exit};
+use crate::gates::build_gates;
+use crate::output::OutputSettings;
+use crate::release::live::{observe_app, LiveError};
+use crate::router::RouterError;
+use crate::spec::{AppSpec, StrategyKind};
+
+#[derive(Debug, thiserror::Error)]
+pub enum HandoverError {
+    #[error(transparent)]
+    Live(#[from] LiveError),
+    #[error("could not set up the {kind} router of app {app}")]
+    Router {
+        app: String,
+        kind: &'static str,
+        #[source]
+        source: RouterError,
+    },
+    #[error(transparent)]
+    Cutover(#[from] CutoverError),
+    #[error("stack {stack} is not a release of app {app}")]
+    NotARelease { stack: String, app: String },
+}
+
+impl Diagnostic for HandoverError {
+    fn exit(&self) -> Exit {
+        match self {
+            HandoverError::Live(error) => error.exit(),
+            HandoverError::Router { source, .. } => source.exit(),
+            HandoverError::Cutover(error) => error.exit(),
+            HandoverError::NotARelease { .. } => Exit::Error,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            HandoverError::Live(error) => error.hint(),
+            HandoverError::Router { source, .. } => source.hint(),
+            HandoverError::Cutover(error) => error.hint(),
+            HandoverError::NotARelease { app, .. } => Some(format!(
+                "`cutover status {app}` lists the releases of the app"
+            )),
+        }
+    }
+}
+
+/// The controller's plan from the app's `[strategy]` and gate interval.
+pub fn plan_for(spec: &AppSpec) -> Result<Plan, CutoverError> {
+    let percent = |value: u32| value.min(100) as u8;
+    let strategy = match &spec.strategy.kind {
+        StrategyKind::AllAtOnce => Strategy::AllAtOnce,
+        StrategyKind::Canary { percent: p, bake } => Strategy::Canary {
+            percent: percent(*p),
+            bake: *bake,
+        },
+        StrategyKind::Linear { step, interval } => Strategy::Linear {
+            step: percent(*step),
+            interval: *interval,
+        },
+        StrategyKind::Steps { weights, pause } => Strategy::Steps {
+            weights: weights.iter().map(|&w| percent(w)).collect(),
+            pause: *pause,
+        },
+    };
+    Plan::from_strategy(&strategy, spec.strategy.final_bake, spec.gates.interval)
+}
+
+/// A release stack's state for the controller, from DescribeStacks.
+pub struct CloudFormationWatch<'a>(pub &'a CloudFormation);
+
+impl StackWatch for CloudFormationWatch<'_> {
+    async fn stack_state(&self, stack_name: &str) -> Result<StackState, WatchError> {
+        match self.0.describe_stack(stack_name).await {
+            Ok(None) => Ok(StackState::Gone),
+            Ok(Some(stack)) => Ok(stack_state(&stack.status)),
+            Err(error) => Err(WatchError {
+                stack: stack_name.to_string(),
+                transient: error.is_transient(),
+                source: Some(Box::new(error)),
+            }),
+        }
+    }
+}
+
+fn stack_state(status: &str) -> StackState {
+    match status {
+        "CREATE_COMPLETE" | "UPDATE_COMPLETE" => StackState::Healthy,
+        "DELETE_IN_PROGRESS" | "DELETE_COMPLETE" => StackState::Gone,
+        _ if status.ends_with("_FAILED")
+            || status.starts_with("ROLLBACK_")
+            || status.starts_with("UPDATE_ROLLBACK_")
+            || status.starts_with("IMPORT_ROLLBACK_") =>
+        {
+            StackState::Failed(status.to_string())
+        }
+        _ if status.ends_with("_IN_PROGRESS") => StackState::InProgress,
+        _ => StackState::Failed(status.to_string()),
+    }
+}
+
+/// Shifts traffic to `candidate` (a release stack of `spec`'s app) from the release the router
+/// says is live now. Ctrl-C asks to finish or turn back (turns back when not on a terminal).
+pub async fn cut_over(
+    ctx: &AwsContext,
+    spec: &AppSpec,
+    candidate: &str,
+    settings: &OutputSettings,
+) -> Result<CutoverOutcome, HandoverError> {
+    let plan = plan_for(spec)?;
+    let app = observe_app(ctx, spec).await?;
+    if app.find(candidate).is_none() {
+        return Err(HandoverError::NotARelease {
+            stack: candidate.to_string(),
+            app: spec.name.clone(),
+        });
+    }
+    let router = match (app.router, app.router_error) {
+        (Some(router), None) => router,
+        (_, source) => {
+            return Err(HandoverError::Router {
+                app: spec.name.clone(),
+                kind: spec.router.kind(),
+                source: source.unwrap_or_else(|| RouterError::NotFound {
+                    action: "set up the router".into(),
+                    missing: "the router".into(),
+                }),
+            })
+        }
+    };
+    // The live release is the oldest with traffic; during a resumed cutover the candidate
+    // itself may hold some, so it never counts as its own previous release.
+    let previous = app
+        .releases
+        .iter()
+        .filter(|release| release.name() != candidate)
+        .find(|release| release.weight.unwrap_or(0) > 0)
+        .map(|release| release.name().to_string());
+    let plan = if previous.is_none() {
+        plan.first_deploy()
+    } else {
+        plan
+    };
+    let gates = build_gates(ctx, spec);
+    let stacks = CloudFormation::new(ctx);
+    let watch = CloudFormationWatch(&stacks);
+    let abort = AbortSignal::new();
+    let interrupt = tokio::spawn(watch_for_interrupt(
+        abort.clone(),
+        settings.stdin_is_terminal,
+    ));
+    let controller = Controller {
+        router: &router,
+        gates: &gates,
+        stacks: &watch,
+        retry: RetryPolicy::default(),
+        abort,
+    };
+    let releases = Releases {
+        candidate: candidate.to_string(),
+        previous,
+    };
+    let printer = crate::output::CutoverPrinter::new(settings);
+    let outcome = controller
+        .drive(&plan, &releases, |event: CutoverEvent| {
+            printer.print(&event)
+        })
+        .await;
+    interrupt.abort();
+    Ok(outcome?)
+}
+
+/// First Ctrl-C: on a terminal ask whether to turn back, elsewhere turn back at once.
+/// A second Ctrl-C always turns back.
+async fn watch_for_interrupt(abort: AbortSignal, interactive: bool) {
+    if tokio::signal::ctrl_c().await.is_err() {
+        return;
+    }
+    if !interactive {
+        eprintln!("interrupted: shifting traffic back to the previous release");
+        abort.request();
+        return;
+    }
+    eprintln!(
+        "\ninterrupted: abort the cutover and shift traffic back? [y/N] (Ctrl-C again aborts)"
+    );
+    let answer = tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map(|_| line)
+    });
+    tokio::select! {
+        answer = answer => {
+            if let Ok(Ok(line)) = answer {
+                if matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+                    abort.request();
+                } else {
+                    eprintln!("continuing the cutover");
+                }
+            }
+        }
+        _ = tokio::signal::ctrl_c() => abort.request(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stack_states_follow_cloudformation_statuses() {
+        assert_eq!(stack_state("CREATE_COMPLETE"), StackState::Healthy);
+        assert_eq!(stack_state("UPDATE_COMPLETE"), StackState::Healthy);
+        assert_eq!(stack_state("CREATE_IN_PROGRESS"), StackState::InProgress);
+        assert_eq!(stack_state("DELETE_IN_PROGRESS"), StackState::Gone);
+        assert_eq!(
+            stack_state("ROLLBACK_COMPLETE"),
+            StackState::Failed("ROLLBACK_COMPLETE".into())
+        );
+        assert_eq!(
+            stack_state("UPDATE_ROLLBACK_COMPLETE"),
+            StackState::Failed("UPDATE_ROLLBACK_COMPLETE".into())
+        );
+        assert_eq!(
+            stack_state("DELETE_FAILED"),
+            StackState::Failed("DELETE_FAILED".into())
+        );
+    }
+}

@@ -499,6 +499,67 @@ async fn delete_failed_keeps_the_stack_until_deleted_with_retained_resources() {
 }
 
 #[tokio::test]
+async fn a_stuck_stack_stays_in_progress_until_cleared_or_deleted() {
+    let proxy = proxy();
+    let client = cloudformation(&proxy, 3).await;
+    for name in ["slow-r1", "slow-r2"] {
+        create_stack(&client, name, GROUP_TEMPLATE).await;
+        proxy.fail_stack(name, FailMode::StuckCreating);
+    }
+
+    let stacks = client
+        .describe_stacks()
+        .stack_name("slow-r1")
+        .send()
+        .await
+        .expect("describe");
+    let stack = &stacks.stacks()[0];
+    assert_eq!(stack.stack_status(), Some(&StackStatus::CreateInProgress));
+    assert!(
+        stack.outputs().is_empty(),
+        "no outputs before the end: {stack:?}"
+    );
+    let events = client
+        .describe_stack_events()
+        .stack_name("slow-r1")
+        .send()
+        .await
+        .expect("events");
+    let statuses: Vec<&str> = events
+        .stack_events()
+        .iter()
+        .filter_map(|event| event.resource_status())
+        .map(|status| status.as_str())
+        .collect();
+    assert_eq!(statuses, ["CREATE_IN_PROGRESS"]);
+
+    client
+        .delete_stack()
+        .stack_name("slow-r1")
+        .send()
+        .await
+        .expect("delete");
+    let error = client
+        .describe_stacks()
+        .stack_name("slow-r1")
+        .send()
+        .await
+        .expect_err("deleted");
+    assert!(
+        error
+            .message()
+            .unwrap_or_default()
+            .contains("does not exist"),
+        "{error:?}"
+    );
+    proxy.clear_stack_fault("slow-r2");
+    assert_eq!(
+        stack_status(&client, "slow-r2").await.0,
+        StackStatus::CreateComplete
+    );
+}
+
+#[tokio::test]
 async fn unhealthy_targets_of_a_group_made_by_a_stack() {
     let proxy = proxy();
     let client = cloudformation(&proxy, 3).await;

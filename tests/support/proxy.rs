@@ -457,8 +457,8 @@ async fn rewrite_answer(
                     .expect("the proxy script lock is never poisoned");
                 script.stacks.get(&name).map(|fault| {
                     (
-                        fault.resource_info.is_none(),
-                        fault.mode.resource().to_string(),
+                        fault.resource_info.is_none() && fault.mode.resource().is_some(),
+                        fault.mode.resource().unwrap_or_default().to_string(),
                     )
                 })
             };

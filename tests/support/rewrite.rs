@@ -18,14 +18,20 @@ pub enum FailMode {
     /// reports `DELETE_FAILED` with the resource `DELETE_FAILED`. A `DeleteStack` that names
     /// `RetainResources` goes through and really deletes it, as CloudFormation allows.
     DeleteFailed { resource: String, reason: String },
+    /// The stack stays `CREATE_IN_PROGRESS` (moto finishes every stack at once), its resources
+    /// too, until the fault is cleared; deleting it works as usual. For timeouts and for
+    /// resuming an interrupted run.
+    StuckCreating,
 }
 
 impl FailMode {
-    pub fn resource(&self) -> &str {
+    /// The logical id of the failed resource.
+    pub fn resource(&self) -> Option<&str> {
         match self {
             FailMode::CreateFailed { resource, .. }
             | FailMode::RollbackComplete { resource, .. }
-            | FailMode::DeleteFailed { resource, .. } => resource,
+            | FailMode::DeleteFailed { resource, .. } => Some(resource),
+            FailMode::StuckCreating => None,
         }
     }
 
@@ -34,6 +40,7 @@ impl FailMode {
             FailMode::CreateFailed { reason, .. }
             | FailMode::RollbackComplete { reason, .. }
             | FailMode::DeleteFailed { reason, .. } => reason,
+            FailMode::StuckCreating => "",
         }
     }
 }
@@ -69,16 +76,17 @@ impl StackFault {
             FailMode::CreateFailed { .. } => "CREATE_FAILED",
             FailMode::RollbackComplete { .. } => "ROLLBACK_COMPLETE",
             FailMode::DeleteFailed { .. } => "DELETE_FAILED",
+            FailMode::StuckCreating => "CREATE_IN_PROGRESS",
         }
     }
 
     fn stack_reason(&self) -> Option<String> {
-        let resource = self.mode.resource();
+        let resource = self.mode.resource().unwrap_or_default();
         match self.mode {
             FailMode::CreateFailed { .. } => Some(format!(
                 "The following resource(s) failed to create: [{resource}]. "
             )),
-            FailMode::RollbackComplete { .. } => None,
+            FailMode::RollbackComplete { .. } | FailMode::StuckCreating => None,
             FailMode::DeleteFailed { .. } => Some(format!(
                 "The following resource(s) failed to delete: [{resource}]. "
             )),
@@ -119,12 +127,17 @@ pub fn rewrite_stack_list(
             "StackStatus",
         );
         let reason = fault.stack_reason().map(|reason| escape(&reason));
-        Some(set_element(
+        let edited = set_element(
             &edited,
             "StackStatusReason",
             reason.as_deref(),
             "StackStatus",
-        ))
+        );
+        if fault.mode == FailMode::StuckCreating {
+            // A stack still being created has no outputs yet.
+            return Some(set_element(&edited, "Outputs", None, "Outputs"));
+        }
+        Some(edited)
     })
 }
 
@@ -137,9 +150,11 @@ pub fn rewrite_stack_resources(xml: &str, container: &str, fault: &StackFault) -
         FailMode::CreateFailed { .. } => ("CREATE_FAILED", true),
         FailMode::RollbackComplete { .. } => ("DELETE_COMPLETE", false),
         FailMode::DeleteFailed { .. } => ("DELETE_FAILED", true),
+        FailMode::StuckCreating => ("CREATE_IN_PROGRESS", false),
     };
     edit_members(xml, container, |member| {
-        let is_failed = element_text(member, "LogicalResourceId") == Some(fault.mode.resource());
+        let is_failed = fault.mode.resource().is_some()
+            && element_text(member, "LogicalResourceId") == fault.mode.resource();
         if only_failed && !is_failed {
             return None;
         }
@@ -170,7 +185,7 @@ pub fn rewrite_stack_events(xml: &str, fault: &mut StackFault) -> String {
     ) else {
         return xml.to_string();
     };
-    let resource = fault.mode.resource().to_string();
+    let resource = fault.mode.resource().unwrap_or_default().to_string();
     let reason = fault.mode.reason().to_string();
     let (resource_type, mut physical_id) = fault
         .resource_info
@@ -206,6 +221,8 @@ pub fn rewrite_stack_events(xml: &str, fault: &mut StackFault) -> String {
             (Some(&resource), "DELETE_FAILED", Some(reason)),
             (None, "DELETE_FAILED", fault.stack_reason()),
         ],
+        // Only moto's own CREATE_IN_PROGRESS, without its CREATE_COMPLETE.
+        FailMode::StuckCreating => Vec::new(),
     };
     let failed_at = fault.failed_at();
     let mut synthetic = String::new();

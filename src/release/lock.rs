@@ -22,6 +22,11 @@ pub fn lock_parameter_name(app: &str) -> String {
     format!("/cutover/locks/{app}")
 }
 
+/// The claim that gives one run the right to replace the expired lock record with `token`.
+pub fn takeover_claim_name(app: &str, token: &str) -> String {
+    format!("/cutover/lock-takeovers/{app}/{token}")
+}
+
 /// A lock record as stored, with the store's version of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredLock {
@@ -181,7 +186,7 @@ impl Diagnostic for LockError {
 pub struct LockTimings {
     pub ttl: Duration,
     pub refresh_every: Duration,
-    /// After taking over an expired lock: how long to wait before checking it is still ours.
+    /// How long to wait for another run that is taking over the same expired lock.
     pub settle: Duration,
 }
 
@@ -216,8 +221,8 @@ impl<L> Clone for AppLocks<L> {
     }
 }
 
-/// Expired locks taken over, at most, before giving up: each takeover that loses a race means
-/// another run got the lock, so a few rounds are plenty.
+/// Rounds of trying before giving up: a takeover that loses a race means another run is getting
+/// the lock, so a few rounds are plenty.
 const MAX_TAKEOVER_ROUNDS: usize = 3;
 
 impl<L: LockStore> AppLocks<L> {
@@ -243,12 +248,16 @@ impl<L: LockStore> AppLocks<L> {
     /// The returned guard refreshes the expiry until it is released or dropped.
     pub async fn acquire(&self, app: &str, holder: &Holder) -> Result<LockGuard<L>, LockError> {
         let name = lock_parameter_name(app);
-        for _ in 0..MAX_TAKEOVER_ROUNDS {
+        let mut last_seen = None;
+        for round in 0..MAX_TAKEOVER_ROUNDS {
+            if round > 0 {
+                // Another run is taking over the same expired lock: give it time to finish.
+                tokio::time::sleep(self.timings.settle).await;
+            }
             let record = self.new_record(holder);
-            let value = encode(&record);
             let created = self
                 .store
-                .create(&name, &value)
+                .create(&name, &encode(&record))
                 .await
                 .map_err(aws(app, "take"))?;
             if created {
@@ -265,65 +274,69 @@ impl<L: LockStore> AppLocks<L> {
                     record: current,
                 });
             }
-            tracing::warn!(app, holder = %current, "taking over an expired lock");
-            // SSM has no conditional delete, so a takeover is check-then-delete. Two runs that
-            // both saw the expired record can interleave: A deletes and creates its own lock,
-            // then B (whose check came before A's delete) deletes A's fresh lock and creates
-            // its own. Both creates succeed. Hence: (1) re-check the token right before deleting,
-            // which shrinks the window to one round trip, and (2) after a takeover, wait a moment
-            // and confirm our token is still the one stored; the run whose lock was deleted sees
-            // the other's token and backs off as Locked. Versions restart after a delete, so the
-            // token (not the version) is the identity that is compared.
-            match self.read_record(app, &name).await? {
-                Some((again, _)) if again.token == current.token => {
-                    self.store
-                        .delete(&name)
-                        .await
-                        .map_err(aws(app, "take over"))?;
-                }
-                // Someone else moved first; look again.
-                _ => continue,
+            if let Some(record) = self.take_over(app, &name, &current, holder).await? {
+                return Ok(self.guard(app, name, record));
             }
-            let record = self.new_record(holder);
-            let created = self
-                .store
-                .create(&name, &encode(&record))
-                .await
-                .map_err(aws(app, "take"))?;
-            if !created {
-                continue;
-            }
-            tokio::time::sleep(self.timings.settle).await;
-            match self.read_record(app, &name).await? {
-                Some((stored, _)) if stored.token == record.token => {
-                    tracing::debug!(app, token = %record.token, "expired lock taken over");
-                    return Ok(self.guard(app, name, record));
-                }
-                Some((stored, _)) => {
-                    return Err(LockError::Locked {
-                        app: app.to_string(),
-                        record: stored,
-                    })
-                }
-                None => continue,
-            }
+            last_seen = Some(current);
         }
+        // Still the same expired record after every round: a run died half way through its
+        // takeover. Only an operator can tell; `cutover unlock` clears it.
         match self.read_record(app, &name).await? {
             Some((record, _)) => Err(LockError::Locked {
                 app: app.to_string(),
                 record,
             }),
-            None => Err(LockError::Aws {
+            None => Err(LockError::Locked {
                 app: app.to_string(),
-                action: "take",
-                source: AwsError::new(
-                    format!("create {name}"),
-                    crate::aws::AwsErrorKind::Other {
-                        message: "the lock kept changing hands".into(),
-                    },
-                ),
+                record: last_seen.expect("at least one expired record was seen"),
             }),
         }
+    }
+
+    /// Replaces the expired record `expired` with ours; `None` when another run got there first.
+    ///
+    /// SSM has no conditional write, so the main record is never deleted during a takeover (a
+    /// run acting on a stale read could then delete a fresh lock created in the gap). Instead,
+    /// the right to replace one expired record is itself taken atomically: a claim parameter
+    /// named after the expired token, created with `Overwrite=false`. Only the claim's winner
+    /// overwrites the record, after checking the expired token is still the one stored. The claim
+    /// is removed only after the overwrite, so a late run that claims the same token afterwards
+    /// reads our token in that check and backs off.
+    async fn take_over(
+        &self,
+        app: &str,
+        name: &str,
+        expired: &LockRecord,
+        holder: &Holder,
+    ) -> Result<Option<LockRecord>, LockError> {
+        let claim = takeover_claim_name(app, &expired.token);
+        let record = self.new_record(holder);
+        let claimed = self
+            .store
+            .create(&claim, &encode(&record))
+            .await
+            .map_err(aws(app, "claim the expired"))?;
+        if !claimed {
+            return Ok(None);
+        }
+        let still_expired = matches!(
+            self.read_record(app, name).await,
+            Ok(Some((current, _))) if current.token == expired.token
+        );
+        let taken = if still_expired {
+            tracing::warn!(app, holder = %expired, "taking over an expired lock");
+            self.store
+                .overwrite(name, &encode(&record))
+                .await
+                .map_err(aws(app, "take over"))?;
+            Some(record)
+        } else {
+            None
+        };
+        if let Err(error) = self.store.delete(&claim).await {
+            tracing::warn!(app, error = %error, claim, "could not remove the takeover claim");
+        }
+        Ok(taken)
     }
 
     /// The current holder of `app`'s lock, if any (expired or not).
@@ -358,6 +371,11 @@ impl<L: LockStore> AppLocks<L> {
             }
         }
         let deleted = self.store.delete(&name).await.map_err(aws(app, "break"))?;
+        if let Some(record) = &current {
+            // A claim left by a run that died during its takeover would block the next one.
+            let claim = takeover_claim_name(app, &record.token);
+            self.store.delete(&claim).await.map_err(aws(app, "break"))?;
+        }
         Ok(if deleted { current } else { None })
     }
 

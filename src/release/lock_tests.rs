@@ -5,16 +5,38 @@ use std::time::UNIX_EPOCH;
 use super::*;
 
 /// SSM's semantics in memory: create-if-absent, versions that restart after a delete. Every call
-/// yields first, so concurrent runs interleave as they would over the network.
+/// yields first, so concurrent runs interleave as they would over the network; with `jitter`
+/// each call also takes a pseudo-random 0–19 ms (virtual time), so runs overtake each other.
 #[derive(Default)]
 struct MemoryStore {
     entries: Mutex<HashMap<String, StoredLock>>,
     deletes: Mutex<usize>,
+    jitter: Option<u64>,
+    calls: std::sync::atomic::AtomicU64,
+}
+
+impl MemoryStore {
+    fn jittery(seed: u64) -> MemoryStore {
+        MemoryStore {
+            jitter: Some(seed),
+            ..MemoryStore::default()
+        }
+    }
+
+    async fn latency(&self) {
+        tokio::task::yield_now().await;
+        if let Some(seed) = self.jitter {
+            let call = self.calls.fetch_add(1, Ordering::Relaxed);
+            let mixed = (seed ^ call.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+                .wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            tokio::time::sleep(Duration::from_millis((mixed >> 33) % 20)).await;
+        }
+    }
 }
 
 impl LockStore for MemoryStore {
     async fn create(&self, name: &str, value: &str) -> Result<bool, AwsError> {
-        tokio::task::yield_now().await;
+        self.latency().await;
         let mut entries = self.entries.lock().unwrap();
         if entries.contains_key(name) {
             return Ok(false);
@@ -30,12 +52,12 @@ impl LockStore for MemoryStore {
     }
 
     async fn read(&self, name: &str) -> Result<Option<StoredLock>, AwsError> {
-        tokio::task::yield_now().await;
+        self.latency().await;
         Ok(self.entries.lock().unwrap().get(name).cloned())
     }
 
     async fn overwrite(&self, name: &str, value: &str) -> Result<(), AwsError> {
-        tokio::task::yield_now().await;
+        self.latency().await;
         let mut entries = self.entries.lock().unwrap();
         let version = entries.get(name).map_or(0, |entry| entry.version) + 1;
         entries.insert(
@@ -49,7 +71,7 @@ impl LockStore for MemoryStore {
     }
 
     async fn delete(&self, name: &str) -> Result<bool, AwsError> {
-        tokio::task::yield_now().await;
+        self.latency().await;
         *self.deletes.lock().unwrap() += 1;
         Ok(self.entries.lock().unwrap().remove(name).is_some())
     }
@@ -224,25 +246,28 @@ async fn concurrent_runs_exactly_one_wins() {
 
 #[tokio::test(start_paused = true)]
 async fn concurrent_takeovers_of_an_expired_lock_leave_one_holder() {
-    let clock = TestClock::new();
-    let locks = locks(&clock);
-    drop(locks.acquire("web", &holder("crashed", 1)).await.unwrap());
-    clock.advance(Duration::from_secs(60 * 60));
-    let runs = (10..16).map(|pid| {
-        let locks = locks.clone();
-        async move { locks.acquire("web", &holder("ci", pid)).await }
-    });
-    let results = futures_util::future::join_all(runs).await;
-    let winners: Vec<&LockGuard<MemoryStore>> =
-        results.iter().filter_map(|r| r.as_ref().ok()).collect();
-    assert_eq!(winners.len(), 1, "{results:?}");
-    assert_eq!(
-        locks.store.record("web").unwrap().token,
-        winners[0].record().token
-    );
-    for result in &results {
-        if let Err(error) = result {
-            assert!(matches!(error, LockError::Locked { .. }), "{error:?}");
+    // Many interleavings: in some, one run's delete lands after another's fresh create.
+    for seed in 0..200 {
+        let clock = TestClock::new();
+        let locks = AppLocks::new(MemoryStore::jittery(seed)).with_clock(clock.clock());
+        drop(locks.acquire("web", &holder("crashed", 1)).await.unwrap());
+        clock.advance(Duration::from_secs(60 * 60));
+        let runs = (10..14).map(|pid| {
+            let locks = locks.clone();
+            async move { locks.acquire("web", &holder("ci", pid)).await }
+        });
+        let results = futures_util::future::join_all(runs).await;
+        let winners: Vec<&LockGuard<MemoryStore>> =
+            results.iter().filter_map(|r| r.as_ref().ok()).collect();
+        assert_eq!(winners.len(), 1, "seed {seed}: {results:?}");
+        assert_eq!(
+            locks.store.record("web").unwrap().token,
+            winners[0].record().token
+        );
+        for result in &results {
+            if let Err(error) = result {
+                assert!(matches!(error, LockError::Locked { .. }), "{error:?}");
+            }
         }
     }
 }
@@ -281,5 +306,29 @@ async fn an_unreadable_record_is_reported_and_can_be_broken() {
     assert!(matches!(error, LockError::Unreadable { .. }), "{error:?}");
     assert!(error.hint().unwrap().contains("cutover unlock web"));
     assert_eq!(locks.break_lock("web", None).await.unwrap(), None);
+    assert!(locks.acquire("web", &holder("bob", 42)).await.is_ok());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_takeover_that_died_half_way_is_reported_and_unlock_clears_it() {
+    let clock = TestClock::new();
+    let locks = locks(&clock);
+    let crashed = locks.acquire("web", &holder("crashed", 1)).await.unwrap();
+    let token = crashed.record().token.clone();
+    drop(crashed);
+    clock.advance(Duration::from_secs(60 * 60));
+    // A run claimed the takeover and died before writing its record.
+    let claim = takeover_claim_name("web", &token);
+    locks.store.create(&claim, "{}").await.unwrap();
+
+    let error = locks.acquire("web", &holder("bob", 42)).await.unwrap_err();
+    let LockError::Locked { record, .. } = &error else {
+        panic!("expected Locked, got {error:?}");
+    };
+    assert_eq!(record.token, token);
+    assert!(error.hint().unwrap().contains("cutover unlock web"));
+
+    locks.break_lock("web", None).await.unwrap();
+    assert!(locks.store.entries.lock().unwrap().is_empty());
     assert!(locks.acquire("web", &holder("bob", 42)).await.is_ok());
 }

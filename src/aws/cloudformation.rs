@@ -187,7 +187,7 @@ fn stack_facts(stack: &aws_sdk_cloudformation::types::Stack) -> StackFacts {
             .map(|parameter| {
                 (
                     parameter.parameter_key().unwrap_or_default().to_string(),
-                    parameter.parameter_value().unwrap_or_default().to_string(),
+                    comma_joined(parameter.parameter_value().unwrap_or_default()),
                 )
             })
             .collect(),
@@ -422,5 +422,33 @@ impl StackOutputs for CloudFormation {
             .describe_stack(stack)
             .await?
             .map(|facts| facts.outputs.into_iter().collect()))
+    }
+}
+
+/// CloudFormation reports a list parameter as `a,b`; moto 5.2.5 reports it as Python's
+/// `['a', 'b']`. Reading both as `a,b` keeps diffs against the live stack free of that noise.
+fn comma_joined(value: &str) -> String {
+    match value
+        .strip_prefix("['")
+        .and_then(|rest| rest.strip_suffix("']"))
+    {
+        Some(items) => items.split("', '").collect::<Vec<_>>().join(","),
+        None => value.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod list_parameter_tests {
+    use super::comma_joined;
+
+    #[test]
+    fn python_list_text_reads_as_comma_joined() {
+        assert_eq!(
+            comma_joined("['subnet-1', 'subnet-2']"),
+            "subnet-1,subnet-2"
+        );
+        assert_eq!(comma_joined("['one']"), "one");
+        assert_eq!(comma_joined("subnet-1,subnet-2"), "subnet-1,subnet-2");
+        assert_eq!(comma_joined("[not a list"), "[not a list");
     }
 }

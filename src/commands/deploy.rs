@@ -6,17 +6,16 @@ use std::time::SystemTime;
 
 use serde_json::{json, Value};
 
-use crate::aws::cloudformation::{CloudFormation, StackApi, StackFacts, TemplateSource};
+use crate::aws::cloudformation::{CloudFormation, StackFacts, TemplateSource};
 use crate::aws::{self, ConnectOptions};
 use crate::cli::{DeployArgs, GlobalArgs};
 use crate::cutover::CutoverOutcome;
-use crate::deploy::plan::{self, CandidateOptions, Delivery, Plan, Previous};
+use crate::deploy::plan::{self, CandidateOptions, Delivery, Plan};
+use crate::deploy::render::render_plan;
 use crate::deploy::{self, handover, progress, Cleanup, DeployError, Healthy};
 use crate::error::Exit;
 use crate::output::OutputSettings;
-use crate::release::discovery;
 use crate::release::lock::{AppLocks, Holder};
-use crate::release::params::{self, Sources};
 
 pub async fn run(
     args: DeployArgs,
@@ -43,38 +42,7 @@ pub async fn run(
     let context = aws::connect(&ConnectOptions::from_args(global)).await?;
     let stacks = CloudFormation::new(&context);
     let parameter_store = aws::ssm::Ssm::new(&context);
-    let images = aws::images::Ec2Images::new(&context);
-    let sources = Sources {
-        parameters: &parameter_store,
-        images: &images,
-        stacks: &stacks,
-        env: &params::process_env,
-    };
-    let parameters = sources
-        .resolve_parameters(&spec, &candidate.template)
-        .await?;
-
-    let releases = discovery::app_releases(&stacks, &spec.name).await?;
-    if let Some(existing) = releases
-        .iter()
-        .find(|release| release.stack.name == candidate.stack_name)
-    {
-        return Err(DeployError::StackExists {
-            stack: existing.stack.name.clone(),
-            status: existing.stack.status.clone(),
-        });
-    }
-    let previous = match releases.last() {
-        Some(release) => {
-            let body = stacks.template_body(&release.stack.id).await?;
-            Some(Previous {
-                view: plan::previous_view(release, &body)?,
-                release: release.clone(),
-            })
-        }
-        None => None,
-    };
-    let plan = Plan::new(&spec, candidate, parameters, rollback_alarm_arns, previous);
+    let plan = render_plan(&context, &spec, candidate, rollback_alarm_arns).await?;
 
     if args.change.dry_run {
         if settings.json() {

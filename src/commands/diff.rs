@@ -3,7 +3,13 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::cli::FailOn;
+use std::time::SystemTime;
+
+use crate::aws::{self, ConnectOptions};
+use crate::cli::{FailOn, GlobalArgs};
+use crate::deploy::plan::{prepare, CandidateOptions};
+use crate::deploy::render::render_plan;
+use crate::deploy::DeployError;
 use crate::diff::{diff, render_json, render_text, ReleaseView, StackDiff};
 use crate::error::{Diagnostic, Exit};
 use crate::output::OutputSettings;
@@ -16,9 +22,19 @@ pub enum DiffError {
 
     #[error("cannot write the diff to stdout")]
     Write(#[source] std::io::Error),
+
+    #[error(transparent)]
+    Render(#[from] DeployError),
 }
 
 impl Diagnostic for DiffError {
+    fn exit(&self) -> Exit {
+        match self {
+            DiffError::Render(error) => error.exit(),
+            _ => Exit::Error,
+        }
+    }
+
     fn hint(&self) -> Option<String> {
         match self {
             // The loader's hint for unreadable files is about app specs; here the user typed it.
@@ -27,6 +43,7 @@ impl Diagnostic for DiffError {
             }
             DiffError::Load(error) => error.hint(),
             DiffError::Write(_) => None,
+            DiffError::Render(error) => error.hint(),
         }
     }
 }
@@ -46,6 +63,40 @@ pub fn run_files(
     let result = diff(Some(&old_view), &new_view);
     print_diff(&result, settings)?;
     Ok(exit_for(&result, fail_on))
+}
+
+/// `cutover diff APP`: the next release (template, resolved parameters, tags) against the live
+/// stack of the app, exactly as `deploy` would show it in its plan. Reads AWS, changes nothing.
+pub async fn run_app(
+    app: &str,
+    release: Option<String>,
+    fail_on: Option<FailOn>,
+    global: &GlobalArgs,
+    settings: &OutputSettings,
+) -> Result<Exit, DiffError> {
+    let spec = crate::spec::load_app(&global.stacks_dir, app).map_err(DeployError::from)?;
+    let template = template::load_file(&spec.template).map_err(DeployError::from)?;
+    let options = CandidateOptions {
+        release,
+        ..CandidateOptions::default()
+    };
+    let candidate = prepare(&spec, template, &options, SystemTime::now())?;
+    let context = aws::connect(&ConnectOptions::from_args(global))
+        .await
+        .map_err(DeployError::from)?;
+    let plan = render_plan(
+        &context,
+        &spec,
+        candidate,
+        spec.stack.rollback_alarms.clone(),
+    )
+    .await?;
+    match &plan.previous {
+        Some(previous) => tracing::info!("comparing with {}", previous.release.stack.name),
+        None => tracing::info!("app {app} has no release yet: everything is added"),
+    }
+    print_diff(&plan.diff, settings)?;
+    Ok(exit_for(&plan.diff, fail_on))
 }
 
 /// A template over one of CloudFormation's quotas is still compared, with a warning: the diff

@@ -2,6 +2,9 @@
 
 mod deploy;
 mod diff;
+mod retire;
+mod rollback;
+mod status;
 mod unlock;
 
 use crate::cli::{Cli, Command};
@@ -21,6 +24,15 @@ pub enum CommandError {
 
     #[error(transparent)]
     Unlock(#[from] unlock::UnlockError),
+
+    #[error(transparent)]
+    Status(#[from] status::StatusError),
+
+    #[error(transparent)]
+    Rollback(#[from] crate::rollback::RollbackError),
+
+    #[error(transparent)]
+    Retire(#[from] retire::RetireCommandError),
 }
 
 impl Diagnostic for CommandError {
@@ -30,6 +42,9 @@ impl Diagnostic for CommandError {
             CommandError::Diff(error) => error.exit(),
             CommandError::Deploy(error) => error.exit(),
             CommandError::Unlock(error) => error.exit(),
+            CommandError::Status(error) => error.exit(),
+            CommandError::Rollback(error) => error.exit(),
+            CommandError::Retire(error) => error.exit(),
         }
     }
 
@@ -41,13 +56,15 @@ impl Diagnostic for CommandError {
             CommandError::Diff(error) => error.hint(),
             CommandError::Deploy(error) => error.hint(),
             CommandError::Unlock(error) => error.hint(),
+            CommandError::Status(error) => error.hint(),
+            CommandError::Rollback(error) => error.hint(),
+            CommandError::Retire(error) => error.hint(),
         }
     }
 }
 
 /// Runs one parsed command line and says how the process should exit.
 pub async fn run(cli: Cli, settings: OutputSettings) -> Result<Exit, CommandError> {
-    let _ = settings;
     match cli.command {
         Command::Diff(args) if args.targets.len() == 2 => Ok(diff::run_files(
             std::path::Path::new(&args.targets[0]),
@@ -55,12 +72,19 @@ pub async fn run(cli: Cli, settings: OutputSettings) -> Result<Exit, CommandErro
             args.fail_on,
             &settings,
         )?),
-        Command::Diff(_) => Err(CommandError::NotBuiltYet("diff")),
+        Command::Diff(args) => Ok(diff::run_app(
+            &args.targets[0],
+            args.release,
+            args.fail_on,
+            &cli.global,
+            &settings,
+        )
+        .await?),
         Command::Deploy(args) => Ok(deploy::run(args, &cli.global, &settings).await?),
         Command::Resume(_) => Err(CommandError::NotBuiltYet("resume")),
-        Command::Status(_) => Err(CommandError::NotBuiltYet("status")),
-        Command::Rollback(_) => Err(CommandError::NotBuiltYet("rollback")),
-        Command::Retire(_) => Err(CommandError::NotBuiltYet("retire")),
+        Command::Status(args) => Ok(status::run(args, &cli.global, &settings).await?),
+        Command::Rollback(args) => Ok(rollback::run(args, &cli.global, &settings).await?),
+        Command::Retire(args) => Ok(retire::run(args, &cli.global, &settings).await?),
         Command::Rotate(_) => Err(CommandError::NotBuiltYet("rotate")),
         Command::Unlock(args) => Ok(unlock::run(args, &cli.global, &settings).await?),
         Command::Completions(args) => {

@@ -8,6 +8,7 @@ mod fake;
 pub mod handover;
 pub mod plan;
 pub mod progress;
+pub mod render;
 pub mod wait;
 
 use std::time::Duration;

@@ -133,6 +133,25 @@ pub fn previous_view(
     })
 }
 
+/// The values the stack will have: those passed, then template defaults for the rest, since
+/// CloudFormation records defaults among a stack's parameters too (the live side of the diff).
+fn effective_parameters(
+    template: &Template,
+    parameters: &ResolvedParameters,
+) -> IndexMap<String, String> {
+    let mut values: IndexMap<String, String> =
+        parameters.to_stack_parameters().into_iter().collect();
+    for (name, declaration) in template.parameters().into_iter().flatten() {
+        if values.contains_key(name) {
+            continue;
+        }
+        if let Some(default) = declaration.get("Default").and_then(|d| d.scalar_text()) {
+            values.insert(name.clone(), default.into_owned());
+        }
+    }
+    values
+}
+
 /// Tags users set; cutover's own change with every release and would only add noise to a diff.
 fn user_tags(tags: &[(String, String)]) -> IndexMap<String, String> {
     tags.iter()
@@ -167,7 +186,7 @@ impl Plan {
     ) -> Plan {
         let new_view = ReleaseView {
             template: candidate.template.root.clone(),
-            parameters: parameters.to_stack_parameters().into_iter().collect(),
+            parameters: effective_parameters(&candidate.template, &parameters),
             tags: spec.tags.clone(),
             no_echo: candidate
                 .no_echo

@@ -1,0 +1,67 @@
+//! Renders the next release of an app against the live one: the deploy plan, which is also what
+//! `cutover diff APP` shows. Reads AWS (parameters, the app's stacks, the router), changes nothing.
+
+use super::plan::{self, Candidate, Plan, Previous};
+use super::DeployError;
+use crate::aws::cloudformation::{CloudFormation, StackApi};
+use crate::aws::{self, AwsContext};
+use crate::release::discovery::ReleaseStack;
+use crate::release::live::{observe_app, LiveError};
+use crate::release::params::{self, Sources};
+use crate::spec::AppSpec;
+
+/// Resolves the candidate's parameters and diffs it against the release the router says is live
+/// (the newest release when the router cannot be read or nothing is live yet).
+pub async fn render_plan(
+    context: &AwsContext,
+    spec: &AppSpec,
+    candidate: Candidate,
+    rollback_alarm_arns: Vec<String>,
+) -> Result<Plan, DeployError> {
+    let stacks = CloudFormation::new(context);
+    let parameter_store = aws::ssm::Ssm::new(context);
+    let images = aws::images::Ec2Images::new(context);
+    let sources = Sources {
+        parameters: &parameter_store,
+        images: &images,
+        stacks: &stacks,
+        env: &params::process_env,
+    };
+    let parameters = sources
+        .resolve_parameters(spec, &candidate.template)
+        .await?;
+
+    let app = observe_app(context, spec)
+        .await
+        .map_err(|LiveError::Discovery(error)| DeployError::Discovery(error))?;
+    if let Some(existing) = app.find(&candidate.stack_name) {
+        return Err(DeployError::StackExists {
+            stack: existing.stack.name.clone(),
+            status: existing.stack.status.clone(),
+        });
+    }
+    if let Some(error) = &app.router_error {
+        tracing::warn!("{error}; comparing with the newest release instead of the live one");
+    }
+    let previous = match app.live().or(app.releases.last()) {
+        Some(release) => {
+            let release = ReleaseStack {
+                stack: release.stack.clone(),
+                tags: release.tags.clone(),
+            };
+            let body = stacks.template_body(&release.stack.id).await?;
+            Some(Previous {
+                view: plan::previous_view(&release, &body)?,
+                release,
+            })
+        }
+        None => None,
+    };
+    Ok(Plan::new(
+        spec,
+        candidate,
+        parameters,
+        rollback_alarm_arns,
+        previous,
+    ))
+}

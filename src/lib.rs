@@ -15,6 +15,7 @@ pub mod error;
 pub mod gates;
 pub mod output;
 pub mod release;
+pub mod rollback;
 pub mod rotation;
 pub mod router;
 pub mod spec;

@@ -6,6 +6,7 @@ pub mod lock;
 pub mod naming;
 pub mod params;
 pub mod retention;
+pub mod retire;
 pub mod tags;
 
 pub use naming::{parse_stack_name, stack_name, NamingError, ReleaseId};

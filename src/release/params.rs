@@ -342,6 +342,15 @@ impl ResolvedParameters {
     }
 }
 
+/// Values from elsewhere than the spec (a retired release's recorded parameters, rebuilt).
+impl FromIterator<(String, ResolvedValue)> for ResolvedParameters {
+    fn from_iter<T: IntoIterator<Item = (String, ResolvedValue)>>(iter: T) -> Self {
+        ResolvedParameters {
+            values: iter.into_iter().collect(),
+        }
+    }
+}
+
 impl fmt::Debug for ResolvedParameters {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map().entries(self.iter()).finish()

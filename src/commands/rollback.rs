@@ -1,0 +1,359 @@
+//! `cutover rollback APP [--to STACK|RELEASE] [--force] [--rebuild]`: traffic back to a retained
+//! release. The target is resolved and checked before the lock is taken and before anything
+//! changes; it is resolved again under the lock, since the app may have moved meanwhile.
+
+use std::io::{BufRead, Write};
+use std::time::SystemTime;
+
+use serde_json::{json, Value};
+
+use crate::aws::cloudformation::CloudFormation;
+use crate::aws::stack_lifecycle::StackLifecycle;
+use crate::aws::{self, AwsContext, ConnectOptions};
+use crate::cli::{GlobalArgs, RollbackArgs};
+use crate::deploy::progress;
+use crate::error::Exit;
+use crate::output::OutputSettings;
+use crate::release::live::{observe_app, AppReleases};
+use crate::release::lock::{AppLocks, Holder};
+use crate::rollback::{
+    mark_rolled_away, plan_rebuild, rebuild_release, resolve_target, shift_traffic, RebuildPlan,
+    RollbackError, Target,
+};
+use crate::router::{AnyRouter, Weights};
+use crate::spec::AppSpec;
+
+/// The app as observed, the checked target, and what would happen.
+struct Resolved {
+    app: AppReleases,
+    router: AnyRouter,
+    weights: Weights,
+    target: Target,
+    /// The release the traffic comes back from: the one with the most traffic besides the target.
+    previous: Option<String>,
+    rebuild: Option<RebuildPlan>,
+}
+
+pub async fn run(
+    args: RollbackArgs,
+    global: &GlobalArgs,
+    settings: &OutputSettings,
+) -> Result<Exit, RollbackError> {
+    let spec = crate::spec::load_app(&global.stacks_dir, &args.app)?;
+    let context = aws::connect(&ConnectOptions::from_args(global))
+        .await
+        .map_err(RollbackError::Connect)?;
+    // One clock reading for both resolutions, so a rebuild creates the stack the plan showed.
+    let now = SystemTime::now();
+    let resolved = resolve(&context, &spec, &args, now).await?;
+    if resolved.rebuild.is_none() && resolved.weights.share_of(resolved.target.name()) == 100 {
+        let text = format!(
+            "{} already carries all the traffic of app {}; nothing to do.\n",
+            resolved.target.name(),
+            spec.name
+        );
+        print(
+            settings,
+            &json!({ "app": spec.name, "target": resolved.target.name(), "changed": false, "weights": resolved.weights }),
+            &text,
+        )?;
+        return Ok(Exit::Success);
+    }
+    if args.change.dry_run {
+        print(
+            settings,
+            &json!({ "dry_run": true, "plan": plan_json(&resolved, &args) }),
+            &plan_text(&resolved, &args),
+        )?;
+        return Ok(Exit::Success);
+    }
+    if !settings.json() {
+        eprint!("{}", plan_text(&resolved, &args));
+    }
+    if !args.change.yes && !confirm(&spec.name, resolved.target.name(), settings)? {
+        eprintln!("Nothing changed.");
+        return Ok(Exit::Success);
+    }
+
+    let locks = AppLocks::new(aws::ssm::Ssm::new(&context));
+    let mut command = format!("rollback {}", spec.name);
+    if let Some(to) = &args.to {
+        command.push_str(&format!(" --to {to}"));
+    }
+    let lock = locks.acquire(&spec.name, &Holder::current(command)).await?;
+    let result = roll_back(&context, &spec, &args, now, settings).await;
+    if let Err(error) = lock.release().await {
+        tracing::warn!("{error}; it expires by itself");
+    }
+    result
+}
+
+/// Under the lock: resolve again, rebuild if asked, move the traffic, mark what was left.
+async fn roll_back(
+    context: &AwsContext,
+    spec: &AppSpec,
+    args: &RollbackArgs,
+    now: SystemTime,
+    settings: &OutputSettings,
+) -> Result<Exit, RollbackError> {
+    let mut resolved = resolve(context, spec, args, now).await?;
+    let mut rebuilt = None;
+    if let Some(rebuild) = &resolved.rebuild {
+        let mut display = progress::for_settings(settings);
+        let healthy = rebuild_release(context, rebuild, display.as_mut()).await?;
+        eprintln!(
+            "Rebuilt {} as {} ({}).",
+            rebuild.from.name, healthy.stack.name, healthy.stack.status
+        );
+        rebuilt = Some(healthy.stack.name.clone());
+        // The router must know the new stack's outputs before it can route to it.
+        let app = observe_app(context, spec).await?;
+        let target = app
+            .find(&healthy.stack.name)
+            .cloned()
+            .map(Target::Existing)
+            .ok_or_else(|| RollbackError::NoSuchStack {
+                target: healthy.stack.name.clone(),
+                app: spec.name.clone(),
+                tried: vec![healthy.stack.name.clone()],
+            })?;
+        resolved = with_router(app, target, None)?;
+    }
+    let target = resolved.target.name().to_string();
+    let shifted = shift_traffic(
+        context,
+        spec,
+        &resolved.router,
+        &resolved.weights,
+        &target,
+        resolved.previous.as_deref(),
+        args.force,
+        settings,
+    )
+    .await?;
+    let completed = shifted.completed(&target);
+    let mut warnings = Vec::new();
+    let mut marked = Vec::new();
+    if completed {
+        let rolled_away: Vec<_> = resolved
+            .app
+            .releases
+            .iter()
+            .filter(|release| {
+                release.name() != target
+                    && shifted.before.get(release.name()) > 0
+                    && shifted.after.get(release.name()) == 0
+            })
+            .map(|release| &release.stack)
+            .collect();
+        warnings =
+            mark_rolled_away(&StackLifecycle::new(context), spec, &rolled_away, &target).await;
+        marked = rolled_away
+            .iter()
+            .map(|stack| stack.name.clone())
+            .filter(|name| {
+                !warnings
+                    .iter()
+                    .any(|warning| warning.contains(name.as_str()))
+            })
+            .collect();
+    }
+    for warning in &warnings {
+        eprintln!(
+            "{} {warning}",
+            settings.stderr_palette().warning("warning:")
+        );
+    }
+    let value = json!({
+        "app": spec.name,
+        "target": target,
+        "rebuilt": rebuilt,
+        "rebuilt_from": resolved.rebuild.as_ref().map(|plan| plan.from.name.clone()),
+        "forced": shifted.forced,
+        "completed": completed,
+        "outcome": shifted.outcome,
+        "weights_before": shifted.before,
+        "weights_after": shifted.after,
+        "marked_rolled_away": marked,
+        "warnings": warnings,
+    });
+    let text = if completed {
+        let mut text = format!(
+            "Rolled app {} back to {target}: traffic is now {}.\n",
+            spec.name, shifted.after
+        );
+        for name in &marked {
+            text.push_str(&format!(
+                "Marked {name} as rolled away from (kept for inspection until retention retires it).\n"
+            ));
+        }
+        text
+    } else {
+        let why = shifted
+            .outcome
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_else(|| "the router does not show the move".into());
+        format!(
+            "Rollback of app {} to {target} did not complete ({why}); traffic is {}.\n",
+            spec.name, shifted.after
+        )
+    };
+    print(settings, &value, &text)?;
+    Ok(if completed {
+        Exit::Success
+    } else {
+        Exit::Changes
+    })
+}
+
+/// Observes the app and checks the target; only reads.
+async fn resolve(
+    context: &AwsContext,
+    spec: &AppSpec,
+    args: &RollbackArgs,
+    now: SystemTime,
+) -> Result<Resolved, RollbackError> {
+    let app = observe_app(context, spec).await?;
+    let stacks = CloudFormation::new(context);
+    let lifecycle = StackLifecycle::new(context);
+    let target = resolve_target(&stacks, &lifecycle, &app, args.to.as_deref()).await?;
+    let rebuild = match &target {
+        Target::Retired(retired) if !args.rebuild => {
+            return Err(RollbackError::Retired {
+                stack: retired.name.clone(),
+                app: spec.name.clone(),
+                deleted: retired.deleted,
+            })
+        }
+        Target::Retired(retired) => Some(plan_rebuild(context, spec, retired, now).await?),
+        Target::Existing(_) => None,
+    };
+    with_router(app, target, rebuild)
+}
+
+fn with_router(
+    mut app: AppReleases,
+    target: Target,
+    rebuild: Option<RebuildPlan>,
+) -> Result<Resolved, RollbackError> {
+    let (Some(router), Some(weights)) = (app.router.take(), app.weights.clone()) else {
+        return Err(RollbackError::RouterUnavailable {
+            app: app.app.clone(),
+            source: app.router_error.take(),
+        });
+    };
+    let previous = weights
+        .with_traffic()
+        .filter(|(stack, _)| *stack != target.name())
+        .max_by_key(|(_, weight)| *weight)
+        .map(|(stack, _)| stack.to_string());
+    Ok(Resolved {
+        app,
+        router,
+        weights,
+        target,
+        previous,
+        rebuild,
+    })
+}
+
+fn plan_text(resolved: &Resolved, args: &RollbackArgs) -> String {
+    let app = &resolved.app.app;
+    let mut out = format!("Rollback of app {app}\n");
+    let mut row = |label: &str, value: String| out.push_str(&format!("  {label:<16}{value}\n"));
+    row("traffic now", resolved.weights.to_string());
+    match &resolved.rebuild {
+        Some(rebuild) => {
+            row(
+                "target",
+                format!(
+                    "{} (retired): rebuilt as new release {}",
+                    rebuild.from.name, rebuild.plan.candidate.stack_name
+                ),
+            );
+            row(
+                "parameters",
+                rebuild
+                    .plan
+                    .shown_parameters()
+                    .iter()
+                    .map(|(name, value)| format!("{name} = {value}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            );
+            if !rebuild.re_resolved.is_empty() {
+                row(
+                    "NoEcho",
+                    format!(
+                        "{} masked by AWS, resolved again from the spec",
+                        rebuild.re_resolved.join(", ")
+                    ),
+                );
+            }
+        }
+        None => row("target", resolved.target.name().to_string()),
+    }
+    if let Some(previous) = &resolved.previous {
+        row("rolled away from", previous.clone());
+    }
+    row(
+        "how",
+        if args.force {
+            "all traffic at once, gates skipped (--force)".into()
+        } else {
+            "all traffic at once behind the app's gates; a failing gate leaves traffic where it is"
+                .into()
+        },
+    );
+    out
+}
+
+fn plan_json(resolved: &Resolved, args: &RollbackArgs) -> Value {
+    json!({
+        "app": resolved.app.app,
+        "target": resolved.target.name(),
+        "weights": resolved.weights,
+        "previous": resolved.previous,
+        "force": args.force,
+        "rebuild": resolved.rebuild.as_ref().map(|rebuild| json!({
+            "from": rebuild.from.name,
+            "stack": rebuild.plan.candidate.stack_name,
+            "parameters": rebuild.plan.shown_parameters().into_iter().map(|(name, value)| (name, Value::String(value))).collect::<serde_json::Map<_, _>>(),
+            "re_resolved": rebuild.re_resolved,
+        })),
+    })
+}
+
+fn print(settings: &OutputSettings, value: &Value, text: &str) -> Result<(), RollbackError> {
+    let mut stdout = std::io::stdout().lock();
+    let result = if settings.json() {
+        writeln!(stdout, "{value:#}")
+    } else {
+        stdout.write_all(text.as_bytes())
+    };
+    result
+        .and_then(|()| stdout.flush())
+        .map_err(RollbackError::Write)
+}
+
+/// Asks on the terminal; refuses without one (a pipeline must say `--yes`).
+fn confirm(app: &str, target: &str, settings: &OutputSettings) -> Result<bool, RollbackError> {
+    if !(settings.stdin_is_terminal && settings.stderr_is_terminal) {
+        return Err(RollbackError::NeedsConfirmation {
+            app: app.to_string(),
+        });
+    }
+    let mut stderr = std::io::stderr().lock();
+    write!(stderr, "Roll app {app} back to {target}? [y/N] ").map_err(RollbackError::Prompt)?;
+    stderr.flush().map_err(RollbackError::Prompt)?;
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(RollbackError::Prompt)?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}

@@ -1,0 +1,219 @@
+//! `cutover status [APP]`: every release of one app (or of every app in the stacks folder) with
+//! its status, age, traffic weight and role. Read-only: no lock, no change.
+
+use std::io::Write;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::aws::{self, AwsError, ConnectOptions};
+use crate::cli::{GlobalArgs, StatusArgs};
+use crate::error::{Diagnostic, Exit};
+use crate::output::{OutputSettings, Palette};
+use crate::release::live::{observe_app, AppReleases, LiveError, ObservedRelease};
+use crate::release::retire::error_line;
+use crate::release::Role;
+use crate::spec::{self, AppSpec, SpecError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StatusError {
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error("could not connect to AWS")]
+    Connect(#[source] AwsError),
+    #[error(transparent)]
+    Live(#[from] LiveError),
+    #[error("could not write the status")]
+    Write(#[source] std::io::Error),
+}
+
+impl Diagnostic for StatusError {
+    fn exit(&self) -> Exit {
+        match self {
+            StatusError::Spec(error) => error.exit(),
+            StatusError::Connect(error) => error.exit(),
+            StatusError::Live(error) => error.exit(),
+            StatusError::Write(_) => Exit::Error,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            StatusError::Spec(error) => error.hint(),
+            StatusError::Connect(error) => error.hint(),
+            StatusError::Live(error) => error.hint(),
+            StatusError::Write(_) => None,
+        }
+    }
+}
+
+pub async fn run(
+    args: StatusArgs,
+    global: &GlobalArgs,
+    settings: &OutputSettings,
+) -> Result<Exit, StatusError> {
+    // Every spec is read and checked before the first AWS call.
+    let specs: Vec<AppSpec> = match &args.app {
+        Some(app) => vec![spec::load_app(&global.stacks_dir, app)?],
+        None => spec::list_apps(&global.stacks_dir)?
+            .iter()
+            .map(|app| spec::load_app(&global.stacks_dir, app))
+            .collect::<Result<_, _>>()?,
+    };
+    let context = aws::connect(&ConnectOptions::from_args(global))
+        .await
+        .map_err(StatusError::Connect)?;
+    let mut apps = Vec::new();
+    for spec in &specs {
+        let app = observe_app(&context, spec).await?;
+        if let Some(error) = &app.router_error {
+            eprintln!(
+                "{} could not read the router of app {}: {}",
+                settings.stderr_palette().warning("warning:"),
+                app.app,
+                error_line(error)
+            );
+        }
+        apps.push(app);
+    }
+    let text = if settings.json() {
+        let value = json!({ "apps": apps.iter().map(app_json).collect::<Vec<_>>() });
+        format!("{value:#}\n")
+    } else if apps.is_empty() {
+        format!("No apps in {}.\n", global.stacks_dir.display())
+    } else {
+        let palette = settings.stdout_palette();
+        apps.iter()
+            .map(|app| render_app(app, palette))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(StatusError::Write)?;
+    Ok(Exit::Success)
+}
+
+pub(crate) fn release_json(release: &ObservedRelease) -> Value {
+    json!({
+        "stack": release.name(),
+        "release": release.tags.release.as_str(),
+        "status": release.stack.status,
+        "created": humantime::format_rfc3339_seconds(release.tags.created).to_string(),
+        "age_secs": release.age.as_secs(),
+        "weight": release.weight,
+        "role": release.role,
+        "note": release.note(),
+    })
+}
+
+fn app_json(app: &AppReleases) -> Value {
+    json!({
+        "app": app.app,
+        "weights": app.weights,
+        "router_error": app.router_error.as_ref().map(|error| error_line(error)),
+        "live": app.live().map(ObservedRelease::name),
+        "releases": app.releases.iter().map(release_json).collect::<Vec<_>>(),
+        "foreign_weights": app.foreign_weights().into_iter().map(|(key, weight)| json!({ "target": key, "weight": weight })).collect::<Vec<_>>(),
+    })
+}
+
+fn render_app(app: &AppReleases, palette: Palette) -> String {
+    let mut out = format!("{}", palette.bold(&app.app));
+    match &app.weights {
+        Some(weights) => out.push_str(&format!("  (traffic: {weights})\n")),
+        None => out.push_str("  (traffic: unknown, the router could not be read)\n"),
+    }
+    if app.releases.is_empty() {
+        out.push_str("  no releases\n");
+        return out;
+    }
+    let header = ["STACK", "RELEASE", "STATUS", "AGE", "WEIGHT", "ROLE"];
+    let rows: Vec<[String; 6]> = app
+        .releases
+        .iter()
+        .map(|release| {
+            let mut role = release.role.to_string();
+            if let Some(note) = release.note() {
+                role.push_str(&format!(" ({note})"));
+            }
+            [
+                release.name().to_string(),
+                release.tags.release.to_string(),
+                release.stack.status.clone(),
+                short_age(release.age),
+                release
+                    .weight
+                    .map_or_else(|| "?".to_string(), |weight| format!("{weight}%")),
+                role,
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: [&str; 6]| {
+        let mut text = String::from(" ");
+        for (index, cell) in cells.iter().enumerate() {
+            if index + 1 == cells.len() {
+                text.push_str(&format!(" {cell}"));
+            } else {
+                text.push_str(&format!(" {cell:<width$}", width = widths[index]));
+            }
+        }
+        text.push('\n');
+        text
+    };
+    out.push_str(&palette.dim(&line(header)));
+    for (row, release) in rows.iter().zip(&app.releases) {
+        let text = line([&row[0], &row[1], &row[2], &row[3], &row[4], &row[5]]);
+        out.push_str(&match release.role {
+            Role::Live => palette.added(&text),
+            Role::Failed | Role::Retiring => palette.warning(&text),
+            _ => text,
+        });
+    }
+    for (target, weight) in app.foreign_weights() {
+        out.push_str(&format!(
+            "  {} the router also sends {weight}% to {target}, which is no release of this app\n",
+            palette.warning("note:")
+        ));
+    }
+    out
+}
+
+/// `2d 4h`, `3h 12m`, `5m`, `40s`: the two largest units are enough for an age.
+pub(crate) fn short_age(age: Duration) -> String {
+    let secs = age.as_secs();
+    let (days, hours, minutes) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60);
+    if days > 0 {
+        format!("{days}d {hours}h")
+    } else if hours > 0 {
+        format!("{hours}h {minutes}m")
+    } else if minutes > 0 {
+        format!("{minutes}m")
+    } else {
+        format!("{secs}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_show_two_units() {
+        assert_eq!(short_age(Duration::from_secs(40)), "40s");
+        assert_eq!(short_age(Duration::from_secs(5 * 60 + 3)), "5m");
+        assert_eq!(short_age(Duration::from_secs(3 * 3600 + 12 * 60)), "3h 12m");
+        assert_eq!(
+            short_age(Duration::from_secs(2 * 86_400 + 4 * 3600 + 5)),
+            "2d 4h"
+        );
+    }
+}

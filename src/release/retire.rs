@@ -1,0 +1,596 @@
+//! Retiring the releases retention no longer keeps: out of the router first, then termination
+//! protection lifted, the stack deleted and its DELETE_COMPLETE confirmed. A deletion that fails
+//! is explained (the resources that failed and why) and the stack is tagged for attention, so it
+//! is not forgotten. Used by `cutover retire` and at the end of every deploy.
+//!
+//! Safety rails on top of the retention plan's own: only stacks tagged as this app's releases
+//! are ever candidates; a stack with traffic, the live release and the rollback target are never
+//! touched; nothing is retired when the router cannot be read.
+
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use super::live::{observe_app, AppReleases, LiveError};
+use super::retention::{plan_retirement, RetentionPolicy, RetirementPlan};
+use super::tags::{ATTENTION, ROLE};
+use super::Role;
+use crate::aws::cloudformation::{CloudFormation, StackApi, StackFacts};
+use crate::aws::stack_lifecycle::{StackLifecycle, StackLifecycleApi, TagUpdate};
+use crate::aws::{AwsContext, AwsError};
+use crate::deploy::wait::{Operation, Outcome, StackWatch, WaitDisplay, WaitError};
+use crate::error::{Diagnostic, Exit};
+use crate::router::{RouterError, TrafficRouter, Weights};
+use crate::spec::AppSpec;
+
+/// How long one deletion may take when the spec sets no `stack.timeout`.
+const DEFAULT_DELETE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+#[derive(Debug, Clone, Default)]
+pub struct RetireOptions {
+    /// Plan only.
+    pub dry_run: bool,
+    /// Kept whatever retention says (a rollback's target). Default: the release `cutover
+    /// rollback` would go back to, when the spec keeps any previous release.
+    pub rollback_target: Option<String>,
+}
+
+/// What happened to one release retention let go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum RetireOutcome {
+    Deleted {
+        stack: String,
+        /// Whether it was in the router's configuration (at weight 0) and was taken out.
+        unrouted: bool,
+    },
+    /// Not deleted because a safety rail held (it gained traffic since the plan, …).
+    Refused { stack: String, reason: String },
+    /// The deletion was tried and failed.
+    DeleteFailed {
+        stack: String,
+        status: String,
+        reason: String,
+        /// `logical id (type): reason` of every resource CloudFormation could not delete.
+        resources: Vec<String>,
+        /// `None` when the attention tag was written; otherwise why it could not be.
+        attention_tag_error: Option<String>,
+    },
+    /// An AWS call failed before or during the deletion.
+    Error { stack: String, reason: String },
+}
+
+impl RetireOutcome {
+    pub fn stack(&self) -> &str {
+        match self {
+            RetireOutcome::Deleted { stack, .. }
+            | RetireOutcome::Refused { stack, .. }
+            | RetireOutcome::DeleteFailed { stack, .. }
+            | RetireOutcome::Error { stack, .. } => stack,
+        }
+    }
+
+    pub fn is_success(&self) -> bool {
+        matches!(self, RetireOutcome::Deleted { .. })
+    }
+
+    /// One line for the user.
+    pub fn describe(&self) -> String {
+        match self {
+            RetireOutcome::Deleted { stack, unrouted } => format!(
+                "retired {stack}: {}stack deleted (DELETE_COMPLETE)",
+                if *unrouted {
+                    "taken out of the router, "
+                } else {
+                    ""
+                }
+            ),
+            RetireOutcome::Refused { stack, reason } => {
+                format!("kept {stack}: {reason}")
+            }
+            RetireOutcome::DeleteFailed {
+                stack,
+                status,
+                reason,
+                resources,
+                attention_tag_error,
+            } => {
+                let mut text = format!("could not retire {stack}: {status}: {reason}");
+                for resource in resources {
+                    text.push_str(&format!("\n    {resource}"));
+                }
+                match attention_tag_error {
+                    None => text.push_str(&format!("\n    tagged {ATTENTION} for an operator")),
+                    Some(error) => {
+                        text.push_str(&format!("\n    could not tag it {ATTENTION}: {error}"))
+                    }
+                }
+                text
+            }
+            RetireOutcome::Error { stack, reason } => {
+                format!("could not retire {stack}: {reason}")
+            }
+        }
+    }
+}
+
+/// The plan and what became of each release it let go.
+#[derive(Debug, Clone, Serialize)]
+pub struct RetirementReport {
+    pub app: String,
+    pub dry_run: bool,
+    pub rollback_target: Option<String>,
+    pub plan: RetirementPlan,
+    pub outcomes: Vec<RetireOutcome>,
+    /// Things that did not stop a retirement (termination protection that could not be lifted).
+    pub warnings: Vec<String>,
+}
+
+impl RetirementReport {
+    /// Everything the plan let go is gone.
+    pub fn all_retired(&self) -> bool {
+        self.outcomes.iter().all(RetireOutcome::is_success)
+    }
+
+    pub fn exit(&self) -> Exit {
+        if self.all_retired() {
+            Exit::Success
+        } else {
+            Exit::Changes
+        }
+    }
+
+    pub fn render_text(&self) -> String {
+        let mut out = String::new();
+        for kept in &self.plan.keep {
+            out.push_str(&format!("keep    {:<28} {}\n", kept.stack_name, kept.why));
+        }
+        for retired in &self.plan.retire {
+            out.push_str(&format!(
+                "retire  {:<28} {}\n",
+                retired.stack_name, retired.why
+            ));
+        }
+        if self.plan.retire.is_empty() {
+            out.push_str(&format!("Nothing to retire for app {}.\n", self.app));
+        } else if self.dry_run {
+            out.push_str("Dry run: nothing was changed.\n");
+        }
+        for outcome in &self.outcomes {
+            out.push_str(&outcome.describe());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RetireError {
+    #[error(transparent)]
+    Live(#[from] LiveError),
+    #[error("not retiring any release of app {app}: its router could not be read, so which releases carry traffic is unknown")]
+    RouterUnreadable {
+        app: String,
+        #[source]
+        source: Option<RouterError>,
+    },
+}
+
+impl Diagnostic for RetireError {
+    fn exit(&self) -> Exit {
+        match self {
+            RetireError::Live(error) => error.exit(),
+            RetireError::RouterUnreadable { .. } => Exit::Error,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            RetireError::Live(error) => error.hint(),
+            RetireError::RouterUnreadable { source, .. } => {
+                source.as_ref().and_then(|source| source.hint())
+            }
+        }
+    }
+}
+
+/// Plans retention for the app as AWS shows it now and, unless `dry_run`, retires what the plan
+/// lets go. The caller holds the app lock. Failures to retire one release are in the report
+/// (exit 1), not an error: the others are still retired.
+pub async fn apply_retention(
+    ctx: &AwsContext,
+    spec: &AppSpec,
+    options: &RetireOptions,
+    display: &mut dyn WaitDisplay,
+) -> Result<RetirementReport, RetireError> {
+    let app = observe_app(ctx, spec).await?;
+    let (Some(facts), Some(router)) = (app.retention_facts(), app.router.as_ref()) else {
+        return Err(RetireError::RouterUnreadable {
+            app: app.app.clone(),
+            source: app.router_error,
+        });
+    };
+    let rollback_target = options.rollback_target.clone().or_else(|| {
+        (spec.retention.keep > 0)
+            .then(|| {
+                app.previous_release()
+                    .map(|release| release.name().to_string())
+            })
+            .flatten()
+    });
+    let policy = RetentionPolicy::new(spec.retention.keep, spec.retention.retire_after);
+    let plan = plan_retirement(
+        &facts,
+        &policy,
+        SystemTime::now(),
+        rollback_target.as_deref(),
+    );
+    let mut report = RetirementReport {
+        app: app.app.clone(),
+        dry_run: options.dry_run,
+        rollback_target,
+        plan,
+        outcomes: Vec::new(),
+        warnings: Vec::new(),
+    };
+    if options.dry_run || report.plan.retire.is_empty() {
+        return Ok(report);
+    }
+    let retiring: Vec<String> = report
+        .plan
+        .retire
+        .iter()
+        .map(|retired| retired.stack_name.clone())
+        .collect();
+    let context = Retirement {
+        stacks: &CloudFormation::new(ctx),
+        lifecycle: &StackLifecycle::new(ctx),
+        router,
+        spec,
+    };
+    let (cleared, mut outcomes) = context
+        .take_out_of_router(&app, &retiring, report.rollback_target.as_deref())
+        .await;
+    for (stack, unrouted) in cleared {
+        outcomes.push(
+            context
+                .delete(&stack, unrouted, display, &mut report.warnings)
+                .await,
+        );
+    }
+    report.outcomes = outcomes;
+    Ok(report)
+}
+
+struct Retirement<'a, A, L, R> {
+    stacks: &'a A,
+    lifecycle: &'a L,
+    router: &'a R,
+    spec: &'a AppSpec,
+}
+
+impl<A: StackApi, L: StackLifecycleApi, R: TrafficRouter + Sync> Retirement<'_, A, L, R> {
+    /// Checks the rails once more against what the router says now and removes the releases
+    /// from its configuration. Returns the stacks safe to delete (with whether they had been
+    /// routed) and the outcomes of those that are not.
+    async fn take_out_of_router(
+        &self,
+        app: &AppReleases,
+        retiring: &[String],
+        rollback_target: Option<&str>,
+    ) -> (Vec<(StackFacts, bool)>, Vec<RetireOutcome>) {
+        let mut refused = Vec::new();
+        let weights = match self.router.read_weights().await {
+            Ok(weights) => weights,
+            Err(error) => {
+                let reason = format!(
+                    "the router could not be read again before the deletion: {}",
+                    error_line(&error)
+                );
+                let outcomes = retiring
+                    .iter()
+                    .map(|stack| RetireOutcome::Error {
+                        stack: stack.clone(),
+                        reason: reason.clone(),
+                    })
+                    .collect();
+                return (Vec::new(), outcomes);
+            }
+        };
+        let mut candidates = Vec::new();
+        for name in retiring {
+            let refuse = |reason: String| RetireOutcome::Refused {
+                stack: name.clone(),
+                reason,
+            };
+            let Some(release) = app.find(name) else {
+                refused.push(refuse("not a release stack of this app".into()));
+                continue;
+            };
+            if weights.get(name) > 0 {
+                refused.push(refuse(format!(
+                    "it carries {}% of the traffic now",
+                    weights.get(name)
+                )));
+            } else if release.role == Role::Live {
+                refused.push(refuse("it is the live release".into()));
+            } else if rollback_target == Some(name.as_str()) {
+                refused.push(refuse("it is the rollback target".into()));
+            } else if release.stack.tag(super::tags::APP) != Some(app.app.as_str()) {
+                refused.push(refuse("its cutover:app tag names another app".into()));
+            } else {
+                let routed = weights.iter().any(|(key, _)| key == name);
+                candidates.push((release.stack.clone(), routed));
+            }
+        }
+        if !candidates.iter().any(|(_, routed)| *routed) {
+            return (candidates, refused);
+        }
+        let remaining: Weights = weights
+            .iter()
+            .filter(|(key, _)| !candidates.iter().any(|(stack, _)| stack.name == *key))
+            .map(|(key, weight)| (key.to_string(), weight))
+            .collect();
+        let written = self.router.set_weights(&remaining).await;
+        let confirmed = match written {
+            Ok(()) => self.router.read_weights().await.map_err(|error| {
+                format!(
+                    "could not read the router back after taking the releases out: {}",
+                    error_line(&error)
+                )
+            }),
+            Err(error) => Err(format!(
+                "could not take it out of the router: {}",
+                error_line(&error)
+            )),
+        };
+        let mut cleared = Vec::new();
+        for (stack, routed) in candidates {
+            match &confirmed {
+                Ok(now) if !now.iter().any(|(key, _)| key == stack.name) => {
+                    cleared.push((stack, routed))
+                }
+                Ok(_) => refused.push(RetireOutcome::Error {
+                    stack: stack.name.clone(),
+                    reason: "the router still lists it after it was taken out".into(),
+                }),
+                // A release the router never listed is safe to delete whatever the write did.
+                Err(_) if !routed => cleared.push((stack, routed)),
+                Err(reason) => refused.push(RetireOutcome::Error {
+                    stack: stack.name.clone(),
+                    reason: reason.clone(),
+                }),
+            }
+        }
+        (cleared, refused)
+    }
+
+    async fn delete(
+        &self,
+        stack: &StackFacts,
+        unrouted: bool,
+        display: &mut dyn WaitDisplay,
+        warnings: &mut Vec<String>,
+    ) -> RetireOutcome {
+        let name = stack.name.clone();
+        if stack.termination_protection {
+            // Some endpoints (moto) cannot lift it and do not enforce it either: a protection that
+            // really holds shows up as a refused deletion below.
+            if let Err(error) = self
+                .stacks
+                .set_termination_protection(&stack.id, false)
+                .await
+            {
+                warnings.push(format!(
+                    "{}; deleting stack {name} anyway",
+                    error_line(&error)
+                ));
+            }
+        }
+        if let Err(error) = self.stacks.delete_stack(&stack.id).await {
+            return RetireOutcome::Error {
+                stack: name,
+                reason: error_line(&error),
+            };
+        }
+        let timeout = self.spec.stack.timeout.unwrap_or(DEFAULT_DELETE_TIMEOUT);
+        let mut watch = StackWatch::new(self.stacks, &stack.id, &name);
+        let waited = watch.wait(Operation::Delete, timeout, display).await;
+        display.finish();
+        match waited {
+            Ok(Outcome::Succeeded(_)) => match self.stacks.describe_stack(&stack.id).await {
+                // By id, a deleted stack is still described, as DELETE_COMPLETE.
+                Ok(Some(facts)) if facts.status != "DELETE_COMPLETE" => RetireOutcome::Error {
+                    stack: name,
+                    reason: format!("the deletion ended but the stack is {}", facts.status),
+                },
+                Ok(_) => RetireOutcome::Deleted {
+                    stack: name,
+                    unrouted,
+                },
+                Err(error) => RetireOutcome::Error {
+                    stack: name,
+                    reason: format!("could not confirm the deletion: {}", error_line(&error)),
+                },
+            },
+            Ok(Outcome::Failed(failure)) => {
+                let resources = self.failed_resources(&stack.id).await;
+                let reason = failure.explanation();
+                let attention_tag_error = self
+                    .mark_for_attention(stack, &reason)
+                    .await
+                    .err()
+                    .map(|error| error_line(&error));
+                RetireOutcome::DeleteFailed {
+                    stack: name,
+                    status: failure.stack.status.clone(),
+                    reason,
+                    resources,
+                    attention_tag_error,
+                }
+            }
+            Err(error @ WaitError::TimedOut { .. }) => {
+                let reason = error_line(&error);
+                if let Err(tag_error) = self.mark_for_attention(stack, &reason).await {
+                    warnings.push(error_line(&tag_error));
+                }
+                RetireOutcome::Error {
+                    stack: name,
+                    reason,
+                }
+            }
+            Err(error) => RetireOutcome::Error {
+                stack: name,
+                reason: error_line(&error),
+            },
+        }
+    }
+
+    /// `Bucket (AWS::S3::Bucket): The bucket you tried to delete is not empty`, for every
+    /// resource CloudFormation could not delete.
+    async fn failed_resources(&self, stack_id: &str) -> Vec<String> {
+        match self.stacks.stack_resources(stack_id).await {
+            Ok(resources) => resources
+                .iter()
+                .filter(|resource| resource.status == "DELETE_FAILED")
+                .map(|resource| {
+                    format!(
+                        "{} ({}): {}",
+                        resource.logical_id,
+                        resource.resource_type,
+                        resource.reason.as_deref().unwrap_or("no reason given")
+                    )
+                })
+                .collect(),
+            Err(error) => vec![format!(
+                "(the failed resources could not be listed: {})",
+                error_line(&error)
+            )],
+        }
+    }
+
+    async fn mark_for_attention(&self, stack: &StackFacts, reason: &str) -> Result<(), AwsError> {
+        let update = tag_update(
+            stack,
+            self.spec,
+            &[
+                (ROLE, Role::Retiring.as_str().to_string()),
+                (ATTENTION, reason.to_string()),
+            ],
+        );
+        self.lifecycle.update_tags(&update).await
+    }
+}
+
+/// The stack's whole tag list with `changes` applied (values cut to the tag limit), as an
+/// UpdateStack that keeps the template and every parameter.
+pub fn tag_update(stack: &StackFacts, spec: &AppSpec, changes: &[(&str, String)]) -> TagUpdate {
+    TagUpdate {
+        stack: stack.id.clone(),
+        parameter_names: stack
+            .parameters
+            .iter()
+            .map(|(name, _)| name.clone())
+            .collect(),
+        capabilities: spec
+            .stack
+            .capabilities
+            .iter()
+            .map(|capability| capability.as_str().to_string())
+            .collect(),
+        tags: retagged(&stack.tags, changes),
+    }
+}
+
+fn retagged(tags: &[(String, String)], changes: &[(&str, String)]) -> Vec<(String, String)> {
+    let mut tags: Vec<(String, String)> = tags
+        .iter()
+        .filter(|(key, _)| !changes.iter().any(|(changed, _)| changed == key))
+        .cloned()
+        .collect();
+    for (key, value) in changes {
+        tags.push((key.to_string(), cut_to_tag_limit(value)));
+    }
+    tags
+}
+
+fn cut_to_tag_limit(value: &str) -> String {
+    let limit = super::tags::MAX_VALUE_LEN;
+    if value.chars().count() <= limit {
+        return value.to_string();
+    }
+    let mut cut: String = value.chars().take(limit - 1).collect();
+    cut.push('…');
+    cut
+}
+
+/// The error and its causes on one line, for reports and warnings that do not stop the run.
+pub fn error_line(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+        items
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn retagging_keeps_other_tags_replaces_changed_ones_and_cuts_long_values() {
+        let tags = pairs(&[
+            ("team", "storefront"),
+            ("cutover:app", "web"),
+            ("cutover:role", "live"),
+            ("cutover:attention", "old"),
+        ]);
+        let long = "x".repeat(400);
+        let new = retagged(&tags, &[(ROLE, "retiring".into()), (ATTENTION, long)]);
+        assert_eq!(new[0], ("team".into(), "storefront".into()));
+        assert_eq!(new[1], ("cutover:app".into(), "web".into()));
+        assert_eq!(new[2], (ROLE.into(), "retiring".into()));
+        assert_eq!(new[3].0, ATTENTION);
+        assert_eq!(new[3].1.chars().count(), super::super::tags::MAX_VALUE_LEN);
+        assert_eq!(new.len(), 4);
+    }
+
+    #[test]
+    fn report_exit_is_1_when_something_was_not_retired() {
+        let mut report = RetirementReport {
+            app: "web".into(),
+            dry_run: false,
+            rollback_target: None,
+            plan: RetirementPlan::default(),
+            outcomes: vec![RetireOutcome::Deleted {
+                stack: "web-r1".into(),
+                unrouted: true,
+            }],
+            warnings: Vec::new(),
+        };
+        assert_eq!(report.exit(), Exit::Success);
+        report.outcomes.push(RetireOutcome::DeleteFailed {
+            stack: "web-r2".into(),
+            status: "DELETE_FAILED".into(),
+            reason: "Bucket (AWS::S3::Bucket) DELETE_FAILED: not empty".into(),
+            resources: vec!["Bucket (AWS::S3::Bucket): not empty".into()],
+            attention_tag_error: None,
+        });
+        assert_eq!(report.exit(), Exit::Changes);
+        let text = report.render_text();
+        assert!(text.contains("retired web-r1: taken out of the router, stack deleted"));
+        assert!(text.contains("could not retire web-r2: DELETE_FAILED"));
+        assert!(text.contains("    Bucket (AWS::S3::Bucket): not empty"));
+        assert!(text.contains("tagged cutover:attention"));
+    }
+}

@@ -1,0 +1,138 @@
+//! Moving the traffic to the rollback target, and marking the release rolled away from.
+
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use super::RollbackError;
+use crate::aws::cloudformation::{CloudFormation, StackFacts};
+use crate::aws::stack_lifecycle::StackLifecycleApi;
+use crate::aws::{AwsContext, AwsErrorKind};
+use crate::cutover::{
+    AbortSignal, Controller, CutoverOutcome, Plan, Releases, RetryPolicy, Strategy,
+};
+use crate::deploy::handover::CloudFormationWatch;
+use crate::gates::build_gates;
+use crate::output::{CutoverPrinter, OutputSettings};
+use crate::release::live::FAILED_AT;
+use crate::release::retire::{error_line, tag_update};
+use crate::release::tags::{FAILED_REASON, ROLE};
+use crate::release::Role;
+use crate::router::{AnyRouter, TrafficRouter, Weights};
+use crate::spec::AppSpec;
+
+/// How the traffic moved.
+#[derive(Debug, Clone, Serialize)]
+pub struct Shifted {
+    pub before: Weights,
+    /// Read back from the router after the move.
+    pub after: Weights,
+    /// The controller's outcome; `None` with `--force` (no gates, one write).
+    pub outcome: Option<CutoverOutcome>,
+    pub forced: bool,
+}
+
+impl Shifted {
+    /// The target holds all the traffic, as the router says.
+    pub fn completed(&self, target: &str) -> bool {
+        let controller_done = match &self.outcome {
+            Some(outcome) => matches!(outcome, CutoverOutcome::Completed { .. }),
+            None => true,
+        };
+        controller_done && self.after.share_of(target) == 100
+    }
+}
+
+/// Sends all traffic to `target`. Behind the gates (all at once, gates before and right after
+/// the move, no bake: a rollback must be fast) unless `force`. A failing gate leaves the traffic
+/// where it was: the controller does not move it, or moves it straight back.
+#[allow(clippy::too_many_arguments)]
+pub async fn shift_traffic(
+    ctx: &AwsContext,
+    spec: &AppSpec,
+    router: &AnyRouter,
+    before: &Weights,
+    target: &str,
+    previous: Option<&str>,
+    force: bool,
+    settings: &OutputSettings,
+) -> Result<Shifted, RollbackError> {
+    let router_error = |source| RollbackError::Router {
+        app: spec.name.clone(),
+        source,
+    };
+    let outcome = if force {
+        let weights = Weights::split(target, previous, 100);
+        router.set_weights(&weights).await.map_err(router_error)?;
+        None
+    } else {
+        let plan = Plan::from_strategy(&Strategy::AllAtOnce, Duration::ZERO, spec.gates.interval)?;
+        let gates = build_gates(ctx, spec);
+        let stacks = CloudFormation::new(ctx);
+        let watch = CloudFormationWatch(&stacks);
+        let controller = Controller {
+            router,
+            gates: &gates,
+            stacks: &watch,
+            retry: RetryPolicy::default(),
+            abort: AbortSignal::new(),
+        };
+        let releases = Releases {
+            candidate: target.to_string(),
+            previous: previous.map(str::to_string),
+        };
+        let printer = CutoverPrinter::new(settings);
+        Some(
+            controller
+                .drive(&plan, &releases, |event| printer.print(&event))
+                .await?,
+        )
+    };
+    let after = router.read_weights().await.map_err(router_error)?;
+    Ok(Shifted {
+        before: before.clone(),
+        after,
+        outcome,
+        forced: force,
+    })
+}
+
+/// Tags each release rolled away from as failed (role, reason, time), so status shows it and
+/// retention keeps it for inspection before retiring it. Returns one warning per release that
+/// could not be marked; the rollback itself stands either way.
+pub async fn mark_rolled_away(
+    lifecycle: &impl StackLifecycleApi,
+    spec: &AppSpec,
+    releases: &[&StackFacts],
+    target: &str,
+) -> Vec<String> {
+    let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let mut warnings = Vec::new();
+    for stack in releases {
+        let update = tag_update(
+            stack,
+            spec,
+            &[
+                (ROLE, Role::Failed.as_str().to_string()),
+                (FAILED_REASON, format!("rolled back to {target}")),
+                (FAILED_AT, now.clone()),
+            ],
+        );
+        if let Err(error) = lifecycle.update_tags(&update).await {
+            let refused_tag_only = matches!(&error.kind, AwsErrorKind::Rejected { message, .. }
+                if message.contains("No updates are to be performed"));
+            let mut warning = format!(
+                "could not mark {} as rolled away from: {}",
+                stack.name,
+                error_line(&error)
+            );
+            if refused_tag_only {
+                warning.push_str(
+                    " (this endpoint refuses a tag-only stack update, as moto does for stacks with parameters); `cutover status` shows it without traffic instead of failed",
+                );
+            }
+            warnings.push(warning);
+        }
+    }
+    warnings
+}

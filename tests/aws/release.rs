@@ -474,3 +474,34 @@ async fn unlock_of_an_invalid_app_name_makes_no_call() {
     );
     assert_eq!(account.proxy.requests_seen(), 0);
 }
+
+#[tokio::test]
+async fn an_expired_lock_is_taken_over_in_ssm() {
+    let account = Account::new().await;
+    let context = account.context();
+    // A run an hour ago whose lock was never released or refreshed.
+    let an_hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+    let past =
+        AppLocks::new(Ssm::new(&context)).with_clock(std::sync::Arc::new(move || an_hour_ago));
+    let crashed = past.acquire("web", &holder("crashed", 7)).await.unwrap();
+    let expired_token = crashed.record().token.clone();
+    drop(crashed);
+
+    let locks = AppLocks::new(Ssm::new(&context));
+    let guard = locks.acquire("web", &holder("next", 8)).await.unwrap();
+    let stored = account.lock_value("web").await.unwrap();
+    assert!(stored.contains(&guard.record().token), "{stored}");
+    assert!(!stored.contains(&expired_token), "{stored}");
+    // The takeover claim is cleaned up.
+    let claims = account
+        .ssm()
+        .get_parameters_by_path()
+        .path("/cutover/lock-takeovers")
+        .recursive(true)
+        .send()
+        .await
+        .unwrap();
+    assert!(claims.parameters().is_empty(), "{claims:?}");
+    guard.release().await.unwrap();
+    assert_eq!(account.lock_value("web").await, None);
+}

@@ -1,29 +1,32 @@
 //! The app's gates from its spec: [`AppGates`] runs every configured gate against a release,
-//! concurrently, and reports in a fixed order.
+//! concurrently, and reports in a fixed order: target_health, instance_status, one `alarm NAME`
+//! per alarm, http, command.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use futures_util::future::join_all;
+use tokio::sync::OnceCell;
 
 use super::command::{self, CommandContext};
-use super::http::HttpProbe;
+use super::http::{self, HttpProbe};
 use super::{
     alarms, instance_status, target_health, GateChecker, GateOutcome, GateReport, GateResult,
 };
 use crate::aws::cloudformation::{CloudFormation, StackApi};
 use crate::aws::cloudwatch::CloudWatch;
-use crate::aws::elbv2::{Elbv2, LoadBalancerApi};
+use crate::aws::elbv2::{Elbv2, LoadBalancerApi, TargetHealthFacts};
 use crate::aws::instances::Ec2Instances;
-use crate::aws::AwsContext;
+use crate::aws::{AwsContext, AwsError};
 use crate::release::parse_stack_name;
 use crate::spec::{AppSpec, GatesSpec, HttpTarget, RouterSpec};
 
 type Outputs = Arc<Vec<(String, String)>>;
 type GateFuture<'a> = Pin<Box<dyn Future<Output = Vec<GateResult>> + Send + 'a>>;
+type TargetsAnswer = Result<Vec<TargetHealthFacts>, AwsError>;
 
 /// Every gate of one app, against AWS.
 #[derive(Debug)]
@@ -41,8 +44,9 @@ pub struct AppGates {
     load_balancers: Elbv2,
     instances: Ec2Instances,
     alarms: CloudWatch,
-    http: HttpProbe,
-    /// Release stacks are never updated, so their outputs are read once per stack.
+    /// Built only when the spec has an HTTP gate (it loads the system's root certificates).
+    http: Option<HttpProbe>,
+    /// A finished release stack is never updated, so its outputs are read once.
     outputs: Mutex<HashMap<String, Outputs>>,
 }
 
@@ -72,7 +76,7 @@ pub fn build_gates(ctx: &AwsContext, app: &AppSpec) -> AppGates {
         load_balancers: Elbv2::new(ctx),
         instances: Ec2Instances::new(ctx),
         alarms: CloudWatch::new(ctx),
-        http: HttpProbe::new(),
+        http: app.gates.http.as_ref().map(|_| HttpProbe::new()),
         outputs: Mutex::new(HashMap::new()),
     }
 }
@@ -82,14 +86,18 @@ impl AppGates {
         &self.gates
     }
 
+    fn instance_status_needs_outputs(&self) -> bool {
+        self.gates.instance_status
+            && (self.instance_output.is_some() || self.target_group_output.is_some())
+    }
+
     fn needs_outputs(&self) -> bool {
         let gates = &self.gates;
         gates.target_health.is_some()
             || !gates.alarm_outputs.is_empty()
             || matches!(&gates.http, Some(http) if matches!(http.url, HttpTarget::Output(_)))
             || gates.command.is_some()
-            || (gates.instance_status
-                && (self.instance_output.is_some() || self.target_group_output.is_some()))
+            || self.instance_status_needs_outputs()
     }
 
     /// The release's outputs, or the outcome every gate that needs them reports.
@@ -100,15 +108,25 @@ impl AppGates {
         match self.stacks.describe_stack(stack).await {
             Ok(Some(facts)) => {
                 let outputs = Arc::new(facts.outputs);
-                self.outputs
-                    .lock()
-                    .expect("outputs cache")
-                    .insert(stack.to_string(), outputs.clone());
+                // A stack still being created has no outputs yet: read it again next time.
+                if matches!(facts.status.as_str(), "CREATE_COMPLETE" | "UPDATE_COMPLETE") {
+                    self.outputs
+                        .lock()
+                        .expect("outputs cache")
+                        .insert(stack.to_string(), outputs.clone());
+                }
                 Ok(outputs)
             }
             Ok(None) => Err(GateOutcome::Fail(format!("stack {stack} does not exist"))),
             Err(error) => Err(GateOutcome::Error(error.to_string())),
         }
+    }
+
+    /// DescribeTargetHealth once per round, shared by the target-health and instance-status
+    /// gates.
+    async fn targets<'a>(&self, cell: &'a OnceCell<TargetsAnswer>, arn: &str) -> &'a TargetsAnswer {
+        cell.get_or_init(|| self.load_balancers.target_health(arn))
+            .await
     }
 }
 
@@ -130,65 +148,65 @@ impl GateChecker for AppGates {
         } else {
             Ok(Arc::new(Vec::new()))
         };
-        let gates = &self.gates;
-        let mut checks: Vec<GateFuture<'_>> = Vec::new();
         // Gates that need the outputs report why they could not get them instead of running.
-        let unavailable = |gate: &str| match &outputs {
-            Ok(_) => None,
-            Err(outcome) => Some(vec![GateResult {
-                gate: gate.to_string(),
-                outcome: outcome.clone(),
-            }]),
-        };
-        let outputs = outputs.clone().unwrap_or_default();
+        if let Err(outcome) = &outputs {
+            let mut results = Vec::new();
+            let mut skipped = |gate: &str, needs_outputs: bool| {
+                if needs_outputs {
+                    results.push(GateResult {
+                        gate: gate.to_string(),
+                        outcome: outcome.clone(),
+                    });
+                }
+            };
+            let gates = &self.gates;
+            skipped(target_health::GATE, gates.target_health.is_some());
+            skipped(instance_status::GATE, self.instance_status_needs_outputs());
+            skipped("alarms", !gates.alarm_outputs.is_empty());
+            skipped(
+                http::GATE,
+                matches!(&gates.http, Some(http) if matches!(http.url, HttpTarget::Output(_))),
+            );
+            skipped(command::GATE, gates.command.is_some());
+            return GateReport::new(results);
+        }
+        let outputs = outputs.unwrap_or_default();
+        let gates = &self.gates;
+        let group = self
+            .target_group_output
+            .as_deref()
+            .and_then(|key| output(&outputs, key));
+        let targets = OnceCell::new();
+        let mut checks: Vec<GateFuture<'_>> = Vec::new();
 
         if let Some(health) = &gates.target_health {
-            let outputs = outputs.clone();
-            let failed = unavailable(target_health::GATE);
+            let (targets, outputs) = (&targets, &outputs);
             checks.push(Box::pin(async move {
-                if let Some(failed) = failed {
-                    return failed;
-                }
                 let key = &health.target_group_output;
-                match output(&outputs, key) {
+                match output(outputs, key) {
                     Some(arn) => {
-                        vec![
-                            target_health::check(&self.load_balancers, arn, health.min_healthy)
-                                .await,
-                        ]
+                        let answer = self.targets(targets, arn).await;
+                        vec![target_health::result_of(arn, answer, health.min_healthy)]
                     }
                     None => vec![no_output(target_health::GATE, release, key)],
                 }
             }));
         }
         if gates.instance_status {
-            let outputs = outputs.clone();
-            let failed = (self.instance_output.is_some() || self.target_group_output.is_some())
-                .then(|| unavailable(instance_status::GATE))
-                .flatten();
+            let (targets, outputs) = (&targets, &outputs);
             checks.push(Box::pin(async move {
-                if let Some(failed) = failed {
-                    return failed;
-                }
                 let mut extra = Vec::new();
-                if let Some(id) = self
-                    .instance_output
-                    .as_deref()
-                    .and_then(|key| output(&outputs, key))
-                {
+                let instance = self.instance_output.as_deref();
+                if let Some(id) = instance.and_then(|key| output(outputs, key)) {
                     extra.push(id.to_string());
                 }
-                let group = self
-                    .target_group_output
-                    .as_deref()
-                    .and_then(|key| output(&outputs, key));
                 if let Some(arn) = group {
-                    match self.load_balancers.target_health(arn).await {
+                    match self.targets(targets, arn).await {
                         // Instance targets only: IP and Lambda targets have no EC2 status.
-                        Ok(targets) => extra.extend(
-                            targets
-                                .into_iter()
-                                .map(|target| target.id)
+                        Ok(found) => extra.extend(
+                            found
+                                .iter()
+                                .map(|target| target.id.clone())
                                 .filter(|id| id.starts_with("i-")),
                         ),
                         Err(error) if error.is_not_found() => {}
@@ -204,62 +222,47 @@ impl GateChecker for AppGates {
             }));
         }
         if !gates.alarms.is_empty() || !gates.alarm_outputs.is_empty() {
-            let outputs = outputs.clone();
-            let failed = (!gates.alarm_outputs.is_empty())
-                .then(|| unavailable("alarms"))
-                .flatten();
+            let outputs = &outputs;
             checks.push(Box::pin(async move {
-                if let Some(failed) = failed {
-                    return failed;
-                }
                 let mut names: Vec<String> = gates.alarms.clone();
                 let mut missing = Vec::new();
                 for key in &gates.alarm_outputs {
-                    match output(&outputs, key) {
+                    match output(outputs, key) {
                         Some(name) => names.push(name.to_string()),
                         None => {
                             missing.push(no_output(&format!("alarm output {key}"), release, key))
                         }
                     }
                 }
-                let mut seen = std::collections::HashSet::new();
+                let mut seen = HashSet::new();
                 names.retain(|name| seen.insert(name.clone()));
                 let mut results = alarms::check(&self.alarms, &names).await;
                 results.extend(missing);
                 results
             }));
         }
-        if let Some(http) = &gates.http {
-            let outputs = outputs.clone();
-            let failed = matches!(http.url, HttpTarget::Output(_))
-                .then(|| unavailable(super::http::GATE))
-                .flatten();
+        if let (Some(gate), Some(probe)) = (&gates.http, &self.http) {
+            let outputs = &outputs;
             checks.push(Box::pin(async move {
-                if let Some(failed) = failed {
-                    return failed;
-                }
-                let url = match &http.url {
+                let url = match &gate.url {
                     HttpTarget::Url(url) => url.as_str(),
-                    HttpTarget::Output(key) => match output(&outputs, key) {
+                    HttpTarget::Output(key) => match output(outputs, key) {
                         Some(url) => url,
-                        None => return vec![no_output(super::http::GATE, release, key)],
+                        None => return vec![no_output(http::GATE, release, key)],
                     },
                 };
-                vec![self.http.check(http, url).await]
+                vec![probe.check(gate, url).await]
             }));
         }
         if let Some(script) = &gates.command {
-            let failed = unavailable(command::GATE);
+            let outputs = &outputs;
             checks.push(Box::pin(async move {
-                if let Some(failed) = failed {
-                    return failed;
-                }
                 let release_id = parse_stack_name(&self.app, release);
                 let context = CommandContext {
                     app: &self.app,
                     stack_name: release,
                     release: release_id.as_ref().map_or(release, |id| id.as_str()),
-                    outputs: &outputs,
+                    outputs,
                     dir: self.spec_dir.as_deref(),
                 };
                 vec![command::check(script, &context, command::TIMEOUT).await]

@@ -165,3 +165,103 @@ fn chain(error: &(dyn StdError + 'static)) -> String {
     }
     parts.join(": ")
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// Serves `response` to every request; `None` accepts and never answers.
+    async fn server(response: Option<&'static str>) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buffer = [0u8; 2048];
+                    let _ = stream.read(&mut buffer).await;
+                    match response {
+                        Some(response) => {
+                            let _ = stream.write_all(response.as_bytes()).await;
+                        }
+                        None => std::future::pending::<()>().await,
+                    }
+                });
+            }
+        });
+        format!("http://{address}/health")
+    }
+
+    fn gate(body_contains: Option<&str>, timeout: Duration) -> HttpGate {
+        HttpGate {
+            url: crate::spec::HttpTarget::Url(String::new()),
+            expect_status: 200,
+            body_contains: body_contains.map(str::to_string),
+            timeout,
+            retries: 0,
+        }
+    }
+
+    const OK: &str = "HTTP/1.1 200 OK\r\ncontent-length: 9\r\nconnection: close\r\n\r\nstatus=ok";
+
+    #[tokio::test]
+    async fn status_and_body_match() {
+        let url = server(Some(OK)).await;
+        let result = HttpProbe::new()
+            .check(&gate(Some("=ok"), Duration::from_secs(5)), &url)
+            .await;
+        assert_eq!(result, GateResult::pass("http"));
+    }
+
+    #[tokio::test]
+    async fn a_body_without_the_text_fails() {
+        let url = server(Some(OK)).await;
+        let result = HttpProbe::new()
+            .check(&gate(Some("healthy"), Duration::from_secs(5)), &url)
+            .await;
+        assert_eq!(
+            result,
+            GateResult::fail(
+                "http",
+                format!("GET {url}: status 200 but the body does not contain \"healthy\"")
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn a_server_that_does_not_answer_fails_at_the_timeout() {
+        let url = server(None).await;
+        let result = HttpProbe::new()
+            .check(&gate(None, Duration::from_millis(100)), &url)
+            .await;
+        assert_eq!(
+            result,
+            GateResult::fail("http", format!("GET {url}: no answer within 100ms"))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_and_bad_urls_fail() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        drop(listener);
+        let probe = HttpProbe::new();
+        let result = probe.check(&gate(None, Duration::from_secs(5)), &url).await;
+        assert!(
+            matches!(&result.outcome, GateOutcome::Fail(reason) if reason.starts_with(&format!("GET {url}: client error (Connect)"))),
+            "{result}"
+        );
+        let result = probe
+            .check(&gate(None, Duration::from_secs(5)), "ftp://example.com/")
+            .await;
+        assert_eq!(
+            result,
+            GateResult::fail(
+                "http",
+                "ftp://example.com/ is not an http:// or https:// URL"
+            )
+        );
+    }
+}

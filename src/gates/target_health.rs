@@ -2,18 +2,20 @@
 //! at least the spec's minimum.
 
 use super::{GateOutcome, GateResult};
-use crate::aws::elbv2::{LoadBalancerApi, TargetHealthFacts};
+use crate::aws::elbv2::TargetHealthFacts;
+use crate::aws::AwsError;
 
 pub const GATE: &str = "target_health";
 
-/// Describes the group's targets and judges them.
-pub async fn check(
-    api: &impl LoadBalancerApi,
+/// The gate's result from what DescribeTargetHealth answered for the group (the answer is shared
+/// with the instance-status gate, which checks the same targets' instances).
+pub fn result_of(
     target_group_arn: &str,
+    answer: &Result<Vec<TargetHealthFacts>, AwsError>,
     min_healthy: u32,
 ) -> GateResult {
-    let outcome = match api.target_health(target_group_arn).await {
-        Ok(targets) => judge(target_group_arn, &targets, min_healthy),
+    let outcome = match answer {
+        Ok(targets) => judge(target_group_arn, targets, min_healthy),
         Err(error) if error.is_not_found() => {
             GateOutcome::Fail(format!("target group {target_group_arn} does not exist"))
         }

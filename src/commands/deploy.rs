@@ -66,6 +66,27 @@ pub async fn run(
         spec.name, plan.candidate.release
     ));
     let lock = locks.acquire(&spec.name, &holder).await?;
+    // A cutover that a previous run left half way is finished (or turned back) first: a new
+    // release must start from a router that points at one live release.
+    match handover::resume_unfinished(&context, &spec, settings).await {
+        Ok(None) => {}
+        Ok(Some((candidate, outcome))) => {
+            eprintln!(
+                "the cutover to {candidate} ended: {outcome}; run `cutover deploy {}` again for a new release",
+                spec.name
+            );
+            if let Err(error) = lock.release().await {
+                tracing::warn!("{error}; it expires by itself");
+            }
+            return Ok(outcome.exit());
+        }
+        Err(error) => {
+            if let Err(error) = lock.release().await {
+                tracing::warn!("{error}; it expires by itself");
+            }
+            return Err(error.into());
+        }
+    }
     let mut display = progress::for_settings(settings);
     let template = TemplateSource::Body(plan.candidate.template.body.clone());
     let result =
@@ -73,9 +94,16 @@ pub async fn run(
     report(&plan, &result, settings)?;
     // The lock is held through the cutover: traffic moves under it too.
     let outcome = match result {
-        Ok(healthy) => handover::cut_over(&context, &spec, &healthy.stack.name, settings)
-            .await
-            .map_err(DeployError::from),
+        Ok(healthy) => {
+            let candidate = &healthy.stack.name;
+            match handover::cut_over(&context, &spec, candidate, settings).await {
+                Ok(outcome) => {
+                    handover::after_cutover(&context, &spec, candidate, &outcome, settings).await;
+                    Ok(outcome)
+                }
+                Err(error) => Err(DeployError::from(error)),
+            }
+        }
         Err(error) => Err(error),
     };
     if let Err(error) = lock.release().await {

@@ -2,6 +2,7 @@
 
 mod deploy;
 mod diff;
+mod resume;
 mod retire;
 mod rollback;
 mod status;
@@ -23,6 +24,9 @@ pub enum CommandError {
     Deploy(#[from] crate::deploy::DeployError),
 
     #[error(transparent)]
+    Resume(#[from] resume::ResumeError),
+
+    #[error(transparent)]
     Unlock(#[from] unlock::UnlockError),
 
     #[error(transparent)]
@@ -41,6 +45,7 @@ impl Diagnostic for CommandError {
             CommandError::NotBuiltYet(_) => Exit::Error,
             CommandError::Diff(error) => error.exit(),
             CommandError::Deploy(error) => error.exit(),
+            CommandError::Resume(error) => error.exit(),
             CommandError::Unlock(error) => error.exit(),
             CommandError::Status(error) => error.exit(),
             CommandError::Rollback(error) => error.exit(),
@@ -55,6 +60,7 @@ impl Diagnostic for CommandError {
             ),
             CommandError::Diff(error) => error.hint(),
             CommandError::Deploy(error) => error.hint(),
+            CommandError::Resume(error) => error.hint(),
             CommandError::Unlock(error) => error.hint(),
             CommandError::Status(error) => error.hint(),
             CommandError::Rollback(error) => error.hint(),
@@ -81,7 +87,7 @@ pub async fn run(cli: Cli, settings: OutputSettings) -> Result<Exit, CommandErro
         )
         .await?),
         Command::Deploy(args) => Ok(deploy::run(args, &cli.global, &settings).await?),
-        Command::Resume(_) => Err(CommandError::NotBuiltYet("resume")),
+        Command::Resume(args) => Ok(resume::run(args, &cli.global, &settings).await?),
         Command::Status(args) => Ok(status::run(args, &cli.global, &settings).await?),
         Command::Rollback(args) => Ok(rollback::run(args, &cli.global, &settings).await?),
         Command::Retire(args) => Ok(retire::run(args, &cli.global, &settings).await?),

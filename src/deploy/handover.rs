@@ -3,6 +3,7 @@
 //! `resume`, so a run that died half way is finished by the same code that started it.
 
 use crate::aws::cloudformation::{CloudFormation, StackApi};
+use crate::aws::stack_lifecycle::{StackLifecycle, StackLifecycleApi};
 use crate::aws::AwsContext;
 use crate::cutover::{
     AbortSignal, Controller, CutoverError, CutoverEvent, CutoverOutcome, Plan, Releases,
@@ -11,7 +12,9 @@ use crate::cutover::{
 use crate::error::{Diagnostic, Exit};
 use crate::gates::build_gates;
 use crate::output::OutputSettings;
-use crate::release::live::{observe_app, LiveError};
+use crate::release::live::{observe_app, AppReleases, LiveError, FAILED_AT};
+use crate::release::retire::{apply_retention, error_line, tag_update, RetireOptions};
+use crate::release::{tags, Role};
 use crate::router::RouterError;
 use crate::spec::{AppSpec, StrategyKind};
 
@@ -177,6 +180,115 @@ pub async fn cut_over(
         .await;
     interrupt.abort();
     Ok(outcome?)
+}
+
+/// The release a cutover was moving traffic to: it has traffic but is not the live release.
+/// The newest such release wins (a manual change may have left older ones weighted).
+pub fn unfinished_candidate(app: &AppReleases) -> Option<String> {
+    let live = app.live()?.name().to_string();
+    app.releases
+        .iter()
+        .rev()
+        .find(|release| release.name() != live && release.weight.unwrap_or(0) > 0)
+        .map(|release| release.name().to_string())
+}
+
+/// Finishes or turns back a cutover that a run left half way, if AWS shows one. The caller
+/// holds the app lock. Returns the candidate and how its cutover ended.
+pub async fn resume_unfinished(
+    ctx: &AwsContext,
+    spec: &AppSpec,
+    settings: &OutputSettings,
+) -> Result<Option<(String, CutoverOutcome)>, HandoverError> {
+    let Some(candidate) = unfinished_candidate(&observe_app(ctx, spec).await?) else {
+        return Ok(None);
+    };
+    if settings.verbosity >= 0 {
+        eprintln!(
+            "resuming the unfinished cutover of app {} to {candidate}",
+            spec.name
+        );
+    }
+    let outcome = cut_over(ctx, spec, &candidate, settings).await?;
+    after_cutover(ctx, spec, &candidate, &outcome, settings).await;
+    Ok(Some((candidate, outcome)))
+}
+
+/// What follows a cutover: a candidate that turned back is marked failed (so nothing resumes it
+/// and retention keeps it for inspection), then retention runs either way. Neither changes the
+/// cutover's result: problems here are reported as warnings and in the retirement report.
+pub async fn after_cutover(
+    ctx: &AwsContext,
+    spec: &AppSpec,
+    candidate: &str,
+    outcome: &CutoverOutcome,
+    settings: &OutputSettings,
+) {
+    let stacks = CloudFormation::new(ctx);
+    let trouble = match outcome {
+        CutoverOutcome::Completed { .. } => None,
+        CutoverOutcome::ShiftedBack { reason, .. } | CutoverOutcome::Abandoned { reason } => {
+            Some(reason.to_string())
+        }
+    };
+    if let Some(reason) = trouble {
+        if let Err(warning) = mark_failed(&stacks, ctx, spec, candidate, &reason).await {
+            tracing::warn!("{warning}");
+        }
+    }
+    let mut display = super::progress::for_settings(settings);
+    match apply_retention(ctx, spec, &RetireOptions::default(), display.as_mut()).await {
+        Ok(report) => {
+            for warning in &report.warnings {
+                tracing::warn!("{warning}");
+            }
+            if !report.outcomes.is_empty() && settings.verbosity >= 0 {
+                eprint!("{}", report.render_text());
+            }
+            if !report.all_retired() {
+                tracing::warn!(
+                    "retention could not retire every release; see `cutover status {}`",
+                    spec.name
+                );
+            }
+        }
+        Err(error) => tracing::warn!("retention was not applied: {}", error_line(&error)),
+    }
+}
+
+/// Tags the candidate failed, with the reason and the time. Some endpoints (moto) refuse a
+/// tag-only stack update; the release then shows in `status` as holding no traffic.
+async fn mark_failed(
+    stacks: &CloudFormation,
+    ctx: &AwsContext,
+    spec: &AppSpec,
+    candidate: &str,
+    reason: &str,
+) -> Result<(), String> {
+    let stack = match stacks.describe_stack(candidate).await {
+        Ok(Some(stack)) => stack,
+        Ok(None) => return Ok(()),
+        Err(error) => {
+            return Err(format!(
+                "could not mark {candidate} failed: {}",
+                error_line(&error)
+            ))
+        }
+    };
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let update = tag_update(
+        &stack,
+        spec,
+        &[
+            (tags::ROLE, Role::Failed.as_str().to_string()),
+            (tags::FAILED_REASON, reason.to_string()),
+            (FAILED_AT, now),
+        ],
+    );
+    StackLifecycle::new(ctx)
+        .update_tags(&update)
+        .await
+        .map_err(|error| format!("could not mark {candidate} failed: {}", error_line(&error)))
 }
 
 /// First Ctrl-C: on a terminal ask whether to turn back, elsewhere turn back at once.

@@ -11,3 +11,4 @@ pub use logging::init_logging;
 mod cutover_events;
 
 pub use cutover_events::CutoverPrinter;
+pub mod prompt;

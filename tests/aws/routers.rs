@@ -402,3 +402,71 @@ async fn eip_full_cycle_moves_the_address_and_refuses_a_split() {
     assert!(error.to_string().contains("all traffic at once"), "{error}");
     assert_eq!(router.writes().len(), 3, "nothing written");
 }
+
+#[tokio::test]
+async fn alb_throttling_is_transient_typos_fail_and_foreign_groups_show_by_arn() {
+    let (world, listener) = alb_world().await;
+    let mut gates_spec = alb_gates(None);
+    gates_spec.alarms.push("web-5xx-typo".into());
+    let spec = alb_spec(gates_spec);
+    let router = world.router(&spec).await;
+    let gates = build_gates(&world.ctx, &spec);
+    router.set_weights(&Weights::all_on(R1)).await.unwrap();
+
+    // Throttled on every attempt: the router says "try again", the gates "could not check".
+    world
+        .proxy
+        .only_actions(&["DescribeListeners", "DescribeAlarms"]);
+    world.proxy.set_throttle_rate(1.0);
+    let error = router.read_weights().await.unwrap_err();
+    assert!(error.is_transient(), "{error}");
+    let error = router.set_weights(&Weights::all_on(R2)).await.unwrap_err();
+    assert!(error.is_transient(), "{error}");
+    let report = gates.check(R1).await;
+    let alarm_outcomes: Vec<&GateOutcome> = report
+        .results
+        .iter()
+        .filter(|result| result.gate.starts_with("alarm "))
+        .map(|result| &result.outcome)
+        .collect();
+    assert_eq!(alarm_outcomes.len(), 3, "{report:?}");
+    assert!(
+        alarm_outcomes.iter().all(
+            |outcome| matches!(outcome, GateOutcome::Error(reason) if reason.contains("throttled"))
+        ),
+        "{report:?}"
+    );
+    assert!(report.only_errors(), "{report}");
+    world.proxy.set_throttle_rate(0.0);
+
+    // Nothing moved while throttled; an alarm name that matches no alarm is a verdict.
+    assert_eq!(router.read_weights().await.unwrap(), Weights::all_on(R1));
+    let report = gates.check(R1).await;
+    assert_eq!(
+        report.to_string(),
+        "alarm web-5xx-typo failed: no CloudWatch alarm named web-5xx-typo exists"
+    );
+
+    // A target group of no release, added by hand, is reported under its ARN.
+    let vpc = world.output("routers-base", "VpcId").await;
+    let elbv2 = aws_sdk_elasticloadbalancingv2::Client::new(&world.sdk);
+    let stray = elbv2
+        .create_target_group()
+        .name("manual")
+        .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
+        .port(80)
+        .vpc_id(vpc)
+        .send()
+        .await
+        .expect("create_target_group");
+    let stray = stray.target_groups()[0]
+        .target_group_arn()
+        .unwrap()
+        .to_string();
+    let mut with_stray = Weights::all_on(R1);
+    with_stray.set(&stray, 0);
+    router.set_weights(&with_stray).await.unwrap();
+    let direct = alb_direct(&world, &listener).await;
+    assert_eq!(router.read_weights().await.unwrap(), with_stray);
+    assert_eq!(direct.weights().await, with_stray);
+}

@@ -158,6 +158,12 @@ async fn alb_full_cycle_r1_then_r2_by_canary_with_every_gate() {
     assert_eq!(candidate_shares(&writes, R1)[0], 100);
     assert_eq!(candidate_shares(&writes[1..], R2), [10, 100]);
     assert_read_back(&writes, false);
+    // One ModifyListener per step, one DescribeTargetHealth per gate round (shared by two
+    // gates), stack outputs read once per release.
+    let calls = world.proxy.requests_by_action();
+    eprintln!("API calls of the ALB cycle: {calls:?}");
+    assert_eq!(calls["ModifyListener"], 3);
+    assert_eq!(calls["DescribeTargetHealth"], calls["DescribeAlarms"]);
 }
 
 #[tokio::test]

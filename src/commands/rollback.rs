@@ -98,6 +98,7 @@ async fn roll_back(
 ) -> Result<Exit, RollbackError> {
     let mut resolved = resolve(context, spec, args, now).await?;
     let mut rebuilt = None;
+    let rebuilt_from = resolved.rebuild.as_ref().map(|plan| plan.from.name.clone());
     if let Some(rebuild) = &resolved.rebuild {
         let mut display = progress::for_settings(settings);
         let healthy = rebuild_release(context, rebuild, display.as_mut()).await?;
@@ -168,7 +169,7 @@ async fn roll_back(
         "app": spec.name,
         "target": target,
         "rebuilt": rebuilt,
-        "rebuilt_from": resolved.rebuild.as_ref().map(|plan| plan.from.name.clone()),
+        "rebuilt_from": rebuilt_from,
         "forced": shifted.forced,
         "completed": completed,
         "outcome": shifted.outcome,
@@ -325,10 +326,11 @@ fn plan_json(resolved: &Resolved, args: &RollbackArgs) -> Value {
     })
 }
 
+/// With `--output json` stdout is JSON lines: the controller's events, then this result.
 fn print(settings: &OutputSettings, value: &Value, text: &str) -> Result<(), RollbackError> {
     let mut stdout = std::io::stdout().lock();
     let result = if settings.json() {
-        writeln!(stdout, "{value:#}")
+        writeln!(stdout, "{value}")
     } else {
         stdout.write_all(text.as_bytes())
     };

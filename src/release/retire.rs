@@ -210,21 +210,25 @@ pub async fn apply_retention(
             source: app.router_error,
         });
     };
-    let rollback_target = options.rollback_target.clone().or_else(|| {
-        (spec.retention.keep > 0)
-            .then(|| {
-                app.previous_release()
-                    .map(|release| release.name().to_string())
-            })
-            .flatten()
-    });
     let policy = RetentionPolicy::new(spec.retention.keep, spec.retention.retire_after);
-    let plan = plan_retirement(
-        &facts,
-        &policy,
-        SystemTime::now(),
-        rollback_target.as_deref(),
-    );
+    let now = SystemTime::now();
+    let mut rollback_target = options.rollback_target.clone();
+    let mut plan = plan_retirement(&facts, &policy, now, rollback_target.as_deref());
+    // While the spec keeps any previous release, the one a rollback would go to stays even when
+    // `retire_after` says it is too old. Only then is it named as the rollback target: named
+    // up front, it would not hold one of the `keep` places and an older release would take it.
+    if rollback_target.is_none() && spec.retention.keep > 0 {
+        if let Some(previous) = app.previous_release() {
+            if plan
+                .retire
+                .iter()
+                .any(|retired| retired.stack_name == previous.name())
+            {
+                rollback_target = Some(previous.name().to_string());
+                plan = plan_retirement(&facts, &policy, now, rollback_target.as_deref());
+            }
+        }
+    }
     let mut report = RetirementReport {
         app: app.app.clone(),
         dry_run: options.dry_run,

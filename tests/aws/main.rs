@@ -7,5 +7,6 @@ mod support;
 
 mod deploy;
 mod harness;
+mod lifecycle;
 mod release;
 mod routers;

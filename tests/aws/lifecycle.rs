@@ -1,0 +1,767 @@
+//! After the cutover: `status`, `rollback`, `retire` end to end, the real binary against moto
+//! through the fault proxy. Each test has its own account (its own proxy), its own base stack
+//! with an ALB listener, and its own app in a temporary stacks folder.
+//!
+//! Releases are deployed with the real `cutover deploy` (all at once, no bake, no gates). The
+//! spec keeps 5 releases while deploying and is rewritten to the retention under test before
+//! `cutover retire`, so these tests hold whether or not deploy applies retention itself.
+//! The listener is read back with the ELBv2 SDK, not through cutover's router.
+//!
+//! moto limits worked around: it never fails a deletion (DELETE_FAILED comes from the proxy's
+//! `fail_stack`), and it refuses a tag-only UpdateStack on stacks with parameters, so the
+//! templates that test the "rolled away from" mark have no parameters.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::process::Output;
+
+use aws_sdk_cloudwatch::types::{ComparisonOperator, StateValue, Statistic};
+
+use crate::support::{
+    fresh_account, moto_endpoint, run_cutover, sdk_config, sdk_env, FailMode, FaultProxy,
+};
+
+/// A release: its own target group (in its own VPC: moto does not check the listener's VPC).
+const RELEASE: &str = r#"
+Resources:
+  Vpc:
+    Type: AWS::EC2::VPC
+    Properties: {CidrBlock: 10.0.0.0/16}
+  Group:
+    Type: AWS::ElasticLoadBalancingV2::TargetGroup
+    Properties: {Port: 80, Protocol: HTTP, VpcId: !Ref Vpc}
+Outputs:
+  TargetGroupArn: {Value: !Ref Group}
+"#;
+
+/// The same with a plain and a NoEcho parameter, for `--rebuild`.
+const RELEASE_WITH_PARAMETERS: &str = r#"
+Parameters:
+  Env: {Type: String}
+  Secret: {Type: String, NoEcho: true}
+Resources:
+  Vpc:
+    Type: AWS::EC2::VPC
+    Properties: {CidrBlock: 10.0.0.0/16}
+  Group:
+    Type: AWS::ElasticLoadBalancingV2::TargetGroup
+    Properties: {Port: 80, Protocol: HTTP, VpcId: !Ref Vpc}
+Outputs:
+  TargetGroupArn: {Value: !Ref Group}
+"#;
+
+fn spec(keep: u32, extra: &str) -> String {
+    format!(
+        r#"
+template = "../templates/app.yaml"
+{extra}
+[router]
+kind = "alb"
+listener = {{ stack_output = "base", output = "ListenerArn" }}
+target_group_output = "TargetGroupArn"
+
+[strategy]
+kind = "all-at-once"
+final_bake = "0s"
+
+[retention]
+keep = {keep}
+"#
+    )
+}
+
+struct App {
+    dir: tempfile::TempDir,
+    name: String,
+    proxy: FaultProxy,
+    sdk: aws_config::SdkConfig,
+    env: Vec<(String, String)>,
+}
+
+impl App {
+    /// A fresh account with the base stack (ALB + listener) and the app's spec and template.
+    async fn new(name: &str, template: &str, spec: &str) -> App {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("stacks")).unwrap();
+        std::fs::create_dir_all(dir.path().join("templates")).unwrap();
+        std::fs::write(dir.path().join("templates/app.yaml"), template).unwrap();
+        let proxy = FaultProxy::start(moto_endpoint(), &fresh_account());
+        let sdk = sdk_config(proxy.url()).await;
+        let app = App {
+            dir,
+            name: name.to_string(),
+            env: sdk_env(proxy.url()),
+            proxy,
+            sdk,
+        };
+        app.write_spec(spec);
+        let base = std::fs::read_to_string(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/routers/alb-base.yaml"),
+        )
+        .unwrap();
+        app.cloudformation()
+            .create_stack()
+            .stack_name("base")
+            .template_body(base)
+            .send()
+            .await
+            .expect("create the base stack");
+        app
+    }
+
+    fn write_spec(&self, spec: &str) {
+        std::fs::write(
+            self.dir.path().join(format!("stacks/{}.toml", self.name)),
+            spec,
+        )
+        .unwrap();
+    }
+
+    fn stack(&self, release: &str) -> String {
+        format!("{}-{release}", self.name)
+    }
+
+    fn cloudformation(&self) -> aws_sdk_cloudformation::Client {
+        aws_sdk_cloudformation::Client::new(&self.sdk)
+    }
+
+    fn elbv2(&self) -> aws_sdk_elasticloadbalancingv2::Client {
+        aws_sdk_elasticloadbalancingv2::Client::new(&self.sdk)
+    }
+
+    fn cutover(&self, args: &[&str]) -> Output {
+        let stacks = self.dir.path().join("stacks");
+        let mut all = vec!["--stacks-dir", stacks.to_str().unwrap()];
+        all.extend_from_slice(args);
+        run_cutover(all, &self.env)
+    }
+
+    fn deploy(&self, release: &str) {
+        let output = self.cutover(&["deploy", &self.name, "--release", release, "--yes"]);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "deploy {release}: {}",
+            show(&output)
+        );
+    }
+
+    async fn output(&self, stack: &str, key: &str) -> String {
+        let described = self
+            .cloudformation()
+            .describe_stacks()
+            .stack_name(stack)
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("describe {stack}: {error:?}"));
+        described.stacks()[0]
+            .outputs()
+            .iter()
+            .find(|output| output.output_key() == Some(key))
+            .and_then(|output| output.output_value())
+            .unwrap_or_else(|| panic!("{stack} has output {key}"))
+            .to_string()
+    }
+
+    async fn listener(&self) -> String {
+        self.output("base", "ListenerArn").await
+    }
+
+    /// Stack name → status of every stack not deleted.
+    async fn stacks(&self) -> BTreeMap<String, String> {
+        let listed = self
+            .cloudformation()
+            .describe_stacks()
+            .send()
+            .await
+            .expect("describe_stacks");
+        listed
+            .stacks()
+            .iter()
+            .map(|stack| {
+                (
+                    stack.stack_name().unwrap_or_default().to_string(),
+                    stack
+                        .stack_status()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                )
+            })
+            .filter(|(_, status)| status != "DELETE_COMPLETE")
+            .collect()
+    }
+
+    async fn deleted(&self, stack: &str) -> bool {
+        let listed = self
+            .cloudformation()
+            .list_stacks()
+            .send()
+            .await
+            .expect("list_stacks");
+        listed.stack_summaries().iter().any(|summary| {
+            summary.stack_name() == Some(stack)
+                && summary.stack_status().map(|s| s.as_str()) == Some("DELETE_COMPLETE")
+        })
+    }
+
+    async fn tags(&self, stack: &str) -> HashMap<String, String> {
+        let described = self
+            .cloudformation()
+            .describe_stacks()
+            .stack_name(stack)
+            .send()
+            .await
+            .expect("describe_stacks");
+        described.stacks()[0]
+            .tags()
+            .iter()
+            .map(|tag| {
+                (
+                    tag.key().unwrap_or_default().to_string(),
+                    tag.value().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// The listener's forward weights as ELBv2 holds them: target group ARN → weight.
+    async fn listener_weights(&self) -> BTreeMap<String, i32> {
+        let listener = self.listener().await;
+        let described = self
+            .elbv2()
+            .describe_listeners()
+            .listener_arns(&listener)
+            .send()
+            .await
+            .expect("describe_listeners");
+        let mut weights = BTreeMap::new();
+        for action in described.listeners()[0].default_actions() {
+            if let Some(forward) = action.forward_config() {
+                for group in forward.target_groups() {
+                    weights.insert(
+                        group.target_group_arn().unwrap_or_default().to_string(),
+                        group.weight().unwrap_or(1),
+                    );
+                }
+            }
+        }
+        weights
+    }
+
+    /// The listener's weights by release stack (target groups of unknown stacks by ARN).
+    async fn weights_by_stack(&self, releases: &[&str]) -> BTreeMap<String, i32> {
+        let mut by_arn = self.listener_weights().await;
+        let mut by_stack = BTreeMap::new();
+        for release in releases {
+            let stack = self.stack(release);
+            if let Some(arn) = self.group_of(&stack).await {
+                if let Some(weight) = by_arn.remove(&arn) {
+                    by_stack.insert(stack, weight);
+                }
+            }
+        }
+        by_stack.extend(by_arn);
+        by_stack
+    }
+
+    /// The target group of a release stack, also after the stack was deleted.
+    async fn group_of(&self, stack: &str) -> Option<String> {
+        let listed = self.cloudformation().list_stacks().send().await.ok()?;
+        let id = listed
+            .stack_summaries()
+            .iter()
+            .find(|summary| summary.stack_name() == Some(stack))?
+            .stack_id()?
+            .to_string();
+        let described = self
+            .cloudformation()
+            .describe_stacks()
+            .stack_name(id)
+            .send()
+            .await
+            .ok()?;
+        described.stacks()[0]
+            .outputs()
+            .iter()
+            .find(|output| output.output_key() == Some("TargetGroupArn"))
+            .and_then(|output| output.output_value())
+            .map(str::to_string)
+    }
+
+    /// `cutover status APP --output json`: stack → (role, weight).
+    fn roles(&self) -> BTreeMap<String, (String, Option<u64>)> {
+        let output = self.cutover(&["status", &self.name, "--output", "json"]);
+        assert_eq!(output.status.code(), Some(0), "status: {}", show(&output));
+        let value: serde_json::Value = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|error| panic!("status JSON: {error}: {}", show(&output)));
+        value["apps"][0]["releases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|release| {
+                (
+                    release["stack"].as_str().unwrap().to_string(),
+                    (
+                        release["role"].as_str().unwrap().to_string(),
+                        release["weight"].as_u64(),
+                    ),
+                )
+            })
+            .collect()
+    }
+
+    fn creates(&self) -> usize {
+        self.proxy
+            .requests_by_action()
+            .get("CreateStack")
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn show(output: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status.code(),
+        text(&output.stdout),
+        text(&output.stderr)
+    )
+}
+
+fn role(roles: &BTreeMap<String, (String, Option<u64>)>, stack: &str) -> (String, Option<u64>) {
+    roles
+        .get(stack)
+        .cloned()
+        .unwrap_or_else(|| panic!("status lists {stack}: {roles:?}"))
+}
+
+fn role_of(role: &str, weight: u64) -> (String, Option<u64>) {
+    (role.to_string(), Some(weight))
+}
+
+#[tokio::test]
+async fn keep_one_after_three_releases_retires_only_the_oldest_after_unrouting_it() {
+    let app = App::new("life-keep", RELEASE, &spec(5, "")).await;
+    for release in ["r1", "r2", "r3"] {
+        app.deploy(release);
+    }
+    let (r1, r2, r3) = (app.stack("r1"), app.stack("r2"), app.stack("r3"));
+    // As a crashed run could leave it: r1 still in the forward config, at weight 0.
+    let groups = [
+        (app.group_of(&r3).await.unwrap(), 100),
+        (app.group_of(&r2).await.unwrap(), 0),
+        (app.group_of(&r1).await.unwrap(), 0),
+    ];
+    let forward = aws_sdk_elasticloadbalancingv2::types::ForwardActionConfig::builder()
+        .set_target_groups(Some(
+            groups
+                .iter()
+                .map(|(arn, weight)| {
+                    aws_sdk_elasticloadbalancingv2::types::TargetGroupTuple::builder()
+                        .target_group_arn(arn)
+                        .weight(*weight)
+                        .build()
+                })
+                .collect(),
+        ))
+        .build();
+    app.elbv2()
+        .modify_listener()
+        .listener_arn(app.listener().await)
+        .default_actions(
+            aws_sdk_elasticloadbalancingv2::types::Action::builder()
+                .r#type(aws_sdk_elasticloadbalancingv2::types::ActionTypeEnum::Forward)
+                .forward_config(forward)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("modify_listener");
+    let roles = app.roles();
+    assert_eq!(role(&roles, &r3), role_of("live", 100));
+    assert_eq!(role(&roles, &r2), role_of("retained", 0));
+    assert_eq!(role(&roles, &r1), role_of("retained", 0));
+
+    app.write_spec(&spec(1, ""));
+    let dry = app.cutover(&["retire", &app.name, "--dry-run"]);
+    assert_eq!(dry.status.code(), Some(0), "{}", show(&dry));
+    let dry_text = text(&dry.stdout);
+    assert!(
+        dry_text.contains(&format!("retire  {r1}")),
+        "{}",
+        show(&dry)
+    );
+    assert!(dry_text.contains("beyond keep = 1"), "{}", show(&dry));
+    assert!(!app.deleted(&r1).await, "a dry run deletes nothing");
+    assert_eq!(app.weights_by_stack(&["r1", "r2", "r3"]).await.len(), 3);
+
+    let retired = app.cutover(&["retire", &app.name, "--yes", "--output", "json"]);
+    assert_eq!(retired.status.code(), Some(0), "{}", show(&retired));
+    let report: serde_json::Value = serde_json::from_slice(&retired.stdout).unwrap();
+    assert_eq!(
+        report["outcomes"],
+        serde_json::json!([{ "result": "deleted", "stack": r1, "unrouted": true }]),
+        "{}",
+        show(&retired)
+    );
+    assert!(app.deleted(&r1).await);
+    let stacks = app.stacks().await;
+    assert_eq!(stacks.get(&r2).map(String::as_str), Some("CREATE_COMPLETE"));
+    assert_eq!(stacks.get(&r3).map(String::as_str), Some("CREATE_COMPLETE"));
+    let weights = app.weights_by_stack(&["r1", "r2", "r3"]).await;
+    assert_eq!(
+        weights,
+        BTreeMap::from([(r2.clone(), 0), (r3.clone(), 100)]),
+        "r1 is out of the listener, r2 stays registered for rollback"
+    );
+    let roles = app.roles();
+    assert_eq!(roles.len(), 2, "{roles:?}");
+    assert_eq!(role(&roles, &r3), role_of("live", 100));
+    assert_eq!(role(&roles, &r2), role_of("retained", 0));
+
+    // Nothing left to retire: a second run changes nothing.
+    let again = app.cutover(&["retire", &app.name, "--yes"]);
+    assert_eq!(again.status.code(), Some(0), "{}", show(&again));
+    assert!(
+        text(&again.stdout).contains("Nothing to retire"),
+        "{}",
+        show(&again)
+    );
+}
+
+#[tokio::test]
+async fn rollback_to_r2_moves_all_traffic_creates_nothing_and_marks_r3() {
+    let app = App::new("life-back", RELEASE, &spec(5, "")).await;
+    for release in ["r1", "r2", "r3"] {
+        app.deploy(release);
+    }
+    let (r2, r3) = (app.stack("r2"), app.stack("r3"));
+    let stacks_before = app.stacks().await;
+    let creates_before = app.creates();
+
+    let dry = app.cutover(&["rollback", &app.name, "--to", &r2, "--dry-run"]);
+    assert_eq!(dry.status.code(), Some(0), "{}", show(&dry));
+    assert!(
+        text(&dry.stdout).contains(&format!("target          {r2}")),
+        "{}",
+        show(&dry)
+    );
+    assert_eq!(
+        app.weights_by_stack(&["r2", "r3"]).await.get(&r3),
+        Some(&100)
+    );
+
+    let output = app.cutover(&["rollback", &app.name, "--to", &r2, "--yes"]);
+    assert_eq!(output.status.code(), Some(0), "{}", show(&output));
+    assert!(
+        text(&output.stdout).contains(&format!("Rolled app {} back to {r2}", app.name)),
+        "{}",
+        show(&output)
+    );
+    let weights = app.weights_by_stack(&["r1", "r2", "r3"]).await;
+    assert_eq!(
+        weights.iter().filter(|(_, w)| **w > 0).collect::<Vec<_>>(),
+        [(&r2, &100)],
+        "all traffic on r2, read back from the listener: {weights:?}"
+    );
+    assert_eq!(app.creates(), creates_before, "no stack created");
+    assert_eq!(
+        app.stacks().await.keys().collect::<Vec<_>>(),
+        stacks_before.keys().collect::<Vec<_>>(),
+        "no stack created or deleted"
+    );
+    let tags = app.tags(&r3).await;
+    assert_eq!(tags.get("cutover:role").map(String::as_str), Some("failed"));
+    assert_eq!(
+        tags.get("cutover:failed-reason").map(String::as_str),
+        Some(format!("rolled back to {r2}").as_str())
+    );
+    let roles = app.roles();
+    assert_eq!(role(&roles, &r2), role_of("live", 100));
+    assert_eq!(role(&roles, &r3), role_of("failed", 0));
+    assert_eq!(role(&roles, &app.stack("r1")), role_of("retained", 0));
+
+    // By release id, and back again: r3 is healthy, so it may take traffic again.
+    let forward = app.cutover(&["rollback", &app.name, "--to", "r3", "--yes"]);
+    assert_eq!(forward.status.code(), Some(0), "{}", show(&forward));
+    assert_eq!(
+        app.weights_by_stack(&["r2", "r3"]).await.get(&r3),
+        Some(&100)
+    );
+}
+
+#[tokio::test]
+async fn refused_targets_exit_2_and_change_nothing() {
+    let app = App::new("life-refuse", RELEASE, &spec(5, "")).await;
+    for release in ["r1", "r2", "r3"] {
+        app.deploy(release);
+    }
+    // Another app's release stack, found by its tag, not its name.
+    app.cloudformation()
+        .create_stack()
+        .stack_name("other-r1")
+        .template_body(RELEASE)
+        .tags(
+            aws_sdk_cloudformation::types::Tag::builder()
+                .key("cutover:app")
+                .value("other")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create other-r1");
+    app.write_spec(&spec(0, ""));
+    let retired = app.cutover(&["retire", &app.name, "--yes"]);
+    assert_eq!(retired.status.code(), Some(0), "{}", show(&retired));
+    let r1 = app.stack("r1");
+    assert!(app.deleted(&r1).await);
+
+    let stacks_before = app.stacks().await;
+    let weights_before = app.listener_weights().await;
+    let creates_before = app.creates();
+    for (to, needle) in [
+        (
+            "other-r1".to_string(),
+            "its cutover:app tag says other".to_string(),
+        ),
+        ("base".to_string(), "it has no cutover:app tag".to_string()),
+        (r1.clone(), "it was retired".to_string()),
+        ("r1".to_string(), "it was retired".to_string()),
+        ("nope".to_string(), "has no such stack".to_string()),
+    ] {
+        let output = app.cutover(&["rollback", &app.name, "--to", &to, "--yes"]);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "--to {to}: {}",
+            show(&output)
+        );
+        let stderr = text(&output.stderr);
+        assert!(stderr.contains(&needle), "--to {to}: {}", show(&output));
+        assert!(
+            stderr.contains("nothing was changed"),
+            "--to {to}: {}",
+            show(&output)
+        );
+        if needle.contains("retired") {
+            assert!(stderr.contains("--rebuild"), "--to {to}: {}", show(&output));
+        }
+    }
+    assert_eq!(app.stacks().await, stacks_before);
+    assert_eq!(app.listener_weights().await, weights_before);
+    assert_eq!(app.creates(), creates_before);
+}
+
+#[tokio::test]
+async fn rebuild_recreates_a_retired_release_from_its_recorded_template_and_parameters() {
+    let with_parameters = |env: &str, keep: u32| {
+        spec(
+            keep,
+            &format!("[parameters]\nEnv = \"{env}\"\nSecret = {{ env = \"LIFE_SECRET\" }}\n"),
+        )
+    };
+    let mut app = App::new(
+        "life-rebuild",
+        RELEASE_WITH_PARAMETERS,
+        &with_parameters("first", 5),
+    )
+    .await;
+    app.env
+        .push(("LIFE_SECRET".into(), "first-secret-do-not-print".into()));
+    app.deploy("r1");
+    app.deploy("r2");
+    app.write_spec(&with_parameters("second", 0));
+    let retired = app.cutover(&["retire", &app.name, "--yes"]);
+    assert_eq!(retired.status.code(), Some(0), "{}", show(&retired));
+    let r1 = app.stack("r1");
+    assert!(app.deleted(&r1).await);
+
+    let refused = app.cutover(&["rollback", &app.name, "--to", "r1", "--yes"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", show(&refused));
+    assert!(
+        text(&refused.stderr).contains("--rebuild"),
+        "{}",
+        show(&refused)
+    );
+
+    app.env.retain(|(name, _)| name != "LIFE_SECRET");
+    app.env
+        .push(("LIFE_SECRET".into(), "second-secret-do-not-print".into()));
+    let output = app.cutover(&[
+        "rollback",
+        &app.name,
+        "--to",
+        "r1",
+        "--rebuild",
+        "--yes",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", show(&output));
+    let all = format!("{}{}", text(&output.stdout), text(&output.stderr));
+    assert!(
+        !all.contains("secret-do-not-print"),
+        "a NoEcho value was printed: {all}"
+    );
+    // JSON lines: the controller's events, then the result.
+    let stdout = text(&output.stdout);
+    let last = stdout.lines().last().expect("a result line");
+    let result: serde_json::Value = serde_json::from_str(last).unwrap();
+    let rebuilt = result["rebuilt"]
+        .as_str()
+        .expect("the rebuilt stack")
+        .to_string();
+    assert_ne!(rebuilt, r1);
+    assert_eq!(result["rebuilt_from"], r1.as_str());
+
+    let described = app
+        .cloudformation()
+        .describe_stacks()
+        .stack_name(&rebuilt)
+        .send()
+        .await
+        .expect("the rebuilt stack exists");
+    let stack = &described.stacks()[0];
+    assert_eq!(
+        stack.stack_status().map(|s| s.as_str()),
+        Some("CREATE_COMPLETE")
+    );
+    let parameters: HashMap<&str, &str> = stack
+        .parameters()
+        .iter()
+        .map(|p| (p.parameter_key().unwrap(), p.parameter_value().unwrap()))
+        .collect();
+    // The plain value as r1 recorded it (the spec says "second" now); the NoEcho one resolved
+    // again from the spec (moto returns it unmasked, so the test can see which one it got).
+    assert_eq!(parameters.get("Env"), Some(&"first"));
+    assert_eq!(
+        parameters.get("Secret"),
+        Some(&"second-secret-do-not-print")
+    );
+    let tags = app.tags(&rebuilt).await;
+    assert_eq!(
+        tags.get("cutover:app").map(String::as_str),
+        Some(app.name.as_str())
+    );
+    assert_eq!(tags.get("cutover:rebuilt-from"), Some(&r1));
+
+    let rebuilt_group = app.group_of(&rebuilt).await.unwrap();
+    let weights = app.listener_weights().await;
+    assert_eq!(
+        weights.iter().filter(|(_, w)| **w > 0).collect::<Vec<_>>(),
+        [(&rebuilt_group, &100)],
+        "{weights:?}"
+    );
+    assert_eq!(role(&app.roles(), &rebuilt), role_of("live", 100));
+}
+
+#[tokio::test]
+async fn delete_failed_is_reported_with_its_reasons_and_kept_for_attention() {
+    let app = App::new("life-stuck", RELEASE, &spec(5, "")).await;
+    app.deploy("r1");
+    app.deploy("r2");
+    let r1 = app.stack("r1");
+    app.proxy.fail_stack(
+        &r1,
+        FailMode::DeleteFailed {
+            resource: "Group".into(),
+            reason: "Target group is currently in use by a listener or a rule".into(),
+        },
+    );
+    app.write_spec(&spec(0, ""));
+    let output = app.cutover(&["retire", &app.name, "--yes"]);
+    assert_eq!(output.status.code(), Some(1), "{}", show(&output));
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.contains(&format!("could not retire {r1}: DELETE_FAILED")),
+        "{}",
+        show(&output)
+    );
+    assert!(
+        stdout.contains(
+            "Group (AWS::ElasticLoadBalancingV2::TargetGroup): Target group is currently in use"
+        ),
+        "{}",
+        show(&output)
+    );
+    assert!(
+        stdout.contains("tagged cutover:attention"),
+        "{}",
+        show(&output)
+    );
+    assert_eq!(
+        app.stacks().await.get(&r1).map(String::as_str),
+        Some("DELETE_FAILED")
+    );
+    assert!(app
+        .tags(&r1)
+        .await
+        .get("cutover:attention")
+        .is_some_and(|reason| reason.contains("in use")));
+    let roles = app.roles();
+    assert_eq!(role(&roles, &r1), role_of("retiring", 0));
+    assert_eq!(role(&roles, &app.stack("r2")), role_of("live", 100));
+}
+
+#[tokio::test]
+async fn a_failing_gate_leaves_traffic_where_it_was_unless_forced() {
+    let app = App::new(
+        "life-gated",
+        RELEASE,
+        &spec(
+            5,
+            "[gates]\nalarms = [\"life-gated-5xx\"]\ninterval = \"1s\"\n",
+        ),
+    )
+    .await;
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&app.sdk);
+    cloudwatch
+        .put_metric_alarm()
+        .alarm_name("life-gated-5xx")
+        .namespace("AWS/ApplicationELB")
+        .metric_name("HTTPCode_Target_5XX_Count")
+        .statistic(Statistic::Sum)
+        .period(60)
+        .evaluation_periods(1)
+        .threshold(10.0)
+        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+        .send()
+        .await
+        .expect("put_metric_alarm");
+    let set_alarm = |state: StateValue| {
+        cloudwatch
+            .set_alarm_state()
+            .alarm_name("life-gated-5xx")
+            .state_value(state)
+            .state_reason("test")
+            .send()
+    };
+    set_alarm(StateValue::Ok).await.expect("set_alarm_state");
+    app.deploy("r1");
+    app.deploy("r2");
+    set_alarm(StateValue::Alarm).await.expect("set_alarm_state");
+    let before = app.listener_weights().await;
+
+    let gated = app.cutover(&["rollback", &app.name, "--yes"]);
+    assert_eq!(gated.status.code(), Some(1), "{}", show(&gated));
+    assert_eq!(
+        app.listener_weights().await,
+        before,
+        "traffic stays where it was"
+    );
+    assert!(
+        text(&gated.stdout).contains("did not complete"),
+        "{}",
+        show(&gated)
+    );
+
+    let forced = app.cutover(&["rollback", &app.name, "--force", "--yes"]);
+    assert_eq!(forced.status.code(), Some(0), "{}", show(&forced));
+    let weights = app.weights_by_stack(&["r1", "r2"]).await;
+    assert_eq!(weights.get(&app.stack("r1")), Some(&100), "{weights:?}");
+    assert_eq!(weights.get(&app.stack("r2")), Some(&0), "{weights:?}");
+}

@@ -202,6 +202,10 @@ pub struct RotateArgs {
     /// Print which apps are due and why, change nothing
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Rebuild live releases older than this, whatever the specs' `rotation.max_age` says
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub max_age: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Args)]

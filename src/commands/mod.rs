@@ -5,6 +5,7 @@ mod diff;
 mod resume;
 mod retire;
 mod rollback;
+mod rotate;
 mod status;
 mod unlock;
 
@@ -22,6 +23,9 @@ pub enum CommandError {
 
     #[error(transparent)]
     Deploy(#[from] crate::deploy::DeployError),
+
+    #[error(transparent)]
+    Rotate(#[from] rotate::RotateError),
 
     #[error(transparent)]
     Resume(#[from] resume::ResumeError),
@@ -45,6 +49,7 @@ impl Diagnostic for CommandError {
             CommandError::NotBuiltYet(_) => Exit::Error,
             CommandError::Diff(error) => error.exit(),
             CommandError::Deploy(error) => error.exit(),
+            CommandError::Rotate(error) => error.exit(),
             CommandError::Resume(error) => error.exit(),
             CommandError::Unlock(error) => error.exit(),
             CommandError::Status(error) => error.exit(),
@@ -60,6 +65,7 @@ impl Diagnostic for CommandError {
             ),
             CommandError::Diff(error) => error.hint(),
             CommandError::Deploy(error) => error.hint(),
+            CommandError::Rotate(error) => error.hint(),
             CommandError::Resume(error) => error.hint(),
             CommandError::Unlock(error) => error.hint(),
             CommandError::Status(error) => error.hint(),
@@ -91,7 +97,7 @@ pub async fn run(cli: Cli, settings: OutputSettings) -> Result<Exit, CommandErro
         Command::Status(args) => Ok(status::run(args, &cli.global, &settings).await?),
         Command::Rollback(args) => Ok(rollback::run(args, &cli.global, &settings).await?),
         Command::Retire(args) => Ok(retire::run(args, &cli.global, &settings).await?),
-        Command::Rotate(_) => Err(CommandError::NotBuiltYet("rotate")),
+        Command::Rotate(args) => Ok(rotate::run(args, &cli.global, &settings).await?),
         Command::Unlock(args) => Ok(unlock::run(args, &cli.global, &settings).await?),
         Command::Completions(args) => {
             use clap::CommandFactory;

@@ -262,7 +262,7 @@ fn with_router(
 fn plan_text(resolved: &Resolved, args: &RollbackArgs) -> String {
     let app = &resolved.app.app;
     let mut out = format!("Rollback of app {app}\n");
-    let mut row = |label: &str, value: String| out.push_str(&format!("  {label:<16}{value}\n"));
+    let mut row = |label: &str, value: String| out.push_str(&format!("  {label:<18}{value}\n"));
     row("traffic now", resolved.weights.to_string());
     match &resolved.rebuild {
         Some(rebuild) => {

@@ -158,12 +158,12 @@ fn render_app(app: &AppReleases, palette: Palette) -> String {
         }
     }
     let line = |cells: [&str; 6]| {
-        let mut text = String::from(" ");
+        let mut text = String::new();
         for (index, cell) in cells.iter().enumerate() {
             if index + 1 == cells.len() {
-                text.push_str(&format!(" {cell}"));
+                text.push_str(&format!("  {cell}"));
             } else {
-                text.push_str(&format!(" {cell:<width$}", width = widths[index]));
+                text.push_str(&format!("  {cell:<width$}", width = widths[index]));
             }
         }
         text.push('\n');

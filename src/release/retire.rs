@@ -15,7 +15,7 @@ use super::live::{observe_app, AppReleases, LiveError};
 use super::retention::{plan_retirement, RetentionPolicy, RetirementPlan};
 use super::tags::{ATTENTION, ROLE};
 use super::Role;
-use crate::aws::cloudformation::{CloudFormation, StackApi, StackFacts};
+use crate::aws::cloudformation::{CloudFormation, StackApi, StackEvent, StackFacts};
 use crate::aws::stack_lifecycle::{StackLifecycle, StackLifecycleApi, TagUpdate};
 use crate::aws::{AwsContext, AwsError};
 use crate::deploy::wait::{Operation, Outcome, StackWatch, WaitDisplay, WaitError};
@@ -391,6 +391,8 @@ impl<A: StackApi, L: StackLifecycleApi, R: TrafficRouter + Sync> Retirement<'_, 
                 ));
             }
         }
+        // A second of slack for a clock that runs a little ahead of CloudFormation's.
+        let deletion_started = SystemTime::now() - Duration::from_secs(1);
         if let Err(error) = self.stacks.delete_stack(&stack.id).await {
             return RetireOutcome::Error {
                 stack: name,
@@ -399,8 +401,14 @@ impl<A: StackApi, L: StackLifecycleApi, R: TrafficRouter + Sync> Retirement<'_, 
         }
         let timeout = self.spec.stack.timeout.unwrap_or(DEFAULT_DELETE_TIMEOUT);
         let mut watch = StackWatch::new(self.stacks, &stack.id, &name);
-        let waited = watch.wait(Operation::Delete, timeout, display).await;
-        display.finish();
+        let mut deletion_events = EventsSince {
+            inner: display,
+            since: deletion_started,
+        };
+        let waited = watch
+            .wait(Operation::Delete, timeout, &mut deletion_events)
+            .await;
+        deletion_events.finish();
         match waited {
             Ok(Outcome::Succeeded(_)) => match self.stacks.describe_stack(&stack.id).await {
                 // By id, a deleted stack is still described, as DELETE_COMPLETE.
@@ -486,6 +494,29 @@ impl<A: StackApi, L: StackLifecycleApi, R: TrafficRouter + Sync> Retirement<'_, 
     }
 }
 
+/// Shows only the events of the deletion: a retired stack's log starts with its creation, which
+/// is no news.
+struct EventsSince<'a> {
+    inner: &'a mut dyn WaitDisplay,
+    since: SystemTime,
+}
+
+impl WaitDisplay for EventsSince<'_> {
+    fn event(&mut self, stack: &str, event: &StackEvent) {
+        if event.timestamp.is_none_or(|at| at >= self.since) {
+            self.inner.event(stack, event);
+        }
+    }
+
+    fn status(&mut self, stack: &str, status: &str) {
+        self.inner.status(stack, status);
+    }
+
+    fn finish(&mut self) {
+        self.inner.finish();
+    }
+}
+
 /// The stack's whole tag list with `changes` applied (values cut to the tag limit), as an
 /// UpdateStack that keeps the template and every parameter.
 pub fn tag_update(stack: &StackFacts, spec: &AppSpec, changes: &[(&str, String)]) -> TagUpdate {
@@ -541,60 +572,5 @@ pub fn error_line(error: &dyn std::error::Error) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
-        items
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn retagging_keeps_other_tags_replaces_changed_ones_and_cuts_long_values() {
-        let tags = pairs(&[
-            ("team", "storefront"),
-            ("cutover:app", "web"),
-            ("cutover:role", "live"),
-            ("cutover:attention", "old"),
-        ]);
-        let long = "x".repeat(400);
-        let new = retagged(&tags, &[(ROLE, "retiring".into()), (ATTENTION, long)]);
-        assert_eq!(new[0], ("team".into(), "storefront".into()));
-        assert_eq!(new[1], ("cutover:app".into(), "web".into()));
-        assert_eq!(new[2], (ROLE.into(), "retiring".into()));
-        assert_eq!(new[3].0, ATTENTION);
-        assert_eq!(new[3].1.chars().count(), super::super::tags::MAX_VALUE_LEN);
-        assert_eq!(new.len(), 4);
-    }
-
-    #[test]
-    fn report_exit_is_1_when_something_was_not_retired() {
-        let mut report = RetirementReport {
-            app: "web".into(),
-            dry_run: false,
-            rollback_target: None,
-            plan: RetirementPlan::default(),
-            outcomes: vec![RetireOutcome::Deleted {
-                stack: "web-r1".into(),
-                unrouted: true,
-            }],
-            warnings: Vec::new(),
-        };
-        assert_eq!(report.exit(), Exit::Success);
-        report.outcomes.push(RetireOutcome::DeleteFailed {
-            stack: "web-r2".into(),
-            status: "DELETE_FAILED".into(),
-            reason: "Bucket (AWS::S3::Bucket) DELETE_FAILED: not empty".into(),
-            resources: vec!["Bucket (AWS::S3::Bucket): not empty".into()],
-            attention_tag_error: None,
-        });
-        assert_eq!(report.exit(), Exit::Changes);
-        let text = report.render_text();
-        assert!(text.contains("retired web-r1: taken out of the router, stack deleted"));
-        assert!(text.contains("could not retire web-r2: DELETE_FAILED"));
-        assert!(text.contains("    Bucket (AWS::S3::Bucket): not empty"));
-        assert!(text.contains("tagged cutover:attention"));
-    }
-}
+#[path = "retire_tests.rs"]
+mod tests;

@@ -446,7 +446,7 @@ async fn rollback_to_r2_moves_all_traffic_creates_nothing_and_marks_r3() {
     let dry = app.cutover(&["rollback", &app.name, "--to", &r2, "--dry-run"]);
     assert_eq!(dry.status.code(), Some(0), "{}", show(&dry));
     assert!(
-        text(&dry.stdout).contains(&format!("target          {r2}")),
+        text(&dry.stdout).contains(&format!("target            {r2}")),
         "{}",
         show(&dry)
     );

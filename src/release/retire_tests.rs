@@ -1,0 +1,436 @@
+use super::*;
+
+fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+    items
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn retagging_keeps_other_tags_replaces_changed_ones_and_cuts_long_values() {
+    let tags = pairs(&[
+        ("team", "storefront"),
+        ("cutover:app", "web"),
+        ("cutover:role", "live"),
+        ("cutover:attention", "old"),
+    ]);
+    let long = "x".repeat(400);
+    let new = retagged(&tags, &[(ROLE, "retiring".into()), (ATTENTION, long)]);
+    assert_eq!(new[0], ("team".into(), "storefront".into()));
+    assert_eq!(new[1], ("cutover:app".into(), "web".into()));
+    assert_eq!(new[2], (ROLE.into(), "retiring".into()));
+    assert_eq!(new[3].0, ATTENTION);
+    assert_eq!(new[3].1.chars().count(), super::super::tags::MAX_VALUE_LEN);
+    assert_eq!(new.len(), 4);
+}
+
+#[test]
+fn report_exit_is_1_when_something_was_not_retired() {
+    let mut report = RetirementReport {
+        app: "web".into(),
+        dry_run: false,
+        rollback_target: None,
+        plan: RetirementPlan::default(),
+        outcomes: vec![RetireOutcome::Deleted {
+            stack: "web-r1".into(),
+            unrouted: true,
+        }],
+        warnings: Vec::new(),
+    };
+    assert_eq!(report.exit(), Exit::Success);
+    report.outcomes.push(RetireOutcome::DeleteFailed {
+        stack: "web-r2".into(),
+        status: "DELETE_FAILED".into(),
+        reason: "Bucket (AWS::S3::Bucket) DELETE_FAILED: not empty".into(),
+        resources: vec!["Bucket (AWS::S3::Bucket): not empty".into()],
+        attention_tag_error: None,
+    });
+    assert_eq!(report.exit(), Exit::Changes);
+    let text = report.render_text();
+    assert!(text.contains("retired web-r1: taken out of the router, stack deleted"));
+    assert!(text.contains("could not retire web-r2: DELETE_FAILED"));
+    assert!(text.contains("    Bucket (AWS::S3::Bucket): not empty"));
+    assert!(text.contains("tagged cutover:attention"));
+}
+
+mod steps {
+    //! The retirement steps against in-memory fakes of CloudFormation and the router, on
+    //! virtual time (the deletion wait polls with tokio's clock).
+
+    use std::sync::{Arc, Mutex};
+
+    use super::super::*;
+    use super::pairs;
+    use crate::aws::cloudformation::{CreateStackRequest, StackResourceFacts};
+    use crate::aws::stack_lifecycle::DeletedStack;
+    use crate::aws::AwsErrorKind;
+    use crate::deploy::wait::WaitDisplay;
+    use crate::release::discovery::releases_of;
+    use crate::release::live::derive_roles;
+
+    type Log = Arc<Mutex<Vec<String>>>;
+
+    struct FakeStacks {
+        stacks: Mutex<Vec<StackFacts>>,
+        /// Stacks whose deletion fails, with the resource and reason.
+        fails: Vec<(String, String, String)>,
+        log: Log,
+    }
+
+    impl StackApi for FakeStacks {
+        async fn create_stack(&self, _: &CreateStackRequest) -> Result<String, AwsError> {
+            unreachable!("retirement creates nothing")
+        }
+
+        async fn describe_stack(&self, id: &str) -> Result<Option<StackFacts>, AwsError> {
+            let stacks = self.stacks.lock().unwrap();
+            Ok(stacks.iter().find(|stack| stack.id == id).cloned())
+        }
+
+        async fn list_stacks_with_tag(
+            &self,
+            _: &str,
+            _: &str,
+        ) -> Result<Vec<StackFacts>, AwsError> {
+            unreachable!("the caller passes the observed releases")
+        }
+
+        async fn stack_events(
+            &self,
+            id: &str,
+            _: Option<&str>,
+        ) -> Result<Vec<StackEvent>, AwsError> {
+            let stacks = self.stacks.lock().unwrap();
+            let stack = stacks.iter().find(|stack| stack.id == id).unwrap();
+            Ok(self
+                .fails
+                .iter()
+                .filter(|(name, ..)| *name == stack.name && stack.status == "DELETE_FAILED")
+                .map(|(_, resource, reason)| StackEvent {
+                    id: format!("{resource}-failed"),
+                    timestamp: Some(SystemTime::now()),
+                    logical_id: resource.clone(),
+                    physical_id: Some(format!("{resource}-physical")),
+                    resource_type: "AWS::S3::Bucket".into(),
+                    status: "DELETE_FAILED".into(),
+                    reason: Some(reason.clone()),
+                })
+                .collect())
+        }
+
+        async fn template_body(&self, _: &str) -> Result<String, AwsError> {
+            unreachable!("retirement reads no template")
+        }
+
+        async fn delete_stack(&self, id: &str) -> Result<(), AwsError> {
+            let mut stacks = self.stacks.lock().unwrap();
+            let stack = stacks.iter_mut().find(|stack| stack.id == id).unwrap();
+            self.log
+                .lock()
+                .unwrap()
+                .push(format!("delete {}", stack.name));
+            let fails = self.fails.iter().any(|(name, ..)| *name == stack.name);
+            stack.status = if fails {
+                "DELETE_FAILED"
+            } else {
+                "DELETE_COMPLETE"
+            }
+            .into();
+            Ok(())
+        }
+
+        async fn set_termination_protection(&self, id: &str, _: bool) -> Result<(), AwsError> {
+            self.log.lock().unwrap().push(format!("unprotect {id}"));
+            Err(AwsError::new(
+                format!("lift the termination protection of stack {id}"),
+                AwsErrorKind::Other {
+                    message: "error parsing XML: no root element".into(),
+                },
+            ))
+        }
+
+        async fn stack_resources(&self, _: &str) -> Result<Vec<StackResourceFacts>, AwsError> {
+            Ok(self
+                .fails
+                .iter()
+                .map(|(_, resource, reason)| StackResourceFacts {
+                    logical_id: resource.clone(),
+                    physical_id: None,
+                    resource_type: "AWS::S3::Bucket".into(),
+                    status: "DELETE_FAILED".into(),
+                    reason: Some(reason.clone()),
+                })
+                .collect())
+        }
+    }
+
+    struct FakeLifecycle {
+        log: Log,
+    }
+
+    impl StackLifecycleApi for FakeLifecycle {
+        async fn deleted_stacks(&self, _: &str) -> Result<Vec<DeletedStack>, AwsError> {
+            unreachable!("retirement looks up no deleted stack")
+        }
+
+        async fn update_tags(&self, update: &TagUpdate) -> Result<(), AwsError> {
+            let attention = update
+                .tags
+                .iter()
+                .find(|(key, _)| key == ATTENTION)
+                .map(|(_, value)| value.clone())
+                .unwrap_or_default();
+            self.log
+                .lock()
+                .unwrap()
+                .push(format!("tag {} attention={attention}", update.stack));
+            Ok(())
+        }
+    }
+
+    struct FakeRouter {
+        weights: Mutex<Weights>,
+        refuse_writes: bool,
+        log: Log,
+    }
+
+    impl TrafficRouter for FakeRouter {
+        async fn read_weights(&self) -> Result<Weights, RouterError> {
+            Ok(self.weights.lock().unwrap().clone())
+        }
+
+        async fn set_weights(&self, weights: &Weights) -> Result<(), RouterError> {
+            self.log.lock().unwrap().push(format!("route {weights}"));
+            if self.refuse_writes {
+                return Err(RouterError::Rejected {
+                    action: format!("set weights {weights}"),
+                    source: None,
+                });
+            }
+            *self.weights.lock().unwrap() = weights.clone();
+            Ok(())
+        }
+
+        fn supports_gradual(&self) -> bool {
+            true
+        }
+    }
+
+    struct Quiet;
+
+    impl WaitDisplay for Quiet {
+        fn event(&mut self, _: &str, _: &StackEvent) {}
+        fn status(&mut self, _: &str, _: &str) {}
+        fn finish(&mut self) {}
+    }
+
+    fn stack(name: &str, hour: u64, protected: bool) -> StackFacts {
+        let created = humantime::format_rfc3339_seconds(
+            SystemTime::UNIX_EPOCH + Duration::from_secs(hour * 3600),
+        )
+        .to_string();
+        StackFacts {
+            name: name.into(),
+            id: format!("id/{name}"),
+            status: "CREATE_COMPLETE".into(),
+            status_reason: None,
+            created: None,
+            tags: pairs(&[
+                ("cutover:app", "web"),
+                ("cutover:release", name.trim_start_matches("web-")),
+                ("cutover:created", &created),
+                ("cutover:template-sha256", "00"),
+            ]),
+            parameters: Vec::new(),
+            outputs: Vec::new(),
+            termination_protection: protected,
+        }
+    }
+
+    fn spec() -> AppSpec {
+        let dir = tempfile::tempdir().unwrap();
+        let template = dir.path().join("app.yaml");
+        std::fs::write(&template, "Resources: {}\n").unwrap();
+        crate::spec::parse(
+            "web".into(),
+            &dir.path().join("web.toml"),
+            "template = \"app.yaml\"\n[router]\nkind = \"alb\"\nlistener = \"arn:listener\"\ntarget_group_output = \"Group\"\n",
+        )
+        .unwrap()
+    }
+
+    struct World {
+        stacks: FakeStacks,
+        lifecycle: FakeLifecycle,
+        router: FakeRouter,
+        app: AppReleases,
+        log: Log,
+    }
+
+    fn world(weights: &[(&str, u8)], fails: &[&str], refuse_writes: bool) -> World {
+        let log: Log = Arc::default();
+        let facts = vec![
+            stack("web-r1", 1, true),
+            stack("web-r2", 2, false),
+            stack("web-r3", 3, false),
+        ];
+        let weights: Weights = weights.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+        let app = AppReleases {
+            app: "web".into(),
+            releases: derive_roles(
+                releases_of("web", facts.clone()),
+                Some(&weights),
+                SystemTime::now(),
+            ),
+            weights: Some(weights.clone()),
+            router: None,
+            router_error: None,
+        };
+        World {
+            stacks: FakeStacks {
+                stacks: Mutex::new(facts),
+                fails: fails
+                    .iter()
+                    .map(|name| {
+                        (
+                            name.to_string(),
+                            "Logs".to_string(),
+                            "The bucket you tried to delete is not empty".to_string(),
+                        )
+                    })
+                    .collect(),
+                log: log.clone(),
+            },
+            lifecycle: FakeLifecycle { log: log.clone() },
+            router: FakeRouter {
+                weights: Mutex::new(weights),
+                refuse_writes,
+                log: log.clone(),
+            },
+            app,
+            log,
+        }
+    }
+
+    async fn retire(world: &World, stacks: &[&str]) -> (Vec<RetireOutcome>, Vec<String>) {
+        let spec = spec();
+        let retirement = Retirement {
+            stacks: &world.stacks,
+            lifecycle: &world.lifecycle,
+            router: &world.router,
+            spec: &spec,
+        };
+        let names: Vec<String> = stacks.iter().map(|s| s.to_string()).collect();
+        let (cleared, mut outcomes) = retirement
+            .take_out_of_router(&world.app, &names, None)
+            .await;
+        let mut warnings = Vec::new();
+        for (stack, unrouted) in cleared {
+            outcomes.push(
+                retirement
+                    .delete(&stack, unrouted, &mut Quiet, &mut warnings)
+                    .await,
+            );
+        }
+        (outcomes, warnings)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_routed_release_leaves_the_router_before_its_stack_is_deleted() {
+        let world = world(&[("web-r3", 100), ("web-r2", 0), ("web-r1", 0)], &[], false);
+        let (outcomes, warnings) = retire(&world, &["web-r1"]).await;
+        assert_eq!(
+            outcomes,
+            [RetireOutcome::Deleted {
+                stack: "web-r1".into(),
+                unrouted: true
+            }]
+        );
+        assert_eq!(
+            *world.log.lock().unwrap(),
+            [
+                "route web-r2 0%, web-r3 100%",
+                "unprotect id/web-r1",
+                "delete web-r1"
+            ]
+        );
+        // Termination protection that cannot be lifted is a warning, not a failure.
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains("deleting stack web-r1 anyway"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn releases_with_traffic_or_live_are_refused_and_untouched() {
+        let world = world(&[("web-r3", 90), ("web-r2", 10)], &[], false);
+        let (outcomes, _) = retire(&world, &["web-r2", "web-r3"]).await;
+        assert_eq!(
+            outcomes,
+            [
+                RetireOutcome::Refused {
+                    stack: "web-r2".into(),
+                    reason: "it carries 10% of the traffic now".into()
+                },
+                RetireOutcome::Refused {
+                    stack: "web-r3".into(),
+                    reason: "it carries 90% of the traffic now".into()
+                }
+            ]
+        );
+        assert!(world.log.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_router_that_refuses_the_write_keeps_the_routed_release() {
+        let world = world(&[("web-r3", 100), ("web-r1", 0)], &[], true);
+        let (outcomes, _) = retire(&world, &["web-r1", "web-r2"]).await;
+        // web-r2 was never routed: safe to delete whatever the router did.
+        assert!(matches!(
+            &outcomes[0],
+            RetireOutcome::Error { stack, reason }
+                if stack == "web-r1" && reason.contains("could not take it out of the router")
+        ));
+        assert_eq!(
+            outcomes[1],
+            RetireOutcome::Deleted {
+                stack: "web-r2".into(),
+                unrouted: false
+            }
+        );
+        assert!(!world
+            .log
+            .lock()
+            .unwrap()
+            .contains(&"delete web-r1".to_string()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn delete_failed_is_explained_and_tagged_for_attention() {
+        let world = world(&[("web-r3", 100)], &["web-r2"], false);
+        let (outcomes, _) = retire(&world, &["web-r2"]).await;
+        let RetireOutcome::DeleteFailed {
+            stack,
+            status,
+            reason,
+            resources,
+            attention_tag_error,
+        } = &outcomes[0]
+        else {
+            panic!("expected DeleteFailed: {outcomes:?}");
+        };
+        assert_eq!(stack, "web-r2");
+        assert_eq!(status, "DELETE_FAILED");
+        assert_eq!(
+            reason,
+            "Logs (AWS::S3::Bucket) DELETE_FAILED: The bucket you tried to delete is not empty"
+        );
+        assert_eq!(
+            resources,
+            &["Logs (AWS::S3::Bucket): The bucket you tried to delete is not empty"]
+        );
+        assert_eq!(attention_tag_error, &None);
+        let log = world.log.lock().unwrap();
+        assert_eq!(log[0], "delete web-r2");
+        assert!(log[1].starts_with("tag id/web-r2 attention=Logs (AWS::S3::Bucket) DELETE_FAILED"));
+    }
+}

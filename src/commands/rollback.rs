@@ -228,7 +228,15 @@ async fn resolve(
             })
         }
         Target::Retired(retired) => Some(plan_rebuild(context, spec, retired, now).await?),
-        Target::Existing(_) => None,
+        Target::Existing(existing) => {
+            if args.rebuild {
+                eprintln!(
+                    "note: {} still exists; --rebuild only applies to a retired release, so nothing is rebuilt",
+                    existing.name()
+                );
+            }
+            None
+        }
     };
     with_router(app, target, rebuild)
 }

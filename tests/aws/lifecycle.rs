@@ -765,3 +765,56 @@ async fn a_failing_gate_leaves_traffic_where_it_was_unless_forced() {
     assert_eq!(weights.get(&app.stack("r1")), Some(&100), "{weights:?}");
     assert_eq!(weights.get(&app.stack("r2")), Some(&0), "{weights:?}");
 }
+
+#[tokio::test]
+async fn rollback_and_retire_exit_3_naming_the_holder_while_another_run_holds_the_lock() {
+    use cutover::aws::ssm::Ssm;
+    use cutover::aws::AwsContext;
+    use cutover::release::lock::{AppLocks, Holder};
+
+    let app = App::new("life-locked", RELEASE, &spec(5, "")).await;
+    app.deploy("r1");
+    app.deploy("r2");
+    app.write_spec(&spec(0, ""));
+    let locks = AppLocks::new(Ssm::new(&AwsContext::from_sdk_config(app.sdk.clone())));
+    let holder = Holder {
+        user: "alice".into(),
+        host: "ci-runner-7".into(),
+        pid: 4242,
+        command: "deploy life-locked".into(),
+    };
+    let guard = locks
+        .acquire(&app.name, &holder)
+        .await
+        .expect("take the lock");
+    let weights_before = app.listener_weights().await;
+
+    let rollback = app.cutover(&["rollback", &app.name, "--yes"]);
+    assert_eq!(rollback.status.code(), Some(3), "{}", show(&rollback));
+    assert!(
+        text(&rollback.stderr).contains("alice@ci-runner-7 (pid 4242"),
+        "{}",
+        show(&rollback)
+    );
+    let retire = app.cutover(&["retire", &app.name, "--yes"]);
+    assert_eq!(retire.status.code(), Some(3), "{}", show(&retire));
+    assert_eq!(app.listener_weights().await, weights_before);
+    assert!(!app.deleted(&app.stack("r1")).await);
+
+    // Status reads without the lock, for every app in the folder.
+    let status = app.cutover(&["status"]);
+    assert_eq!(status.status.code(), Some(0), "{}", show(&status));
+    let table = text(&status.stdout);
+    assert!(table.starts_with("life-locked"), "{}", show(&status));
+    assert!(
+        table.lines().any(|line| line.contains(&app.stack("r2"))
+            && line.split_whitespace().rev().take(2).eq(["live", "100%"])),
+        "{}",
+        show(&status)
+    );
+
+    guard.release().await.expect("release the lock");
+    let retire = app.cutover(&["retire", &app.name, "--yes"]);
+    assert_eq!(retire.status.code(), Some(0), "{}", show(&retire));
+    assert!(app.deleted(&app.stack("r1")).await);
+}

@@ -102,7 +102,7 @@ fn bake_waits_until_the_next_check_or_the_end_of_the_bake() {
 fn the_check_before_a_step_does_not_end_its_bake() {
     let mut just_moved = seen(100);
     just_moved.held_for = 10 * MIN;
-    just_moved.gates = checked(pass(), Duration::from_secs(1), false);
+    just_moved.gates = checked(pass(), Duration::ZERO, false);
     assert_eq!(decide(&just_moved, &canary()), Decision::CheckGates);
     just_moved.gates = checked(pass(), Duration::ZERO, true);
     assert_eq!(decide(&just_moved, &canary()), Decision::Complete);
@@ -205,6 +205,33 @@ fn traffic_on_a_gone_previous_with_a_failing_candidate_is_a_loud_failure() {
     stuck.candidate_state = StackState::Failed("CREATE_FAILED".into());
     assert!(matches!(
         decide(&stuck, &canary()),
+        Decision::Fail {
+            reason: FailReason::NoSafeRelease { .. }
+        }
+    ));
+}
+
+#[test]
+fn traffic_leaves_a_gone_previous_at_once_even_with_gates_failing() {
+    // The candidate may be bad, but the gone stack certainly serves nothing.
+    let mut previous_gone = seen(10);
+    previous_gone.previous_state = Some(StackState::Gone);
+    previous_gone.gates = checked(fail(), Duration::from_secs(5), true);
+    assert_eq!(
+        decide(&previous_gone, &canary()),
+        Decision::SetWeights {
+            weights: Weights::all_on(CAND),
+            step: StepRef {
+                index: 0,
+                count: 1,
+                weight: 100
+            }
+        }
+    );
+    // Once there, the failing gates have nowhere to send traffic: a loud stop.
+    previous_gone.weights = Weights::all_on(CAND);
+    assert!(matches!(
+        decide(&previous_gone, &canary()),
         Decision::Fail {
             reason: FailReason::NoSafeRelease { .. }
         }

@@ -101,7 +101,23 @@ struct RunState {
     candidate_state: StackState,
     previous_state: Option<StackState>,
     weights_since: Instant,
-    gates: Option<(GateReport, Instant)>,
+    /// Counts weight changes: on virtual time a check and the write after it share an
+    /// instant, so only an order tells whether a check saw the current weights.
+    weights_generation: u64,
+    gates: Option<LastCheck>,
+}
+
+struct LastCheck {
+    report: GateReport,
+    at: Instant,
+    weights_generation: u64,
+}
+
+impl RunState {
+    fn weights_changed(&mut self) {
+        self.weights_since = Instant::now();
+        self.weights_generation += 1;
+    }
 }
 
 impl<R: TrafficRouter, G: GateChecker, S: StackWatch> Controller<'_, R, G, S> {
@@ -139,6 +155,7 @@ impl<R: TrafficRouter, G: GateChecker, S: StackWatch> Controller<'_, R, G, S> {
             candidate_state,
             previous_state,
             weights_since: Instant::now(),
+            weights_generation: 0,
             gates: None,
         };
         loop {
@@ -149,10 +166,10 @@ impl<R: TrafficRouter, G: GateChecker, S: StackWatch> Controller<'_, R, G, S> {
                 candidate_state: run.candidate_state.clone(),
                 previous_state: run.previous_state.clone(),
                 weights: run.weights.clone(),
-                gates: run.gates.as_ref().map(|(report, at)| GateSnapshot {
-                    report: report.clone(),
-                    age: now - *at,
-                    at_current_weights: *at >= run.weights_since,
+                gates: run.gates.as_ref().map(|check| GateSnapshot {
+                    report: check.report.clone(),
+                    age: now - check.at,
+                    at_current_weights: check.weights_generation == run.weights_generation,
                 }),
                 held_for: now - run.weights_since,
                 abort_requested: self.abort.is_requested(),
@@ -166,7 +183,7 @@ impl<R: TrafficRouter, G: GateChecker, S: StackWatch> Controller<'_, R, G, S> {
                         step,
                     });
                     run.weights = weights;
-                    run.weights_since = Instant::now();
+                    run.weights_changed();
                 }
                 Decision::CheckGates => {
                     let report = self.check_gates(candidate, &mut emit).await;
@@ -175,7 +192,11 @@ impl<R: TrafficRouter, G: GateChecker, S: StackWatch> Controller<'_, R, G, S> {
                         passed: report.passed(),
                         report: report.clone(),
                     });
-                    run.gates = Some((report, Instant::now()));
+                    run.gates = Some(LastCheck {
+                        report,
+                        at: Instant::now(),
+                        weights_generation: run.weights_generation,
+                    });
                 }
                 Decision::Wait { duration, reason } => {
                     emit(match reason {
@@ -250,7 +271,7 @@ impl<R: TrafficRouter, G: GateChecker, S: StackWatch> Controller<'_, R, G, S> {
                 found: found.clone(),
             });
             run.weights = found;
-            run.weights_since = Instant::now();
+            run.weights_changed();
         }
         run.candidate_state = candidate_state;
         run.previous_state = previous_state;

@@ -128,11 +128,15 @@ impl Setup {
         };
         let started = Instant::now();
         let mut events = Vec::new();
-        let result = controller
-            .drive(plan, &releases, |event| {
+        // A virtual day: a driver that loops forever fails here instead of hanging the suite.
+        let result = tokio::time::timeout(
+            Duration::from_secs(24 * 3600),
+            controller.drive(plan, &releases, |event| {
                 events.push((started.elapsed(), event))
-            })
-            .await;
+            }),
+        )
+        .await
+        .expect("the cutover ended within a virtual day");
         Run {
             result,
             writes: self.router.writes(),
@@ -473,6 +477,28 @@ async fn router_errors_that_persist_or_are_not_transient_stop_the_run() {
     let run = setup.run(&canary(), |_| passing()).await;
     assert!(matches!(run.result, Err(CutoverError::Router { .. })));
     assert_eq!(run.count(|e| matches!(e, CutoverEvent::Retrying { .. })), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn zero_bakes_still_check_gates_before_and_after_each_move() {
+    let plan = Plan::from_strategy(
+        &Strategy::Canary {
+            percent: 10,
+            bake: Duration::ZERO,
+        },
+        Duration::ZERO,
+        GATE_INTERVAL,
+    )
+    .unwrap();
+    let run = Setup::from(at(0)).run(&plan, |_| passing()).await;
+    assert_eq!(run.writes, [at(10), at(100)]);
+    assert_eq!(run.elapsed, Duration::ZERO);
+    let shares: Vec<u8> = run
+        .gate_calls
+        .iter()
+        .map(|call| call.candidate_share)
+        .collect();
+    assert_eq!(shares, [0, 10, 100], "one check at each weight, none twice");
 }
 
 #[tokio::test(start_paused = true)]

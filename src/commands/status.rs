@@ -206,6 +206,90 @@ pub(crate) fn short_age(age: Duration) -> String {
 mod tests {
     use super::*;
 
+    use crate::aws::cloudformation::StackFacts;
+    use crate::release::discovery::releases_of;
+    use crate::release::live::derive_roles;
+    use crate::router::Weights;
+
+    fn stack(name: &str, release: &str, status: &str, extra: &[(&str, &str)]) -> StackFacts {
+        let mut tags: Vec<(String, String)> = [
+            ("cutover:app", "web"),
+            ("cutover:release", release),
+            ("cutover:created", "2026-11-23T10:00:00Z"),
+            ("cutover:template-sha256", "00"),
+        ]
+        .iter()
+        .chain(extra)
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        tags.sort();
+        StackFacts {
+            name: name.into(),
+            id: format!("id/{name}"),
+            status: status.into(),
+            status_reason: None,
+            created: None,
+            tags,
+            parameters: Vec::new(),
+            outputs: Vec::new(),
+            termination_protection: false,
+        }
+    }
+
+    fn app(weights: Option<Weights>) -> AppReleases {
+        let stacks = vec![
+            stack(
+                "web-r1",
+                "r1",
+                "DELETE_FAILED",
+                &[("cutover:attention", "Logs: bucket not empty")],
+            ),
+            stack("web-r2", "r2", "CREATE_COMPLETE", &[]),
+        ];
+        let now = humantime::parse_rfc3339("2026-11-23T12:30:00Z").unwrap();
+        AppReleases {
+            app: "web".into(),
+            releases: derive_roles(releases_of("web", stacks), weights.as_ref(), now),
+            weights,
+            router: None,
+            router_error: None,
+        }
+    }
+
+    #[test]
+    fn the_table_has_one_aligned_row_per_release_and_the_json_the_same_data() {
+        let weights: Weights = [("web-r2".to_string(), 100), ("arn:tg/stray".to_string(), 0)]
+            .into_iter()
+            .collect();
+        let app = app(Some(weights));
+        let text = render_app(&app, Palette { enabled: false });
+        assert_eq!(
+            text,
+            "web  (traffic: arn:tg/stray 0%, web-r2 100%)\n\
+             \x20 STACK   RELEASE  STATUS           AGE     WEIGHT  ROLE\n\
+             \x20 web-r1  r1       DELETE_FAILED    2h 30m  0%      retiring (Logs: bucket not empty)\n\
+             \x20 web-r2  r2       CREATE_COMPLETE  2h 30m  100%    live\n\
+             \x20 note: the router also sends 0% to arn:tg/stray, which is no release of this app\n"
+        );
+        let json = app_json(&app);
+        assert_eq!(json["live"], "web-r2");
+        assert_eq!(json["releases"][0]["role"], "retiring");
+        assert_eq!(json["releases"][0]["note"], "Logs: bucket not empty");
+        assert_eq!(json["releases"][1]["weight"], 100);
+        assert_eq!(json["releases"][1]["age_secs"], 9000);
+    }
+
+    #[test]
+    fn without_the_router_weights_are_unknown() {
+        let text = render_app(&app(None), Palette { enabled: false });
+        assert!(text.starts_with("web  (traffic: unknown, the router could not be read)\n"));
+        assert!(text.contains("  ?       "));
+        assert_eq!(
+            app_json(&app(None))["releases"][1]["weight"],
+            serde_json::Value::Null
+        );
+    }
+
     #[test]
     fn ages_show_two_units() {
         assert_eq!(short_age(Duration::from_secs(40)), "40s");

@@ -121,7 +121,7 @@ fn app_json(app: &AppReleases) -> Value {
 }
 
 fn render_app(app: &AppReleases, palette: Palette) -> String {
-    let mut out = format!("{}", palette.bold(&app.app));
+    let mut out = palette.bold(&app.app);
     match &app.weights {
         Some(weights) => out.push_str(&format!("  (traffic: {weights})\n")),
         None => out.push_str("  (traffic: unknown, the router could not be read)\n"),

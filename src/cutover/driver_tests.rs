@@ -1,159 +1,11 @@
 //! The driver against in-memory fakes, on virtual time: every strategy end to end, gates
-//! failing at every check, resumption from every intermediate weight, failures of the router
-//! and the stacks, abort.
+//! failing at every check, resumption from every intermediate weight, the JSON events.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::time::Instant;
-
-use super::fakes::{failing, passing, transient, FakeGates, FakeRouter, FakeStacks, GateCall};
+use super::fakes::{failing, passing};
+use super::harness::*;
 use super::*;
-use crate::gates::{GateReport, GateResult};
-
-const PREV: &str = "web-r1";
-const CAND: &str = "web-r2";
-const MIN: Duration = Duration::from_secs(60);
-const GATE_INTERVAL: Duration = MIN;
-
-fn at(candidate_percent: u8) -> Weights {
-    Weights::split(CAND, Some(PREV), candidate_percent)
-}
-
-fn back() -> Weights {
-    Weights::all_on(PREV)
-}
-
-fn plan(strategy: Strategy) -> Plan {
-    Plan::from_strategy(&strategy, 10 * MIN, GATE_INTERVAL).unwrap()
-}
-
-/// Every strategy, with the candidate weights its plan goes through.
-fn strategies() -> Vec<(&'static str, Plan)> {
-    vec![
-        ("all-at-once", plan(Strategy::AllAtOnce)),
-        (
-            "canary",
-            plan(Strategy::Canary {
-                percent: 10,
-                bake: 5 * MIN,
-            }),
-        ),
-        (
-            "linear",
-            plan(Strategy::Linear {
-                step: 25,
-                interval: 2 * MIN,
-            }),
-        ),
-        (
-            "steps",
-            plan(Strategy::Steps {
-                weights: vec![5, 25, 50, 100],
-                pause: 3 * MIN,
-            }),
-        ),
-    ]
-}
-
-fn canary() -> Plan {
-    strategies().remove(1).1
-}
-
-/// Everything a run did, for assertions.
-struct Run {
-    result: Result<CutoverOutcome, CutoverError>,
-    writes: Vec<Weights>,
-    events: Vec<(Duration, CutoverEvent)>,
-    gate_calls: Vec<GateCall>,
-    elapsed: Duration,
-}
-
-impl Run {
-    fn outcome(&self) -> &CutoverOutcome {
-        self.result
-            .as_ref()
-            .expect("the cutover ended without error")
-    }
-
-    fn count(&self, matches: impl Fn(&CutoverEvent) -> bool) -> usize {
-        self.events
-            .iter()
-            .filter(|(_, event)| matches(event))
-            .count()
-    }
-}
-
-struct Setup {
-    router: Arc<FakeRouter>,
-    stacks: Arc<FakeStacks>,
-    abort: AbortSignal,
-    previous: Option<&'static str>,
-}
-
-impl Setup {
-    fn from(weights: Weights) -> Self {
-        Self {
-            router: Arc::new(FakeRouter::new(weights)),
-            stacks: Arc::new(FakeStacks::healthy(&[PREV, CAND])),
-            abort: AbortSignal::new(),
-            previous: Some(PREV),
-        }
-    }
-
-    fn first_deploy() -> Self {
-        Self {
-            previous: None,
-            stacks: Arc::new(FakeStacks::healthy(&[CAND])),
-            ..Self::from(Weights::new())
-        }
-    }
-
-    async fn run(
-        &self,
-        plan: &Plan,
-        script: impl FnMut(GateCall) -> GateReport + Send + 'static,
-    ) -> Run {
-        let gates = FakeGates::new(self.router.clone(), CAND, script);
-        let controller = Controller {
-            router: &*self.router,
-            gates: &gates,
-            stacks: &*self.stacks,
-            retry: RetryPolicy::default(),
-            abort: self.abort.clone(),
-        };
-        let releases = Releases {
-            candidate: CAND.to_owned(),
-            previous: self.previous.map(str::to_owned),
-        };
-        let started = Instant::now();
-        let mut events = Vec::new();
-        // A virtual day: a driver that loops forever fails here instead of hanging the suite.
-        let result = tokio::time::timeout(
-            Duration::from_secs(24 * 3600),
-            controller.drive(plan, &releases, |event| {
-                events.push((started.elapsed(), event))
-            }),
-        )
-        .await
-        .expect("the cutover ended within a virtual day");
-        Run {
-            result,
-            writes: self.router.writes(),
-            events,
-            gate_calls: gates.calls(),
-            elapsed: started.elapsed(),
-        }
-    }
-}
-
-fn expected_writes(plan: &Plan) -> Vec<Weights> {
-    plan.weights().into_iter().map(at).collect()
-}
-
-fn total_bake(plan: &Plan) -> Duration {
-    plan.steps().iter().map(|step| step.bake).sum()
-}
 
 #[tokio::test(start_paused = true)]
 async fn every_strategy_completes_with_its_exact_weights_and_bakes() {
@@ -323,163 +175,6 @@ async fn resumes_after_a_crash_during_shift_back_only_if_gates_say_so() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn candidate_gone_mid_bake_shifts_back_after_the_next_observation() {
-    let setup = Setup::from(at(0));
-    let stacks = setup.stacks.clone();
-    let run = setup
-        .run(&canary(), move |call| {
-            if call.number == 3 {
-                stacks.set(CAND, StackState::Gone);
-            }
-            passing()
-        })
-        .await;
-    assert_eq!(run.writes, [at(10), back()]);
-    assert_eq!(
-        run.outcome(),
-        &CutoverOutcome::ShiftedBack {
-            weights: back(),
-            reason: Trouble::CandidateUnusable {
-                state: StackState::Gone
-            }
-        }
-    );
-    assert_eq!(run.elapsed, 3 * MIN, "noticed at the next observation");
-}
-
-#[tokio::test(start_paused = true)]
-async fn candidate_failed_with_traffic_found_at_start_shifts_back_without_gates() {
-    let setup = Setup::from(at(10));
-    setup.stacks.set(
-        CAND,
-        StackState::Failed("UPDATE_ROLLBACK_COMPLETE".to_owned()),
-    );
-    let run = setup.run(&canary(), |_| passing()).await;
-    assert_eq!(run.writes, [back()]);
-    assert!(run.gate_calls.is_empty());
-}
-
-#[tokio::test(start_paused = true)]
-async fn candidate_and_previous_both_gone_fails_loudly_without_writing() {
-    let setup = Setup::from(at(50));
-    setup.stacks.set(CAND, StackState::Gone);
-    setup.stacks.set(PREV, StackState::Gone);
-    let run = setup.run(&canary(), |_| passing()).await;
-    assert!(run.writes.is_empty());
-    let error = run.result.unwrap_err();
-    assert!(
-        matches!(
-            &error,
-            CutoverError::Unsafe { reason, .. }
-                if matches!(**reason, FailReason::NoSafeRelease { .. })
-        ),
-        "{error}"
-    );
-    assert_eq!(
-        error.to_string(),
-        "the cutover to web-r2 stopped with traffic at web-r1 50%, web-r2 50%: the candidate stack is gone, and the previous release web-r1 cannot take traffic back (it is gone)"
-    );
-}
-
-#[tokio::test(start_paused = true)]
-async fn previous_gone_mid_bake_moves_all_traffic_to_the_healthy_candidate() {
-    let setup = Setup::from(at(0));
-    let stacks = setup.stacks.clone();
-    let run = setup
-        .run(&canary(), move |call| {
-            if call.number == 2 {
-                stacks.set(PREV, StackState::Gone);
-            }
-            passing()
-        })
-        .await;
-    assert_eq!(run.writes, [at(10), Weights::all_on(CAND)]);
-    assert_eq!(
-        run.outcome(),
-        &CutoverOutcome::Completed {
-            weights: Weights::all_on(CAND)
-        }
-    );
-    assert_eq!(
-        run.elapsed,
-        2 * MIN + 10 * MIN,
-        "moved at once, then the final bake"
-    );
-}
-
-#[tokio::test(start_paused = true)]
-async fn candidate_still_in_progress_is_waited_for_then_cut_over() {
-    let setup = Setup::from(at(0));
-    setup.stacks.set(CAND, StackState::InProgress);
-    let stacks = setup.stacks.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(150 * Duration::from_secs(1)).await;
-        stacks.set(CAND, StackState::Healthy);
-    });
-    let plan = strategies().remove(0).1;
-    let run = setup.run(&plan, |_| passing()).await;
-    assert_eq!(run.writes, [at(100)]);
-    assert_eq!(
-        run.count(|e| matches!(e, CutoverEvent::WaitingForStack { .. })),
-        3
-    );
-    assert_eq!(
-        run.gate_calls[0].at,
-        3 * MIN,
-        "no gate check before the stack is ready"
-    );
-}
-
-#[tokio::test(start_paused = true)]
-async fn transient_router_errors_are_retried_with_backoff() {
-    let setup = Setup::from(at(0));
-    setup.router.fail_next_write(transient("set weights"));
-    setup.router.fail_next_write(transient("set weights"));
-    let run = setup.run(&canary(), |_| passing()).await;
-    assert_eq!(run.writes, [at(10), at(100)]);
-    let retries: Vec<_> = run
-        .events
-        .iter()
-        .filter_map(|(_, event)| match event {
-            CutoverEvent::Retrying { attempt, delay, .. } => Some((*attempt, *delay)),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(
-        retries,
-        [(1, Duration::from_millis(500)), (2, Duration::from_secs(1))]
-    );
-    assert_eq!(run.elapsed, 15 * MIN + Duration::from_millis(1500));
-}
-
-#[tokio::test(start_paused = true)]
-async fn router_errors_that_persist_or_are_not_transient_stop_the_run() {
-    let setup = Setup::from(at(0));
-    for _ in 0..4 {
-        setup.router.fail_next_write(transient("set weights"));
-    }
-    let run = setup.run(&canary(), |_| passing()).await;
-    assert!(run.writes.is_empty());
-    let error = run.result.unwrap_err();
-    assert!(matches!(error, CutoverError::Router { .. }));
-    assert_eq!(
-        error.to_string(),
-        "the cutover to web-r2 stopped with traffic at web-r1 100%, web-r2 0%"
-    );
-
-    let setup = Setup::from(at(0));
-    setup
-        .router
-        .fail_next_write(crate::router::RouterError::Rejected {
-            action: "set weights".to_owned(),
-            source: None,
-        });
-    let run = setup.run(&canary(), |_| passing()).await;
-    assert!(matches!(run.result, Err(CutoverError::Router { .. })));
-    assert_eq!(run.count(|e| matches!(e, CutoverEvent::Retrying { .. })), 0);
-}
-
-#[tokio::test(start_paused = true)]
 async fn zero_bakes_still_check_gates_before_and_after_each_move() {
     let plan = Plan::from_strategy(
         &Strategy::Canary {
@@ -499,173 +194,6 @@ async fn zero_bakes_still_check_gates_before_and_after_each_move() {
         .map(|call| call.candidate_share)
         .collect();
     assert_eq!(shares, [0, 10, 100], "one check at each weight, none twice");
-}
-
-#[tokio::test(start_paused = true)]
-async fn gate_errors_are_rechecked_and_count_as_failure_only_when_they_persist() {
-    let error = || GateReport::new(vec![GateResult::error("http", "timeout after 3s")]);
-    // One error, then passes: the cutover goes on as if nothing happened.
-    let run = Setup::from(at(0))
-        .run(&canary(), move |call| {
-            if call.number == 3 {
-                error()
-            } else {
-                passing()
-            }
-        })
-        .await;
-    assert_eq!(run.writes, [at(10), at(100)]);
-    assert_eq!(run.count(|e| matches!(e, CutoverEvent::Retrying { .. })), 1);
-
-    // Errors on every re-check: a failure, shift back after the last attempt.
-    let run = Setup::from(at(0))
-        .run(&canary(), move |call| {
-            if call.number >= 3 {
-                error()
-            } else {
-                passing()
-            }
-        })
-        .await;
-    assert_eq!(run.writes, [at(10), back()]);
-    assert_eq!(run.gate_calls.len(), 2 + 4);
-    assert_eq!(
-        run.outcome(),
-        &CutoverOutcome::ShiftedBack {
-            weights: back(),
-            reason: Trouble::GatesFailed { report: error() }
-        }
-    );
-}
-
-#[tokio::test(start_paused = true)]
-async fn abort_interrupts_a_bake_and_shifts_back() {
-    let setup = Setup::from(at(0));
-    let abort = setup.abort.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_secs(90)).await;
-        abort.request();
-    });
-    let run = setup.run(&canary(), |_| passing()).await;
-    assert_eq!(run.writes, [at(10), back()]);
-    assert_eq!(
-        run.elapsed,
-        Duration::from_secs(90),
-        "not at the next gate check"
-    );
-    assert_eq!(
-        run.outcome(),
-        &CutoverOutcome::ShiftedBack {
-            weights: back(),
-            reason: Trouble::AbortRequested
-        }
-    );
-}
-
-#[tokio::test(start_paused = true)]
-async fn abort_before_any_traffic_moved_abandons_without_writing() {
-    let setup = Setup::from(at(0));
-    setup.abort.request();
-    let run = setup.run(&canary(), |_| passing()).await;
-    assert!(run.writes.is_empty());
-    assert_eq!(
-        run.outcome(),
-        &CutoverOutcome::Abandoned {
-            reason: Trouble::AbortRequested
-        }
-    );
-}
-
-#[tokio::test(start_paused = true)]
-async fn first_deploy_goes_straight_to_100_after_gates() {
-    let run = Setup::first_deploy().run(&canary(), |_| passing()).await;
-    assert_eq!(run.writes, [Weights::all_on(CAND)]);
-    assert_eq!(run.elapsed, 10 * MIN, "only the final bake");
-    assert_eq!(run.gate_calls[0].candidate_share, 0);
-}
-
-#[tokio::test(start_paused = true)]
-async fn first_deploy_failing_gates_before_traffic_abandons() {
-    let run = Setup::first_deploy()
-        .run(&canary(), |_| failing("in ALARM"))
-        .await;
-    assert!(run.writes.is_empty());
-    assert!(matches!(run.outcome(), CutoverOutcome::Abandoned { .. }));
-}
-
-#[tokio::test(start_paused = true)]
-async fn first_deploy_failing_gates_with_traffic_fails_loudly_and_keeps_traffic() {
-    let run = Setup::first_deploy()
-        .run(&canary(), |call| {
-            if call.number == 4 {
-                failing("in ALARM")
-            } else {
-                passing()
-            }
-        })
-        .await;
-    assert_eq!(run.writes, [Weights::all_on(CAND)]);
-    let error = run.result.unwrap_err();
-    assert_eq!(
-        error.to_string(),
-        "the cutover to web-r2 stopped with traffic at web-r2 100%: gates failed: alarm web-5xx failed: in ALARM, and there is no previous release to send traffic back to"
-    );
-    assert!(matches!(
-        run.events.last(),
-        Some((_, CutoverEvent::Failed { .. }))
-    ));
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_router_that_cannot_split_refuses_gradual_plans_before_any_call() {
-    let mut router = FakeRouter::new(at(0));
-    router.gradual = false;
-    let setup = Setup {
-        router: Arc::new(router),
-        ..Setup::from(at(0))
-    };
-    let run = setup.run(&canary(), |_| passing()).await;
-    assert!(matches!(
-        run.result,
-        Err(CutoverError::GradualUnsupported { steps: 2 })
-    ));
-    assert!(run.writes.is_empty());
-    assert_eq!(*setup.router.reads.lock().unwrap(), 0);
-
-    let all_at_once = strategies().remove(0).1;
-    let run = setup.run(&all_at_once, |_| passing()).await;
-    assert_eq!(run.writes, [at(100)]);
-}
-
-#[tokio::test(start_paused = true)]
-async fn traffic_on_a_third_stack_stops_the_run() {
-    let setup = Setup::from(Weights::split("web-r0", Some(PREV), 30));
-    let run = setup.run(&canary(), |_| passing()).await;
-    assert!(run.writes.is_empty());
-    assert!(matches!(
-        run.result,
-        Err(CutoverError::Unsafe { ref reason, .. })
-            if matches!(**reason, FailReason::ForeignTraffic { weight: 30, .. })
-    ));
-}
-
-#[tokio::test(start_paused = true)]
-async fn weights_changed_outside_restart_from_what_the_router_says() {
-    let setup = Setup::from(at(0));
-    let router = setup.router.clone();
-    let run = setup
-        .run(&canary(), move |call| {
-            if call.number == 3 {
-                *router.weights.lock().unwrap() = at(0);
-            }
-            passing()
-        })
-        .await;
-    assert_eq!(run.writes, [at(10), at(10), at(100)]);
-    assert_eq!(
-        run.count(|e| matches!(e, CutoverEvent::WeightsChangedOutside { .. })),
-        1
-    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -691,4 +219,28 @@ async fn events_serialize_one_json_object_per_line() {
         r#"{"event":"completed","weights":{"web-r1":0,"web-r2":100}}"#
     );
     assert!(lines.iter().all(|line| !line.contains('\n')));
+}
+
+#[tokio::test(start_paused = true)]
+async fn events_read_as_progress_lines() {
+    let run = Setup::from(at(0)).run(&canary(), |_| passing()).await;
+    let lines: Vec<String> = run
+        .events
+        .iter()
+        .map(|(_, event)| event.to_string())
+        .collect();
+    assert_eq!(
+        lines[..5],
+        [
+            "cutover web-r1 → web-r2: traffic now web-r1 100%, web-r2 0%; plan 10% → 100%",
+            "gates on web-r2: all gates passed",
+            "step 1/2: web-r1 90%, web-r2 10%",
+            "baking step 1/2 at 10%: 5m left",
+            "gates on web-r2: all gates passed",
+        ]
+    );
+    assert_eq!(
+        lines.last().unwrap(),
+        "cutover complete: web-r1 0%, web-r2 100%"
+    );
 }

@@ -75,6 +75,81 @@ pub enum CutoverEvent {
     },
 }
 
+/// One line of plain progress text (stderr), e.g. `step 1/2: web-r1 90%, web-r2 10%`.
+impl fmt::Display for CutoverEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CutoverEvent::Started {
+                candidate,
+                previous,
+                weights,
+                plan,
+            } => {
+                let plan = plan
+                    .iter()
+                    .map(|weight| format!("{weight}%"))
+                    .collect::<Vec<_>>()
+                    .join(" → ");
+                match previous {
+                    Some(previous) => write!(f, "cutover {previous} → {candidate}")?,
+                    None => write!(f, "cutover to {candidate} (first release)")?,
+                }
+                write!(f, ": traffic now {weights}; plan {plan}")
+            }
+            CutoverEvent::WeightsSet { weights, step } => {
+                write!(f, "step {}/{}: {weights}", step.index + 1, step.count)
+            }
+            CutoverEvent::GatesChecked {
+                release, report, ..
+            } => write!(f, "gates on {release}: {report}"),
+            CutoverEvent::Baking { step, left, .. } => write!(
+                f,
+                "baking step {}/{} at {}%: {} left",
+                step.index + 1,
+                step.count,
+                step.weight,
+                seconds(*left)
+            ),
+            CutoverEvent::WaitingForStack {
+                stack,
+                state,
+                retry_in,
+            } => write!(
+                f,
+                "waiting for {stack} ({state}); next look in {}",
+                seconds(*retry_in)
+            ),
+            CutoverEvent::WeightsChangedOutside { expected, found } => write!(
+                f,
+                "weights changed outside this run: expected {expected}, found {found}; the step starts over"
+            ),
+            CutoverEvent::Retrying {
+                action,
+                attempt,
+                delay,
+                error,
+            } => write!(
+                f,
+                "retrying to {action} in {} (attempt {attempt} failed: {error})",
+                humantime::format_duration(*delay)
+            ),
+            CutoverEvent::ShiftedBack { weights, reason } => {
+                write!(f, "shifted back ({reason}): {weights}")
+            }
+            CutoverEvent::Abandoned { reason } => {
+                write!(f, "candidate abandoned before taking traffic ({reason})")
+            }
+            CutoverEvent::Completed { weights } => write!(f, "cutover complete: {weights}"),
+            CutoverEvent::Failed { reason } => write!(f, "cutover stopped: {reason}"),
+        }
+    }
+}
+
+/// Whole seconds: progress lines need no milliseconds.
+fn seconds(duration: Duration) -> humantime::FormattedDuration {
+    humantime::format_duration(Duration::from_secs(duration.as_secs()))
+}
+
 /// How a cutover that did not hit an error ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]

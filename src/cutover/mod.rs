@@ -9,9 +9,13 @@ mod plan;
 mod watch;
 
 #[cfg(test)]
+mod driver_failure_tests;
+#[cfg(test)]
 mod driver_tests;
 #[cfg(test)]
 mod fakes;
+#[cfg(test)]
+mod harness;
 
 pub use decide::{
     decide, Decision, FailReason, GateSnapshot, Observation, StepRef, Trouble, WaitReason,

@@ -1,0 +1,154 @@
+//! The test harness for the driver: a fake world, a run on virtual time, and what it did.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::fakes::{FakeGates, FakeRouter, FakeStacks, GateCall};
+use super::*;
+use crate::gates::GateReport;
+
+pub const PREV: &str = "web-r1";
+pub const CAND: &str = "web-r2";
+pub const MIN: Duration = Duration::from_secs(60);
+pub const GATE_INTERVAL: Duration = MIN;
+
+pub fn at(candidate_percent: u8) -> Weights {
+    Weights::split(CAND, Some(PREV), candidate_percent)
+}
+
+pub fn back() -> Weights {
+    Weights::all_on(PREV)
+}
+
+pub fn plan(strategy: Strategy) -> Plan {
+    Plan::from_strategy(&strategy, 10 * MIN, GATE_INTERVAL).unwrap()
+}
+
+/// Every strategy, with the candidate weights its plan goes through.
+pub fn strategies() -> Vec<(&'static str, Plan)> {
+    vec![
+        ("all-at-once", plan(Strategy::AllAtOnce)),
+        (
+            "canary",
+            plan(Strategy::Canary {
+                percent: 10,
+                bake: 5 * MIN,
+            }),
+        ),
+        (
+            "linear",
+            plan(Strategy::Linear {
+                step: 25,
+                interval: 2 * MIN,
+            }),
+        ),
+        (
+            "steps",
+            plan(Strategy::Steps {
+                weights: vec![5, 25, 50, 100],
+                pause: 3 * MIN,
+            }),
+        ),
+    ]
+}
+
+pub fn canary() -> Plan {
+    strategies().remove(1).1
+}
+
+/// Everything a run did, for assertions.
+pub struct Run {
+    pub result: Result<CutoverOutcome, CutoverError>,
+    pub writes: Vec<Weights>,
+    pub events: Vec<(Duration, CutoverEvent)>,
+    pub gate_calls: Vec<GateCall>,
+    pub elapsed: Duration,
+}
+
+impl Run {
+    pub fn outcome(&self) -> &CutoverOutcome {
+        self.result
+            .as_ref()
+            .expect("the cutover ended without error")
+    }
+
+    pub fn count(&self, matches: impl Fn(&CutoverEvent) -> bool) -> usize {
+        self.events
+            .iter()
+            .filter(|(_, event)| matches(event))
+            .count()
+    }
+}
+
+pub struct Setup {
+    pub router: Arc<FakeRouter>,
+    pub stacks: Arc<FakeStacks>,
+    pub abort: AbortSignal,
+    pub previous: Option<&'static str>,
+}
+
+impl Setup {
+    pub fn from(weights: Weights) -> Self {
+        Self {
+            router: Arc::new(FakeRouter::new(weights)),
+            stacks: Arc::new(FakeStacks::healthy(&[PREV, CAND])),
+            abort: AbortSignal::new(),
+            previous: Some(PREV),
+        }
+    }
+
+    pub fn first_deploy() -> Self {
+        Self {
+            previous: None,
+            stacks: Arc::new(FakeStacks::healthy(&[CAND])),
+            ..Self::from(Weights::new())
+        }
+    }
+
+    pub async fn run(
+        &self,
+        plan: &Plan,
+        script: impl FnMut(GateCall) -> GateReport + Send + 'static,
+    ) -> Run {
+        let gates = FakeGates::new(self.router.clone(), CAND, script);
+        let controller = Controller {
+            router: &*self.router,
+            gates: &gates,
+            stacks: &*self.stacks,
+            retry: RetryPolicy::default(),
+            abort: self.abort.clone(),
+        };
+        let releases = Releases {
+            candidate: CAND.to_owned(),
+            previous: self.previous.map(str::to_owned),
+        };
+        let started = Instant::now();
+        let mut events = Vec::new();
+        // A virtual day: a driver that loops forever fails here instead of hanging the suite.
+        let result = tokio::time::timeout(
+            Duration::from_secs(24 * 3600),
+            controller.drive(plan, &releases, |event| {
+                events.push((started.elapsed(), event))
+            }),
+        )
+        .await
+        .expect("the cutover ended within a virtual day");
+        Run {
+            result,
+            writes: self.router.writes(),
+            events,
+            gate_calls: gates.calls(),
+            elapsed: started.elapsed(),
+        }
+    }
+}
+
+pub fn expected_writes(plan: &Plan) -> Vec<Weights> {
+    plan.weights().into_iter().map(at).collect()
+}
+
+pub fn total_bake(plan: &Plan) -> Duration {
+    plan.steps().iter().map(|step| step.bake).sum()
+}

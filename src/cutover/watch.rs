@@ -20,7 +20,8 @@ pub trait StackWatch {
 /// Mapping from CloudFormation: CREATE_COMPLETE, UPDATE_COMPLETE → `Healthy`; *_IN_PROGRESS
 /// other than DELETE_IN_PROGRESS → `InProgress`; *_FAILED, ROLLBACK_*, UPDATE_ROLLBACK_* →
 /// `Failed`; DELETE_IN_PROGRESS, DELETE_COMPLETE, no such stack → `Gone` (a stack being deleted
-/// must not receive traffic).
+/// must not receive traffic). A stack that cutover itself tagged failed (its gates failed in an
+/// earlier run) maps to `Failed` too, so that a resumed run does not cut over to it again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", content = "status", rename_all = "snake_case")]
 pub enum StackState {

@@ -8,7 +8,7 @@
 #           takes ~18 minutes on a 2-core machine); the figures then say "dev build".
 # The peer is installed once into bench/diff/.peer (gitignored). Set CARGO_TARGET_DIR to build
 # the release binary elsewhere, so that the long release build does not hold the shared target
-# directory's lock.
+# directory's lock. CUTOVER_BIN=path measures that binary without building.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -33,7 +33,10 @@ fi
 cp "$shared/bench/cdkdiff.js" "$peer/cdkdiff.js"
 
 target="${CARGO_TARGET_DIR:-$repo/target}"
-if [[ "$profile" == release ]]; then
+if [[ -n "${CUTOVER_BIN:-}" ]]; then
+    cutover="$CUTOVER_BIN"
+    profile="given ($CUTOVER_BIN)"
+elif [[ "$profile" == release ]]; then
     (cd "$repo" && cargo build --release --quiet)
     cutover="$target/release/cutover"
 else

@@ -12,8 +12,10 @@ use crate::cutover::{
 use crate::error::{Diagnostic, Exit};
 use crate::gates::build_gates;
 use crate::output::OutputSettings;
-use crate::release::live::{observe_app, AppReleases, LiveError, FAILED_AT};
-use crate::release::retire::{apply_retention, error_line, tag_update, RetireOptions};
+use crate::release::live::{AppReleases, LiveError, FAILED_AT};
+use crate::release::retire::{
+    apply_retention, apply_retention_to, error_line, tag_update, RetireOptions,
+};
 use crate::release::{tags, Role};
 use crate::router::RouterError;
 use crate::spec::{AppSpec, StrategyKind};
@@ -85,6 +87,10 @@ impl StackWatch for CloudFormationWatch<'_> {
     async fn stack_state(&self, stack_name: &str) -> Result<StackState, WatchError> {
         match self.0.describe_stack(stack_name).await {
             Ok(None) => Ok(StackState::Gone),
+            // A release cutover already turned back from must not be cut over to again.
+            Ok(Some(stack)) if stack.tag(tags::ROLE) == Some(Role::Failed.as_str()) => Ok(
+                StackState::Failed(format!("{}, tagged failed by cutover", stack.status)),
+            ),
             Ok(Some(stack)) => Ok(stack_state(&stack.status)),
             Err(error) => Err(WatchError {
                 stack: stack_name.to_string(),
@@ -111,24 +117,27 @@ fn stack_state(status: &str) -> StackState {
     }
 }
 
-/// Shifts traffic to `candidate` (a release stack of `spec`'s app) from the release the router
-/// says is live now. Ctrl-C asks to finish or turn back (turns back when not on a terminal).
+/// Shifts traffic to `candidate` (a release stack of `spec`'s app, known to `app`) from the
+/// release the router says is live. `app` is the caller's latest look at the app; the controller
+/// reads the weights and the stacks again before it moves anything (a router that could not be
+/// set up is taken out of `app` into the error). Ctrl-C asks to finish or turn back (turns back
+/// when not on a terminal).
 pub async fn cut_over(
     ctx: &AwsContext,
     spec: &AppSpec,
     candidate: &str,
+    app: &mut AppReleases,
     settings: &OutputSettings,
 ) -> Result<CutoverOutcome, HandoverError> {
     let plan = plan_for(spec)?;
-    let app = observe_app(ctx, spec).await?;
     if app.find(candidate).is_none() {
         return Err(HandoverError::NotARelease {
             stack: candidate.to_string(),
             app: spec.name.clone(),
         });
     }
-    let router = match (app.router, app.router_error) {
-        (Some(router), None) => router,
+    let router = match (&app.router, app.router_error.take()) {
+        (Some(router), None) => router.clone(),
         (_, source) => {
             return Err(HandoverError::Router {
                 app: spec.name.clone(),
@@ -193,14 +202,15 @@ pub fn unfinished_candidate(app: &AppReleases) -> Option<String> {
         .map(|release| release.name().to_string())
 }
 
-/// Finishes or turns back a cutover that a run left half way, if AWS shows one. The caller
-/// holds the app lock. Returns the candidate and how its cutover ended.
+/// Finishes or turns back a cutover that a run left half way, if `app` (observed under the app
+/// lock, which the caller holds) shows one. Returns the candidate and how its cutover ended.
 pub async fn resume_unfinished(
     ctx: &AwsContext,
     spec: &AppSpec,
+    app: &mut AppReleases,
     settings: &OutputSettings,
 ) -> Result<Option<(String, CutoverOutcome)>, HandoverError> {
-    let Some(candidate) = unfinished_candidate(&observe_app(ctx, spec).await?) else {
+    let Some(candidate) = unfinished_candidate(app) else {
         return Ok(None);
     };
     if settings.verbosity >= 0 {
@@ -209,19 +219,22 @@ pub async fn resume_unfinished(
             spec.name
         );
     }
-    let outcome = cut_over(ctx, spec, &candidate, settings).await?;
-    after_cutover(ctx, spec, &candidate, &outcome, settings).await;
+    let outcome = cut_over(ctx, spec, &candidate, app, settings).await?;
+    after_cutover(ctx, spec, &candidate, &outcome, app, settings).await;
     Ok(Some((candidate, outcome)))
 }
 
 /// What follows a cutover: a candidate that turned back is marked failed (so nothing resumes it
 /// and retention keeps it for inspection), then retention runs either way. Neither changes the
 /// cutover's result: problems here are reported as warnings and in the retirement report.
+/// `app` is the look at the app the cutover started from: after a completed cutover it stands
+/// with the weights the controller left; otherwise the app is observed again (its tags changed).
 pub async fn after_cutover(
     ctx: &AwsContext,
     spec: &AppSpec,
     candidate: &str,
     outcome: &CutoverOutcome,
+    app: &AppReleases,
     settings: &OutputSettings,
 ) {
     let stacks = CloudFormation::new(ctx);
@@ -237,7 +250,15 @@ pub async fn after_cutover(
         }
     }
     let mut display = super::progress::for_settings(settings);
-    match apply_retention(ctx, spec, &RetireOptions::default(), display.as_mut()).await {
+    let options = RetireOptions::default();
+    let retention = match outcome {
+        CutoverOutcome::Completed { weights } => {
+            let app = app.with_weights(weights.clone());
+            apply_retention_to(ctx, spec, app, &options, display.as_mut()).await
+        }
+        _ => apply_retention(ctx, spec, &options, display.as_mut()).await,
+    };
+    match retention {
         Ok(report) => {
             for warning in &report.warnings {
                 tracing::warn!("{warning}");

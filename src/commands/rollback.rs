@@ -16,6 +16,7 @@ use crate::error::Exit;
 use crate::output::OutputSettings;
 use crate::release::live::{observe_app, AppReleases};
 use crate::release::lock::{AppLocks, Holder};
+use crate::release::Role;
 use crate::rollback::{
     mark_rolled_away, plan_rebuild, rebuild_release, resolve_target, shift_traffic, RebuildPlan,
     RollbackError, Target,
@@ -229,6 +230,22 @@ async fn resolve(
         }
         Target::Retired(retired) => Some(plan_rebuild(context, spec, retired, now).await?),
         Target::Existing(existing) => {
+            let reason = || existing.note().unwrap_or("no reason recorded").to_string();
+            match existing.role {
+                Role::Failed if !args.force => {
+                    return Err(RollbackError::MarkedFailed {
+                        stack: existing.name().to_string(),
+                        reason: reason(),
+                    })
+                }
+                Role::Retiring => {
+                    return Err(RollbackError::BeingRetired {
+                        stack: existing.name().to_string(),
+                        reason: reason(),
+                    })
+                }
+                _ => {}
+            }
             if args.rebuild {
                 eprintln!(
                     "note: {} still exists; --rebuild only applies to a retired release, so nothing is rebuilt",

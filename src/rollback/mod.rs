@@ -62,6 +62,10 @@ pub enum RollbackError {
     },
     #[error("refusing to roll back to stack {stack}: it is {status}, not CREATE_COMPLETE or UPDATE_COMPLETE; nothing was changed")]
     Unhealthy { stack: String, status: String },
+    #[error("refusing to roll back to stack {stack}: cutover marked it failed ({reason}); nothing was changed")]
+    MarkedFailed { stack: String, reason: String },
+    #[error("refusing to roll back to stack {stack}: it is being retired ({reason}); nothing was changed")]
+    BeingRetired { stack: String, reason: String },
     #[error("refusing to roll back to stack {stack}: it was retired{}; nothing was changed", deleted.map(|at| format!(" (deleted {})", humantime::format_rfc3339_seconds(at))).unwrap_or_default())]
     Retired {
         stack: String,
@@ -151,6 +155,12 @@ impl Diagnostic for RollbackError {
             | RollbackError::UnreadableRelease { app, .. } => Some(format!(
                 "`cutover status {app}` lists the releases of the app; pass one with --to STACK"
             )),
+            RollbackError::MarkedFailed { .. } => Some(
+                "a release turned back from is not cut over to again behind the gates; pass --force to send all traffic to it anyway (no gates), or deploy a new release".into(),
+            ),
+            RollbackError::BeingRetired { .. } => Some(
+                "pick another release with --to; `cutover status` shows the releases and their roles".into(),
+            ),
             RollbackError::Unhealthy { .. } => {
                 Some("pick another release with --to; `cutover status` shows their states".into())
             }

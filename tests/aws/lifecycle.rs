@@ -170,9 +170,22 @@ async fn rollback_to_r2_moves_all_traffic_creates_nothing_and_marks_r3() {
     assert_eq!(role(&roles, &r3), role_of("failed", 0));
     assert_eq!(role(&roles, &app.stack("r1")), role_of("retained", 0));
 
-    // By release id, and back again: r3 is healthy, so it may take traffic again.
-    let forward = app.cutover(&["rollback", &app.name, "--to", "r3", "--yes"]);
-    assert_eq!(forward.status.code(), Some(0), "{}", show(&forward));
+    // Back to r3 by release id: marked failed, so only without the gates.
+    let refused = app.cutover(&["rollback", &app.name, "--to", "r3", "--yes"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", show(&refused));
+    assert!(
+        text(&refused.stderr).contains(&format!(
+            "cutover marked it failed (rolled back to {r2}); nothing was changed"
+        )),
+        "{}",
+        show(&refused)
+    );
+    assert_eq!(
+        app.weights_by_stack(&["r2", "r3"]).await.get(&r2),
+        Some(&100)
+    );
+    let forced = app.cutover(&["rollback", &app.name, "--to", "r3", "--force", "--yes"]);
+    assert_eq!(forced.status.code(), Some(0), "{}", show(&forced));
     assert_eq!(
         app.weights_by_stack(&["r2", "r3"]).await.get(&r3),
         Some(&100)
@@ -502,4 +515,73 @@ async fn rollback_and_retire_exit_3_naming_the_holder_while_another_run_holds_th
     let retire = app.cutover(&["retire", &app.name, "--yes"]);
     assert_eq!(retire.status.code(), Some(0), "{}", show(&retire));
     assert!(app.deleted(&app.stack("r1")).await);
+}
+
+#[tokio::test]
+async fn retiring_behind_route53_deletes_the_releases_weighted_record_first() {
+    let release = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/routers/dns-release.yaml"),
+    )
+    .unwrap();
+    let dns_spec = |keep: u32| {
+        format!(
+            r#"
+template = "../templates/app.yaml"
+[router]
+kind = "route53"
+hosted_zone_id = {{ stack_output = "base", output = "ZoneId" }}
+record_name = "api.routers.example.com"
+record_type = "CNAME"
+ttl = 30
+endpoint_output = "Endpoint"
+[strategy]
+kind = "all-at-once"
+[retention]
+keep = {keep}
+"#
+        )
+    };
+    let app = App::with_base("life-dns", &release, &dns_spec(5), "dns-base.yaml").await;
+    app.deploy("r1");
+    app.deploy("r2");
+    let route53 = aws_sdk_route53::Client::new(&app.sdk);
+    let zone = app.output("base", "ZoneId").await;
+    let records = || async {
+        let listed = route53
+            .list_resource_record_sets()
+            .hosted_zone_id(&zone)
+            .send()
+            .await
+            .expect("list_resource_record_sets");
+        listed
+            .resource_record_sets()
+            .iter()
+            .filter(|set| set.name().trim_end_matches('.') == "api.routers.example.com")
+            .map(|set| {
+                (
+                    set.set_identifier().unwrap_or_default().to_string(),
+                    set.weight().unwrap_or_default(),
+                )
+            })
+            .collect::<BTreeMap<_, _>>()
+    };
+    let (r1, r2) = (app.stack("r1"), app.stack("r2"));
+    assert_eq!(
+        records().await,
+        BTreeMap::from([(r1.clone(), 0), (r2.clone(), 100)]),
+        "after the cutover r1 keeps a weight-0 record for rollback"
+    );
+
+    app.write_spec(&dns_spec(0));
+    let output = app.cutover(&["retire", &app.name, "--yes"]);
+    assert_eq!(output.status.code(), Some(0), "{}", show(&output));
+    assert!(
+        text(&output.stdout).contains(&format!("retired {r1}: taken out of the router")),
+        "{}",
+        show(&output)
+    );
+    assert_eq!(records().await, BTreeMap::from([(r2.clone(), 100)]));
+    assert!(app.deleted(&r1).await);
+    assert_eq!(role(&app.roles(), &r2), role_of("live", 100));
 }

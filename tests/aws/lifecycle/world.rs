@@ -68,6 +68,11 @@ pub struct App {
 impl App {
     /// A fresh account with the base stack (ALB + listener) and the app's spec and template.
     pub async fn new(name: &str, template: &str, spec: &str) -> App {
+        App::with_base(name, template, spec, "alb-base.yaml").await
+    }
+
+    /// With another base stack from `tests/fixtures/routers` (still named `base`).
+    pub async fn with_base(name: &str, template: &str, spec: &str, base: &str) -> App {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("stacks")).unwrap();
         std::fs::create_dir_all(dir.path().join("templates")).unwrap();
@@ -83,7 +88,9 @@ impl App {
         };
         app.write_spec(spec);
         let base = std::fs::read_to_string(
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/routers/alb-base.yaml"),
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/routers")
+                .join(base),
         )
         .unwrap();
         app.cloudformation()

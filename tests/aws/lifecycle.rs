@@ -20,6 +20,33 @@ use aws_sdk_cloudwatch::types::{ComparisonOperator, StateValue, Statistic};
 use crate::support::FailMode;
 use world::{role, role_of, show, spec, text, App, RELEASE, RELEASE_WITH_PARAMETERS};
 
+/// Retention as `cutover deploy` applies it at the end of every deploy.
+#[tokio::test]
+async fn three_deploys_with_keep_one_leave_r3_live_r2_retained_and_r1_retired() {
+    let app = App::new("life-deploys", RELEASE, &spec(1, "")).await;
+    let (r1, r2, r3) = (app.stack("r1"), app.stack("r2"), app.stack("r3"));
+    app.deploy("r1");
+    app.deploy("r2");
+    assert!(
+        !app.deleted(&r1).await,
+        "keep = 1 keeps r1 while r2 is live"
+    );
+    let third = app.cutover(&["deploy", &app.name, "--release", "r3", "--yes"]);
+    assert_eq!(third.status.code(), Some(0), "{}", show(&third));
+    let said = format!("{}{}", text(&third.stdout), text(&third.stderr));
+    assert!(said.contains(&format!("retired {r1}")), "{}", show(&third));
+    assert!(app.deleted(&r1).await);
+    assert_eq!(
+        app.weights_by_stack(&["r1", "r2", "r3"]).await,
+        BTreeMap::from([(r2.clone(), 0), (r3.clone(), 100)]),
+        "r1 is out of the listener"
+    );
+    let roles = app.roles();
+    assert_eq!(roles.len(), 2, "{roles:?}");
+    assert_eq!(role(&roles, &r3), role_of("live", 100));
+    assert_eq!(role(&roles, &r2), role_of("retained", 0));
+}
+
 #[tokio::test]
 async fn keep_one_after_three_releases_retires_only_the_oldest_after_unrouting_it() {
     let protected = "[stack]\ntermination_protection = true\n";

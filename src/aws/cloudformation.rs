@@ -1,12 +1,16 @@
 //! CloudFormation behind [`StackApi`]: the calls deploy, status and retirement make, with plain
 //! value types in and out so the logic above can run against an in-memory fake.
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use aws_sdk_cloudformation::types::{
     Capability, OnFailure, Parameter, RollbackConfiguration, RollbackTrigger, Tag, TemplateStage,
 };
+
+use indexmap::IndexMap;
 
 use super::{classify, AwsContext, AwsError};
 use crate::release::params::StackOutputs;
@@ -145,12 +149,17 @@ pub trait StackApi: Sync {
 #[derive(Debug, Clone)]
 pub struct CloudFormation {
     client: aws_sdk_cloudformation::Client,
+    outputs_memo: OutputsMemo,
 }
+
+/// Outputs of long-lived stacks by stack name, as first read in this run.
+pub(crate) type OutputsMemo = Arc<Mutex<HashMap<String, IndexMap<String, String>>>>;
 
 impl CloudFormation {
     pub fn new(context: &AwsContext) -> CloudFormation {
         CloudFormation {
             client: context.cloudformation(),
+            outputs_memo: context.outputs_memo.clone(),
         }
     }
 }
@@ -412,16 +421,28 @@ impl StackApi for CloudFormation {
     }
 }
 
-/// Parameters and router settings read from long-lived stacks (`{ stack_output = .. }`).
+/// Parameters and router settings read from long-lived stacks (`{ stack_output = .. }`). These
+/// stacks outlive a run, so each is read once per run; a missing one is asked again (it may be
+/// created meanwhile).
 impl StackOutputs for CloudFormation {
     async fn stack_outputs(
         &self,
         stack: &str,
-    ) -> Result<Option<indexmap::IndexMap<String, String>>, AwsError> {
-        Ok(self
+    ) -> Result<Option<IndexMap<String, String>>, AwsError> {
+        if let Some(outputs) = self.outputs_memo.lock().expect("memo lock").get(stack) {
+            return Ok(Some(outputs.clone()));
+        }
+        let outputs: Option<IndexMap<String, String>> = self
             .describe_stack(stack)
             .await?
-            .map(|facts| facts.outputs.into_iter().collect()))
+            .map(|facts| facts.outputs.into_iter().collect());
+        if let Some(outputs) = &outputs {
+            self.outputs_memo
+                .lock()
+                .expect("memo lock")
+                .insert(stack.to_string(), outputs.clone());
+        }
+        Ok(outputs)
     }
 }
 

@@ -30,12 +30,18 @@ impl ConnectOptions {
 #[derive(Debug, Clone)]
 pub struct AwsContext {
     pub(crate) sdk: SdkConfig,
+    /// Outputs of long-lived stacks read for `{ stack_output = .. }` values, shared by the
+    /// clients of this context: one run asks for them at every look at the app.
+    pub(crate) outputs_memo: super::cloudformation::OutputsMemo,
 }
 
 impl AwsContext {
     /// A context from a ready SDK configuration (tests build one pointing at moto).
     pub fn from_sdk_config(sdk: SdkConfig) -> AwsContext {
-        AwsContext { sdk }
+        AwsContext {
+            sdk,
+            outputs_memo: Default::default(),
+        }
     }
 
     pub fn region(&self) -> Option<&str> {
@@ -122,7 +128,5 @@ pub async fn connect(options: &ConnectOptions) -> Result<AwsContext, AwsError> {
     if let Some(endpoint) = &options.endpoint_url {
         loader = loader.endpoint_url(endpoint);
     }
-    Ok(AwsContext {
-        sdk: loader.load().await,
-    })
+    Ok(AwsContext::from_sdk_config(loader.load().await))
 }

@@ -15,6 +15,7 @@ use crate::deploy::render::render_plan;
 use crate::deploy::{self, handover, progress, Cleanup, DeployError, Healthy};
 use crate::error::Exit;
 use crate::output::OutputSettings;
+use crate::release::live::observe_app;
 use crate::release::lock::{AppLocks, Holder};
 
 pub async fn run(
@@ -66,9 +67,20 @@ pub async fn run(
         spec.name, plan.candidate.release
     ));
     let lock = locks.acquire(&spec.name, &holder).await?;
+    // Observed again under the lock: another run may have changed the app since the plan. This
+    // look serves the rest of the deploy; the controller reads the router again itself.
+    let mut app = match observe_app(&context, &spec).await {
+        Ok(app) => app,
+        Err(error) => {
+            if let Err(error) = lock.release().await {
+                tracing::warn!("{error}; it expires by itself");
+            }
+            return Err(handover::HandoverError::from(error).into());
+        }
+    };
     // A cutover that a previous run left half way is finished (or turned back) first: a new
     // release must start from a router that points at one live release.
-    match handover::resume_unfinished(&context, &spec, settings).await {
+    match handover::resume_unfinished(&context, &spec, &mut app, settings).await {
         Ok(None) => {}
         Ok(Some((candidate, outcome))) => {
             eprintln!(
@@ -96,9 +108,13 @@ pub async fn run(
     let outcome = match result {
         Ok(healthy) => {
             let candidate = &healthy.stack.name;
-            match handover::cut_over(&context, &spec, candidate, settings).await {
+            let mut app = app
+                .with_new_release(&context, &spec, healthy.stack.clone())
+                .await;
+            match handover::cut_over(&context, &spec, candidate, &mut app, settings).await {
                 Ok(outcome) => {
-                    handover::after_cutover(&context, &spec, candidate, &outcome, settings).await;
+                    handover::after_cutover(&context, &spec, candidate, &outcome, &app, settings)
+                        .await;
                     Ok(outcome)
                 }
                 Err(error) => Err(DeployError::from(error)),

@@ -98,7 +98,10 @@ pub async fn run(
         )
         .await?;
     // Observed again under the lock: another run may have finished it meanwhile.
-    let outcome = handover::resume_unfinished(&context, &spec, settings).await;
+    let outcome = match observe_app(&context, &spec).await {
+        Ok(mut app) => handover::resume_unfinished(&context, &spec, &mut app, settings).await,
+        Err(error) => Err(HandoverError::from(error)),
+    };
     if let Err(error) = lock.release().await {
         tracing::warn!("{error}; it expires by itself");
     }

@@ -196,6 +196,59 @@ pub async fn observe_app(ctx: &AwsContext, spec: &AppSpec) -> Result<AppReleases
     })
 }
 
+impl AppReleases {
+    /// The app as observed plus a release stack created since (a deploy's candidate). The router
+    /// is set up again to know it, from settings already read in this run; the weights stay as
+    /// read, since creating a stack moves no traffic.
+    pub async fn with_new_release(
+        self,
+        ctx: &AwsContext,
+        spec: &AppSpec,
+        stack: StackFacts,
+    ) -> AppReleases {
+        let mut stacks: Vec<StackFacts> = self
+            .releases
+            .into_iter()
+            .map(|release| release.stack)
+            .filter(|known| known.name != stack.name)
+            .collect();
+        stacks.push(stack);
+        let releases = discovery::releases_of(&spec.name, stacks);
+        let (router, router_error) =
+            match build_router(ctx, spec, releases.iter().map(|release| &release.stack)).await {
+                Ok(router) => (Some(router), self.router_error),
+                Err(error) => (None, Some(error)),
+            };
+        AppReleases {
+            releases: derive_roles(releases, self.weights.as_ref(), SystemTime::now()),
+            app: self.app,
+            weights: self.weights,
+            router,
+            router_error,
+        }
+    }
+
+    /// The same releases under the weights a cutover just set through this router: roles
+    /// follow, and no router error stands.
+    pub fn with_weights(&self, weights: Weights) -> AppReleases {
+        let releases = self
+            .releases
+            .iter()
+            .map(|release| ReleaseStack {
+                stack: release.stack.clone(),
+                tags: release.tags.clone(),
+            })
+            .collect();
+        AppReleases {
+            app: self.app.clone(),
+            releases: derive_roles(releases, Some(&weights), SystemTime::now()),
+            weights: Some(weights),
+            router: self.router.clone(),
+            router_error: None,
+        }
+    }
+}
+
 /// The pure part of [`observe_app`]: each release's weight and role. `releases` oldest first.
 pub fn derive_roles(
     releases: Vec<ReleaseStack>,

@@ -204,6 +204,18 @@ pub async fn apply_retention(
     display: &mut dyn WaitDisplay,
 ) -> Result<RetirementReport, RetireError> {
     let app = observe_app(ctx, spec).await?;
+    apply_retention_to(ctx, spec, app, options, display).await
+}
+
+/// [`apply_retention`] on the app as the caller has just seen it (a deploy after its cutover).
+/// The router is still read again before anything is taken out of it.
+pub async fn apply_retention_to(
+    ctx: &AwsContext,
+    spec: &AppSpec,
+    app: AppReleases,
+    options: &RetireOptions,
+    display: &mut dyn WaitDisplay,
+) -> Result<RetirementReport, RetireError> {
     let (Some(facts), Some(router)) = (app.retention_facts(), app.router.as_ref()) else {
         return Err(RetireError::RouterUnreadable {
             app: app.app.clone(),

@@ -162,7 +162,8 @@ pub async fn cut_over(
     } else {
         plan
     };
-    let gates = build_gates(ctx, spec);
+    // The candidate's outputs came with the look at the app: the gates need not read them.
+    let gates = build_gates(ctx, spec).knowing(app.releases.iter().map(|release| &release.stack));
     let stacks = CloudFormation::new(ctx);
     let watch = CloudFormationWatch(&stacks);
     let abort = AbortSignal::new();

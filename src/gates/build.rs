@@ -16,7 +16,7 @@ use super::http::{self, HttpProbe};
 use super::{
     alarms, instance_status, target_health, GateChecker, GateOutcome, GateReport, GateResult,
 };
-use crate::aws::cloudformation::{CloudFormation, StackApi};
+use crate::aws::cloudformation::{CloudFormation, StackApi, StackFacts};
 use crate::aws::cloudwatch::CloudWatch;
 use crate::aws::elbv2::{Elbv2, LoadBalancerApi, TargetHealthFacts};
 use crate::aws::instances::Ec2Instances;
@@ -86,6 +86,20 @@ impl AppGates {
         &self.gates
     }
 
+    /// Release stacks the caller has just read (a deploy's candidate from its wait, the live
+    /// release): the outputs of the finished ones are not read again.
+    pub fn knowing<'a>(self, stacks: impl IntoIterator<Item = &'a StackFacts>) -> AppGates {
+        {
+            let mut cache = self.outputs.lock().expect("outputs cache");
+            for stack in stacks {
+                if is_finished(&stack.status) {
+                    cache.insert(stack.name.clone(), Arc::new(stack.outputs.clone()));
+                }
+            }
+        }
+        self
+    }
+
     fn instance_status_needs_outputs(&self) -> bool {
         self.gates.instance_status
             && (self.instance_output.is_some() || self.target_group_output.is_some())
@@ -109,7 +123,7 @@ impl AppGates {
             Ok(Some(facts)) => {
                 let outputs = Arc::new(facts.outputs);
                 // A stack still being created has no outputs yet: read it again next time.
-                if matches!(facts.status.as_str(), "CREATE_COMPLETE" | "UPDATE_COMPLETE") {
+                if is_finished(&facts.status) {
                     self.outputs
                         .lock()
                         .expect("outputs cache")
@@ -128,6 +142,10 @@ impl AppGates {
         cell.get_or_init(|| self.load_balancers.target_health(arn))
             .await
     }
+}
+
+fn is_finished(status: &str) -> bool {
+    matches!(status, "CREATE_COMPLETE" | "UPDATE_COMPLETE")
 }
 
 fn output<'a>(outputs: &'a [(String, String)], key: &str) -> Option<&'a str> {
@@ -269,5 +287,61 @@ impl GateChecker for AppGates {
             }));
         }
         GateReport::new(join_all(checks).await.into_iter().flatten().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::aws::{connect, ConnectOptions};
+
+    fn stack(name: &str, status: &str) -> StackFacts {
+        StackFacts {
+            name: name.into(),
+            id: format!("arn:stack/{name}"),
+            status: status.into(),
+            status_reason: None,
+            created: None,
+            tags: Vec::new(),
+            parameters: Vec::new(),
+            outputs: vec![("TargetGroupArn".into(), format!("arn:tg/{name}"))],
+            termination_protection: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn outputs_of_known_finished_stacks_are_not_read_again() {
+        // Nothing listens on port 1: a read would fail.
+        let options = ConnectOptions {
+            region: Some("us-east-1".into()),
+            profile: None,
+            endpoint_url: Some("http://127.0.0.1:1".into()),
+        };
+        let ctx = connect(&options).await.expect("a context needs no call");
+        let spec = crate::spec::parse(
+            "web".into(),
+            Path::new("stacks/web.toml"),
+            "template = \"../templates/web.yaml\"\n\
+             [router]\nkind = \"alb\"\nlistener = \"arn:listener\"\n\
+             target_group_output = \"TargetGroupArn\"\n\
+             [gates]\ntarget_health = { min_healthy = 1 }\n",
+        )
+        .expect("a valid spec");
+        let gates = build_gates(&ctx, &spec).knowing(&[
+            stack("web-r2", "CREATE_COMPLETE"),
+            stack("web-r3", "CREATE_IN_PROGRESS"),
+        ]);
+        let outputs = gates
+            .release_outputs("web-r2")
+            .await
+            .expect("known outputs");
+        assert_eq!(output(&outputs, "TargetGroupArn"), Some("arn:tg/web-r2"));
+        let cache = gates.outputs.lock().expect("outputs cache");
+        assert!(
+            !cache.contains_key("web-r3"),
+            "an unfinished stack's outputs may still come"
+        );
     }
 }

@@ -48,23 +48,47 @@ pub fn wrap(long: &str, value: Node) -> Node {
     Node::Map(map)
 }
 
-/// `Fn::GetAtt: "Resource.Attribute"` becomes `Fn::GetAtt: [Resource, Attribute]`, splitting
-/// on the first dot only (attribute names such as `Endpoint.Address` contain dots), so the
-/// string and list spellings compare equal. Applied to the whole tree after loading.
-pub fn normalise_get_att(node: &mut Node) {
+/// Rewrites the spellings of one intrinsic that mean the same thing to one form, so that twins
+/// written differently compare equal. Applied to the whole tree after loading.
+///
+/// `Fn::GetAtt: "Resource.Attribute"` becomes `Fn::GetAtt: [Resource, Attribute]`, splitting on
+/// the first dot only (attribute names such as `Endpoint.Address` contain dots).
+///
+/// The argument of `Fn::GetAZs` becomes `""` when it names the stack's own region: a bare YAML
+/// `!GetAZs`, `""`, `null` and `{"Ref": "AWS::Region"}` all do. `""` is the canonical form
+/// because it is what AWS documents for "the region the stack is created in", it is what the
+/// YAML short form loads to, and it is a scalar, unlike `null` (which other values never equal)
+/// or the `Ref` map (which would make a diff point into a nested intrinsic). An explicit region
+/// (`Fn::GetAZs: us-east-1`) is kept: it differs from the stack's region in any other region.
+pub fn normalise(node: &mut Node) {
     match node {
         Node::Map(map) => {
             if map.len() == 1 {
                 if let Some(value) = map.get_mut("Fn::GetAtt") {
                     split_get_att(value);
+                } else if let Some(value) = map.get_mut("Fn::GetAZs") {
+                    if names_the_stack_region(value) {
+                        *value = Node::String(String::new());
+                    }
                 }
             }
             for value in map.values_mut() {
-                normalise_get_att(value);
+                normalise(value);
             }
         }
-        Node::List(items) => items.iter_mut().for_each(normalise_get_att),
+        Node::List(items) => items.iter_mut().for_each(normalise),
         _ => {}
+    }
+}
+
+fn names_the_stack_region(get_azs_argument: &Node) -> bool {
+    match get_azs_argument {
+        Node::Null => true,
+        Node::String(region) => region.is_empty(),
+        Node::Map(map) => {
+            map.len() == 1 && map.get("Ref").and_then(Node::as_str) == Some("AWS::Region")
+        }
+        _ => false,
     }
 }
 

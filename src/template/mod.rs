@@ -69,7 +69,7 @@ pub fn parse(body: &str, origin: &str) -> Result<Template, TemplateError> {
         Format::Json => json::parse(body, origin)?,
         Format::Yaml => yaml::parse(body, origin)?,
     };
-    intrinsics::normalise_get_att(&mut root);
+    intrinsics::normalise(&mut root);
     limits::check_structure(&root, origin)?;
     Ok(Template {
         origin: origin.to_string(),
@@ -150,7 +150,7 @@ pub fn load_file_for_diff(path: &Path) -> Result<(Template, Option<TemplateError
         Format::Json => json::parse(&body, &origin)?,
         Format::Yaml => yaml::parse(&body, &origin)?,
     };
-    intrinsics::normalise_get_att(&mut root);
+    intrinsics::normalise(&mut root);
     match limits::check_structure(&root, &origin) {
         Err(error @ TemplateError::TooMany { .. }) => over_quota = over_quota.or(Some(error)),
         other => other?,

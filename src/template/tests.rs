@@ -109,6 +109,73 @@ fn get_att_forms_all_compare_equal() {
     );
 }
 
+/// The four spellings of "the AZs of the stack's region" load to the one canonical `""`, in
+/// both formats and nested in `Fn::Select`; an explicit region or another `Ref` stays distinct.
+#[test]
+fn get_azs_of_the_stack_region_forms_all_compare_equal() {
+    fn availability_zone(template: &Template) -> Node {
+        template.resources().unwrap()["R"]
+            .get("Properties")
+            .unwrap()
+            .get("AZ")
+            .unwrap()
+            .clone()
+    }
+    let from_yaml = |form: &str| {
+        availability_zone(&yaml(&format!(
+            "Resources:\n  R:\n    Type: X::Y::Z\n    Properties:\n      AZ: !Select [0, {form}]\n"
+        )))
+    };
+    let from_json = |argument: &str| {
+        availability_zone(&json(&format!(
+            r#"{{"Resources": {{"R": {{"Type": "X::Y::Z", "Properties":
+                {{"AZ": {{"Fn::Select": ["0", {{"Fn::GetAZs": {argument}}}]}}}}}}}}}}"#
+        )))
+    };
+    let expected = intrinsics::wrap(
+        "Fn::Select",
+        Node::List(vec![
+            Node::Number("0".into()),
+            intrinsics::wrap("Fn::GetAZs", Node::String(String::new())),
+        ]),
+    );
+    let loaded = [
+        ("YAML !GetAZs", from_yaml("!GetAZs")),
+        ("YAML !GetAZs ''", from_yaml("!GetAZs ''")),
+        ("YAML Fn::GetAZs: null", from_yaml("{Fn::GetAZs: null}")),
+        (
+            "YAML Fn::GetAZs: !Ref AWS::Region",
+            from_yaml("{Fn::GetAZs: !Ref AWS::Region}"),
+        ),
+        ("JSON \"\"", from_json(r#""""#)),
+        ("JSON null", from_json("null")),
+        (
+            "JSON Ref AWS::Region",
+            from_json(r#"{"Ref": "AWS::Region"}"#),
+        ),
+    ];
+    for (form, node) in &loaded {
+        assert_eq!(node, &expected, "{form}");
+        let argument = node.get("Fn::Select").unwrap().as_list().unwrap()[1].get("Fn::GetAZs");
+        assert!(
+            matches!(argument, Some(Node::String(s)) if s.is_empty()),
+            "{form}"
+        );
+    }
+    for other in [
+        "!GetAZs us-east-1",
+        "{Fn::GetAZs: !Ref Region}",
+        "{Fn::GetAZs: {Ref: AWS::Region, X: 1}}",
+    ] {
+        assert_ne!(from_yaml(other), expected, "{other}");
+    }
+    assert_eq!(
+        from_yaml("!GetAZs us-east-1"),
+        from_json(r#""us-east-1""#),
+        "an explicit region is kept as written"
+    );
+}
+
 #[test]
 fn scalars_compare_as_text_across_formats() {
     let from_yaml = yaml("Resources:\n  R:\n    Type: X\n    Properties: {Port: 80, On: true, V: 1.10, D: 2010-09-09}\n");

@@ -3,10 +3,10 @@
 
 Loads each pair (same path stem, `.json` and `.yaml`/`.yml`) with cfn-lint's own decoders
 (cfn-lint's PyYAML loader with CloudFormation's tag constructors for YAML, cfn-lint's JSON
-decoder), normalises
-both the way the Rust loader's canonical tree compares them (short forms are already long forms
-here; `Fn::GetAtt: "A.B"` becomes `[A, B]`; scalars compare as the text CloudFormation sees;
-null is distinct from every string), and prints one JSON object to stdout:
+decoder), normalises both the way the Rust loader's canonical tree compares them (short forms
+are already long forms here; `Fn::GetAtt: "A.B"` becomes `[A, B]`; the `Fn::GetAZs` arguments
+that name the stack's region (bare `!GetAZs`, "", null, `{"Ref": "AWS::Region"}`) become "";
+scalars compare as the text CloudFormation sees; null is distinct from every string), and prints one JSON object to stdout:
 `{twin_stem: [paths where the two files differ]}` for every pair both files of which load (an
 empty list means the files mean the same). Paths are JSON Pointers. Pairs that cannot be read
 and pairs that are not CloudFormation templates (no `Resources`) are listed on stderr.
@@ -109,11 +109,18 @@ def scalar_text(value):
     return str(value)
 
 
+# The arguments of `Fn::GetAZs` that all mean the stack's own region (after `normalise` of the
+# argument): a bare `!GetAZs`, "", null and `{"Ref": "AWS::Region"}`; all become "".
+STACK_REGION_FORMS = (None, "", {"Ref": "AWS::Region"})
+
+
 def normalise(value):
     if isinstance(value, dict):
         out = {str(key): normalise(item) for key, item in value.items()}
         if len(out) == 1 and isinstance(out.get("Fn::GetAtt"), str) and "." in out["Fn::GetAtt"]:
             out["Fn::GetAtt"] = out["Fn::GetAtt"].split(".", 1)
+        if len(out) == 1 and "Fn::GetAZs" in out and out["Fn::GetAZs"] in STACK_REGION_FORMS:
+            out["Fn::GetAZs"] = ""
         return out
     if isinstance(value, list):
         return [normalise(item) for item in value]

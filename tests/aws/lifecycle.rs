@@ -245,10 +245,54 @@ async fn refused_targets_exit_2_and_change_nothing() {
     let r1 = app.stack("r1");
     assert!(app.deleted(&r1).await);
 
+    // A release of this app whose creation failed, and a stack claiming to be one without the
+    // rest of cutover's tags.
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let tag = |key: &str, value: &str| {
+        aws_sdk_cloudformation::types::Tag::builder()
+            .key(key)
+            .value(value)
+            .build()
+    };
+    app.cloudformation()
+        .create_stack()
+        .stack_name(app.stack("r9"))
+        .template_body(RELEASE)
+        .tags(tag("cutover:app", &app.name))
+        .tags(tag("cutover:release", "r9"))
+        .tags(tag("cutover:created", &now))
+        .tags(tag("cutover:template-sha256", "00"))
+        .send()
+        .await
+        .expect("create r9");
+    app.proxy.fail_stack(
+        &app.stack("r9"),
+        FailMode::RollbackComplete {
+            resource: "Group".into(),
+            reason: "Resource creation cancelled".into(),
+        },
+    );
+    app.cloudformation()
+        .create_stack()
+        .stack_name(app.stack("hand-made"))
+        .template_body(RELEASE)
+        .tags(tag("cutover:app", &app.name))
+        .send()
+        .await
+        .expect("create hand-made");
+
     let stacks_before = app.stacks().await;
     let weights_before = app.listener_weights().await;
     let creates_before = app.creates();
     for (to, needle) in [
+        (
+            "r9".to_string(),
+            "it is ROLLBACK_COMPLETE, not CREATE_COMPLETE or UPDATE_COMPLETE".to_string(),
+        ),
+        (
+            app.stack("hand-made"),
+            "its cutover tags cannot be read".to_string(),
+        ),
         (
             "other-r1".to_string(),
             "its cutover:app tag says other".to_string(),

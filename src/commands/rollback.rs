@@ -82,7 +82,7 @@ pub async fn run(
         command.push_str(&format!(" --to {to}"));
     }
     let lock = locks.acquire(&spec.name, &Holder::current(command)).await?;
-    let result = roll_back(&context, &spec, &args, now, settings).await;
+    let result = roll_back(&context, &spec, &args, now, settings, &|| lock.is_lost()).await;
     if let Err(error) = lock.release().await {
         tracing::warn!("{error}; it expires by itself");
     }
@@ -96,6 +96,7 @@ async fn roll_back(
     args: &RollbackArgs,
     now: SystemTime,
     settings: &OutputSettings,
+    lock_lost: &(dyn Fn() -> bool + Sync),
 ) -> Result<Exit, RollbackError> {
     let mut resolved = resolve(context, spec, args, now).await?;
     let mut rebuilt = None;
@@ -108,6 +109,13 @@ async fn roll_back(
             rebuild.from.name, healthy.stack.name, healthy.stack.status
         );
         rebuilt = Some(healthy.stack.name.clone());
+        // A rebuild can take as long as a deploy: the lock may have been broken meanwhile.
+        if lock_lost() {
+            return Err(RollbackError::LockLost {
+                app: spec.name.clone(),
+                stack: healthy.stack.name.clone(),
+            });
+        }
         // The router must know the new stack's outputs before it can route to it.
         let app = observe_app(context, spec).await?;
         let target = app

@@ -113,6 +113,8 @@ pub enum RollbackError {
     },
     #[error(transparent)]
     Rebuild(#[from] DeployError),
+    #[error("lost the lock of app {app} to another run while rebuilding; traffic was not moved (rebuilt stack {stack} is left without traffic)")]
+    LockLost { app: String, stack: String },
     #[error("not rolling app {app} back without confirmation: not on a terminal")]
     NeedsConfirmation { app: String },
     #[error("could not ask for confirmation")]

@@ -4,7 +4,7 @@
 //! and wrong types (toml gives the byte span), then `validate` checks what needs more than one
 //! key. Both report through [`SpecError`] with the file, line, column and key path. Nothing here
 //! talks to AWS: value sources are resolved by the deploy. The format is documented field by field
-//! in `docs/spec.md`.
+//! in the README (section "App specs").
 
 mod error;
 mod names;

@@ -20,9 +20,9 @@ fn every_example_in_the_repository_loads() {
     }
 }
 
-/// The TOML blocks of `docs/spec.md`, so the reference cannot drift from the parser.
+/// The TOML blocks of `README.md`, so the reference cannot drift from the parser.
 fn doc_blocks() -> Vec<String> {
-    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/spec.md"))
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
         .unwrap();
     let mut blocks = Vec::new();
     let mut current: Option<String> = None;
@@ -49,7 +49,7 @@ fn the_complete_example_in_the_docs_loads() {
     let complete = blocks
         .iter()
         .find(|block| block.starts_with("template ="))
-        .expect("docs/spec.md has a complete example");
+        .expect("README.md has a complete example");
     let fixture = Fixture::new();
     std::fs::write(
         fixture.dir.path().join("templates/web.yaml"),
@@ -92,7 +92,7 @@ fn every_table_example_in_the_docs_loads() {
             text.push_str(ALB);
         }
         if let Err(error) = Fixture::new().load(&text) {
-            panic!("docs/spec.md example does not load: {error}\n{text}");
+            panic!("README.md example does not load: {error}\n{text}");
         }
     }
 }

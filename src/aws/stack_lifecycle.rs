@@ -3,6 +3,7 @@
 //! rewriting a stack's tags in place (to mark a release rolled away from, or one that needs an
 //! operator's attention).
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::time::SystemTime;
 
@@ -36,6 +37,13 @@ pub trait StackLifecycleApi: Sync {
         &self,
         name: &str,
     ) -> impl Future<Output = Result<Vec<DeletedStack>, AwsError>> + Send;
+
+    /// The values of tag `key` across every stack that is not deleted (the apps cutover knows
+    /// in this account and region, for `key = cutover:app`).
+    fn tag_values(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<BTreeSet<String>, AwsError>> + Send;
 
     /// Starts an UpdateStack that keeps the template and every parameter and sets the tags.
     fn update_tags(&self, update: &TagUpdate) -> impl Future<Output = Result<(), AwsError>> + Send;
@@ -88,6 +96,29 @@ impl StackLifecycleApi for StackLifecycle {
         }
         found.sort_by(|a, b| b.deleted.cmp(&a.deleted).then(b.created.cmp(&a.created)));
         Ok(found)
+    }
+
+    async fn tag_values(&self, key: &str) -> Result<BTreeSet<String>, AwsError> {
+        let mut pages = self.client.describe_stacks().into_paginator().send();
+        let mut values = BTreeSet::new();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|error| classify(format!("list stacks tagged {key}"), error))?;
+            for stack in page.stacks() {
+                if stack.stack_status() == Some(&StackStatus::DeleteComplete) {
+                    continue;
+                }
+                values.extend(
+                    stack
+                        .tags()
+                        .iter()
+                        .filter(|tag| tag.key() == Some(key))
+                        .filter_map(|tag| tag.value())
+                        .map(str::to_string),
+                );
+            }
+        }
+        Ok(values)
     }
 
     async fn update_tags(&self, update: &TagUpdate) -> Result<(), AwsError> {

@@ -2,16 +2,20 @@
 //! its status, age, traffic weight and role. Read-only: no lock, no change.
 
 use std::io::Write;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Value};
 
+use crate::aws::cloudformation::CloudFormation;
+use crate::aws::stack_lifecycle::{StackLifecycle, StackLifecycleApi};
 use crate::aws::{self, AwsError, ConnectOptions};
 use crate::cli::{GlobalArgs, StatusArgs};
 use crate::error::{Diagnostic, Exit};
 use crate::output::{OutputSettings, Palette};
-use crate::release::live::{observe_app, AppReleases, LiveError, ObservedRelease};
+use crate::release::discovery;
+use crate::release::live::{derive_roles, observe_app, AppReleases, LiveError, ObservedRelease};
 use crate::release::retire::error_line;
+use crate::release::tags::APP;
 use crate::release::Role;
 use crate::spec::{self, AppSpec, SpecError};
 
@@ -23,6 +27,8 @@ pub enum StatusError {
     Connect(#[source] AwsError),
     #[error(transparent)]
     Live(#[from] LiveError),
+    #[error("could not list the apps of this account")]
+    List(#[source] AwsError),
     #[error("could not write the status")]
     Write(#[source] std::io::Error),
 }
@@ -31,7 +37,7 @@ impl Diagnostic for StatusError {
     fn exit(&self) -> Exit {
         match self {
             StatusError::Spec(error) => error.exit(),
-            StatusError::Connect(error) => error.exit(),
+            StatusError::Connect(error) | StatusError::List(error) => error.exit(),
             StatusError::Live(error) => error.exit(),
             StatusError::Write(_) => Exit::Error,
         }
@@ -40,7 +46,7 @@ impl Diagnostic for StatusError {
     fn hint(&self) -> Option<String> {
         match self {
             StatusError::Spec(error) => error.hint(),
-            StatusError::Connect(error) => error.hint(),
+            StatusError::Connect(error) | StatusError::List(error) => error.hint(),
             StatusError::Live(error) => error.hint(),
             StatusError::Write(_) => None,
         }
@@ -76,15 +82,51 @@ pub async fn run(
         }
         apps.push(app);
     }
+    // Without an APP, also the apps AWS knows by their tags but the stacks folder does not: their
+    // stacks are shown, their traffic cannot be (the router is in the missing spec).
+    let mut without_spec = Vec::new();
+    if args.app.is_none() {
+        let stacks = CloudFormation::new(&context);
+        let known = StackLifecycle::new(&context)
+            .tag_values(APP)
+            .await
+            .map_err(StatusError::List)?;
+        for app in known
+            .iter()
+            .filter(|app| !specs.iter().any(|spec| &spec.name == *app))
+        {
+            let releases = discovery::app_releases(&stacks, app)
+                .await
+                .map_err(LiveError::from)?;
+            without_spec.push(AppReleases {
+                app: app.clone(),
+                releases: derive_roles(releases, None, SystemTime::now()),
+                weights: None,
+                router: None,
+                router_error: None,
+            });
+        }
+    }
     let text = if settings.json() {
-        let value = json!({ "apps": apps.iter().map(app_json).collect::<Vec<_>>() });
+        let with = apps.iter().map(|app| app_json(app, true));
+        let without = without_spec.iter().map(|app| app_json(app, false));
+        let value = json!({ "apps": with.chain(without).collect::<Vec<_>>() });
         format!("{value:#}\n")
-    } else if apps.is_empty() {
-        format!("No apps in {}.\n", global.stacks_dir.display())
+    } else if apps.is_empty() && without_spec.is_empty() {
+        format!(
+            "No apps in {} and no release stacks in AWS.\n",
+            global.stacks_dir.display()
+        )
     } else {
         let palette = settings.stdout_palette();
+        let dir = global.stacks_dir.display().to_string();
         apps.iter()
-            .map(|app| render_app(app, palette))
+            .map(|app| render_app(app, palette, None))
+            .chain(
+                without_spec
+                    .iter()
+                    .map(|app| render_app(app, palette, Some(&dir))),
+            )
             .collect::<Vec<_>>()
             .join("\n")
     };
@@ -109,9 +151,10 @@ pub(crate) fn release_json(release: &ObservedRelease) -> Value {
     })
 }
 
-fn app_json(app: &AppReleases) -> Value {
+fn app_json(app: &AppReleases, has_spec: bool) -> Value {
     json!({
         "app": app.app,
+        "spec": has_spec,
         "weights": app.weights,
         "router_error": app.router_error.as_ref().map(|error| error_line(error)),
         "live": app.live().map(ObservedRelease::name),
@@ -120,11 +163,15 @@ fn app_json(app: &AppReleases) -> Value {
     })
 }
 
-fn render_app(app: &AppReleases, palette: Palette) -> String {
+/// `missing_spec_in`: the stacks folder, for an app known only by its stacks' tags.
+fn render_app(app: &AppReleases, palette: Palette, missing_spec_in: Option<&str>) -> String {
     let mut out = palette.bold(&app.app);
-    match &app.weights {
-        Some(weights) => out.push_str(&format!("  (traffic: {weights})\n")),
-        None => out.push_str("  (traffic: unknown, the router could not be read)\n"),
+    match (&app.weights, missing_spec_in) {
+        (Some(weights), _) => out.push_str(&format!("  (traffic: {weights})\n")),
+        (None, Some(dir)) => out.push_str(&format!(
+            "  (no spec in {dir}: traffic unknown, roles from tags)\n"
+        )),
+        (None, None) => out.push_str("  (traffic: unknown, the router could not be read)\n"),
     }
     if app.releases.is_empty() {
         out.push_str("  no releases\n");
@@ -262,7 +309,7 @@ mod tests {
             .into_iter()
             .collect();
         let app = app(Some(weights));
-        let text = render_app(&app, Palette { enabled: false });
+        let text = render_app(&app, Palette { enabled: false }, None);
         assert_eq!(
             text,
             "web  (traffic: arn:tg/stray 0%, web-r2 100%)\n\
@@ -271,7 +318,7 @@ mod tests {
              \x20 web-r2  r2       CREATE_COMPLETE  2h 30m  100%    live\n\
              \x20 note: the router also sends 0% to arn:tg/stray, which is no release of this app\n"
         );
-        let json = app_json(&app);
+        let json = app_json(&app, true);
         assert_eq!(json["live"], "web-r2");
         assert_eq!(json["releases"][0]["role"], "retiring");
         assert_eq!(json["releases"][0]["note"], "Logs: bucket not empty");
@@ -281,11 +328,11 @@ mod tests {
 
     #[test]
     fn without_the_router_weights_are_unknown() {
-        let text = render_app(&app(None), Palette { enabled: false });
+        let text = render_app(&app(None), Palette { enabled: false }, None);
         assert!(text.starts_with("web  (traffic: unknown, the router could not be read)\n"));
         assert!(text.contains("  ?       "));
         assert_eq!(
-            app_json(&app(None))["releases"][1]["weight"],
+            app_json(&app(None), true)["releases"][1]["weight"],
             serde_json::Value::Null
         );
     }

@@ -174,6 +174,13 @@ mod steps {
             unreachable!("retirement looks up no deleted stack")
         }
 
+        async fn tag_values(
+            &self,
+            _: &str,
+        ) -> Result<std::collections::BTreeSet<String>, AwsError> {
+            unreachable!("retirement lists no apps")
+        }
+
         async fn update_tags(&self, update: &TagUpdate) -> Result<(), AwsError> {
             let attention = update
                 .tags

@@ -570,7 +570,29 @@ async fn rollback_and_retire_exit_3_naming_the_holder_while_another_run_holds_th
     assert_eq!(app.listener_weights().await, weights_before);
     assert!(!app.deleted(&app.stack("r1")).await);
 
-    // Status reads without the lock, for every app in the folder.
+    // Status reads without the lock, for every app in the folder and every app AWS knows by
+    // its stacks' tags.
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let mut ghost = app
+        .cloudformation()
+        .create_stack()
+        .stack_name("ghost-r1")
+        .template_body(RELEASE);
+    for (key, value) in [
+        ("cutover:app", "ghost"),
+        ("cutover:release", "r1"),
+        ("cutover:created", now.as_str()),
+        ("cutover:template-sha256", "00"),
+        ("cutover:role", "live"),
+    ] {
+        ghost = ghost.tags(
+            aws_sdk_cloudformation::types::Tag::builder()
+                .key(key)
+                .value(value)
+                .build(),
+        );
+    }
+    ghost.send().await.expect("create ghost-r1");
     let status = app.cutover(&["status"]);
     assert_eq!(status.status.code(), Some(0), "{}", show(&status));
     let table = text(&status.stdout);
@@ -580,6 +602,26 @@ async fn rollback_and_retire_exit_3_naming_the_holder_while_another_run_holds_th
             && line.split_whitespace().rev().take(2).eq(["live", "100%"])),
         "{}",
         show(&status)
+    );
+
+    let ghost_at = table
+        .find("ghost  (no spec in ")
+        .expect("the app without a spec is listed");
+    assert!(
+        table[ghost_at..].lines().any(|line| {
+            line.trim_start().starts_with("ghost-r1 ")
+                && line.split_whitespace().rev().take(2).eq(["live", "?"])
+        }),
+        "{}",
+        show(&status)
+    );
+    let json = app.cutover(&["status", "--output", "json"]);
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(value["apps"][1]["app"], "ghost");
+    assert_eq!(value["apps"][1]["spec"], false);
+    assert_eq!(
+        value["apps"][1]["releases"][0]["weight"],
+        serde_json::Value::Null
     );
 
     guard.release().await.expect("release the lock");

@@ -1,10 +1,15 @@
 //! `cutover deploy` end to end: the real binary against moto through the fault proxy. Each test
-//! has its own account (proxy) and its own app under a temporary stacks folder.
+//! has its own account (proxy) and its own app under a temporary stacks folder. A deploy goes all
+//! the way: create the release stack, wait for it, move the base stack's ALB listener to it (all
+//! at once), apply retention. Tests that reach AWS get the long-lived base stack first (created
+//! with the SDK from `tests/fixtures/routers/alb-base.yaml`); the listener is read back with the
+//! ELBv2 SDK, not through cutover's router.
 //!
 //! moto never fails a stack by itself, so the failure paths use the proxy's `fail_stack`, which
 //! rewrites the stack's status and events as CloudFormation would show them.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 use std::process::Output;
 use std::time::Duration;
 
@@ -26,9 +31,16 @@ Resources:
   Sg:
     Type: AWS::EC2::SecurityGroup
     Properties: {GroupDescription: !Sub "web ${Env}", VpcId: !Ref Vpc}
+  TargetGroup:
+    Type: AWS::ElasticLoadBalancingV2::TargetGroup
+    Properties: {Port: 80, Protocol: HTTP, VpcId: !Ref Vpc}
 Outputs:
   VpcId: {Value: !Ref Vpc}
+  TargetGroupArn: {Value: !Ref TargetGroup}
 "#;
+
+/// The long-lived stack holding the listener every release of the app is weighted into.
+const BASE_STACK: &str = "base";
 
 const SPEC: &str = r#"
 template = "../templates/app.yaml"
@@ -41,8 +53,13 @@ team = "storefront"
 termination_protection = true
 [router]
 kind = "alb"
-listener = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/base/1/2"
+listener = { stack_output = "base", output = "ListenerArn" }
 target_group_output = "TargetGroupArn"
+[strategy]
+kind = "all-at-once"
+final_bake = "0s"
+[retention]
+keep = 1
 "#;
 
 const SECRET: &str = "hunter2-do-not-print";
@@ -54,10 +71,25 @@ struct App {
 }
 
 impl App {
-    fn new(name: &str) -> App {
-        App::with(name, SPEC, TEMPLATE)
+    /// An app in a fresh account that holds the base stack (ALB and listener).
+    async fn new(name: &str) -> App {
+        let app = App::with(name, SPEC, TEMPLATE);
+        let base = std::fs::read_to_string(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/routers/alb-base.yaml"),
+        )
+        .unwrap();
+        app.client()
+            .await
+            .create_stack()
+            .stack_name(BASE_STACK)
+            .template_body(base)
+            .send()
+            .await
+            .expect("create the base stack");
+        app
     }
 
+    /// An app in a fresh, empty account: for the runs that must stop before any AWS call.
     fn with(name: &str, spec: &str, template: &str) -> App {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("stacks")).unwrap();
@@ -95,7 +127,11 @@ impl App {
         aws_sdk_cloudformation::Client::new(&sdk_config(self.proxy.url()).await)
     }
 
-    /// Live stacks of this account: name → status.
+    async fn elbv2(&self) -> aws_sdk_elasticloadbalancingv2::Client {
+        aws_sdk_elasticloadbalancingv2::Client::new(&sdk_config(self.proxy.url()).await)
+    }
+
+    /// Live stacks of this account but the base stack: name → status.
     async fn stacks(&self) -> HashMap<String, String> {
         let client = self.client().await;
         let listed = client
@@ -107,6 +143,7 @@ impl App {
             .stacks()
             .iter()
             .filter(|stack| stack.stack_status().map(|s| s.as_str()) != Some("DELETE_COMPLETE"))
+            .filter(|stack| stack.stack_name() != Some(BASE_STACK))
             .map(|stack| {
                 (
                     stack.stack_name().unwrap_or_default().to_string(),
@@ -128,6 +165,51 @@ impl App {
             .await
             .expect("describe_stacks");
         output.stacks()[0].clone()
+    }
+
+    async fn output(&self, stack: &str, key: &str) -> String {
+        let stack = self.describe(stack).await;
+        stack
+            .outputs()
+            .iter()
+            .find(|output| output.output_key() == Some(key))
+            .and_then(|output| output.output_value())
+            .unwrap_or_else(|| panic!("{:?} has output {key}", stack.stack_name()))
+            .to_string()
+    }
+
+    /// The base listener's forward weights as ELBv2 holds them, by release stack (a target
+    /// group of no listed stack by its ARN).
+    async fn weights(&self, stacks: &[&str]) -> BTreeMap<String, i32> {
+        let listener = self.output(BASE_STACK, "ListenerArn").await;
+        let described = self
+            .elbv2()
+            .await
+            .describe_listeners()
+            .listener_arns(&listener)
+            .send()
+            .await
+            .expect("describe_listeners");
+        let mut by_arn = BTreeMap::new();
+        for action in described.listeners()[0].default_actions() {
+            if let Some(forward) = action.forward_config() {
+                for group in forward.target_groups() {
+                    by_arn.insert(
+                        group.target_group_arn().unwrap_or_default().to_string(),
+                        group.weight().unwrap_or(1),
+                    );
+                }
+            }
+        }
+        let mut by_stack = BTreeMap::new();
+        for stack in stacks {
+            let arn = self.output(stack, "TargetGroupArn").await;
+            if let Some(weight) = by_arn.remove(&arn) {
+                by_stack.insert(stack.to_string(), weight);
+            }
+        }
+        by_stack.extend(by_arn);
+        by_stack
     }
 }
 
@@ -167,7 +249,7 @@ fn assert_no_secret(output: &Output) {
 
 #[tokio::test]
 async fn first_release_creates_a_stack_with_all_tags_and_parameters() {
-    let app = App::new("first");
+    let app = App::new("first").await;
     let output = app.deploy(&["--release", "r1", "--yes"]);
     assert_eq!(output.status.code(), Some(0), "{}", show(&output));
     assert_no_secret(&output);
@@ -177,7 +259,10 @@ async fn first_release_creates_a_stack_with_all_tags_and_parameters() {
         "{stdout}"
     );
     assert!(stdout.contains("Stack first-r1 is healthy"), "{stdout}");
-    assert!(stdout.contains("Traffic was not moved"), "{stdout}");
+    assert!(
+        stdout.contains("cutover complete: first-r1 100%"),
+        "{stdout}"
+    );
     // Events stream on stderr as timestamped lines (not a terminal here).
     assert!(
         text(&output.stderr)
@@ -218,14 +303,23 @@ async fn first_release_creates_a_stack_with_all_tags_and_parameters() {
     assert!(parameters.contains_key("Secret"));
     assert_eq!(stack.enable_termination_protection(), Some(true));
     assert_eq!(app.stacks().await.len(), 1);
+    assert_eq!(
+        app.weights(&["first-r1"]).await,
+        BTreeMap::from([("first-r1".to_string(), 100)]),
+        "the listener forwards everything to r1's target group"
+    );
 }
 
 #[tokio::test]
 async fn second_release_is_a_second_stack_and_the_first_is_untouched() {
-    let app = App::new("second");
+    let app = App::new("second").await;
     let first = app.deploy(&["--release", "r1", "--yes"]);
     assert_eq!(first.status.code(), Some(0), "{}", show(&first));
     let before = app.describe("second-r1").await;
+    assert_eq!(
+        app.weights(&["second-r1"]).await,
+        BTreeMap::from([("second-r1".to_string(), 100)])
+    );
 
     std::fs::write(
         app.template_path(),
@@ -248,17 +342,33 @@ async fn second_release_is_a_second_stack_and_the_first_is_untouched() {
     assert_eq!(after.stack_status(), before.stack_status());
     assert_eq!(tags(&after), tags(&before));
     assert_eq!(after.last_updated_time(), before.last_updated_time());
+    // `keep = 1`: r1 stays behind the listener at weight 0, for an instant rollback.
+    assert_eq!(
+        app.weights(&["second-r1", "second-r2"]).await,
+        BTreeMap::from([("second-r1".to_string(), 0), ("second-r2".to_string(), 100)]),
+        "{}",
+        show(&second)
+    );
+    let said = format!("{}{}", text(&second.stdout), text(&second.stderr));
+    assert!(!said.contains("retired second-r1"), "{}", show(&second));
 }
 
 #[tokio::test]
 async fn dry_run_changes_nothing() {
-    let app = App::new("dry");
-    assert_eq!(
-        app.deploy(&["--release", "r1", "--yes"]).status.code(),
-        Some(0)
-    );
+    let app = App::new("dry").await;
+    let first = app.deploy(&["--release", "r1", "--yes"]);
+    assert_eq!(first.status.code(), Some(0), "{}", show(&first));
     let before = app.stacks().await;
-    let creates_before = app.proxy.requests_by_action().get("CreateStack").copied();
+    let weights_before = app.weights(&["dry-r1"]).await;
+    assert_eq!(
+        weights_before,
+        BTreeMap::from([("dry-r1".to_string(), 100)])
+    );
+    let by_action = app.proxy.requests_by_action();
+    let changes_before: Vec<Option<usize>> = CHANGING_ACTIONS
+        .iter()
+        .map(|action| by_action.get(*action).copied())
+        .collect();
 
     let output = app.deploy(&["--release", "r2", "--dry-run", "--output", "json"]);
     assert_eq!(output.status.code(), Some(0), "{}", show(&output));
@@ -271,15 +381,28 @@ async fn dry_run_changes_nothing() {
     assert_eq!(plan["plan"]["parameters"]["Secret"], "****");
 
     assert_eq!(app.stacks().await, before);
-    assert_eq!(
-        app.proxy.requests_by_action().get("CreateStack").copied(),
-        creates_before
-    );
+    assert_eq!(app.weights(&["dry-r1"]).await, weights_before);
+    let by_action = app.proxy.requests_by_action();
+    let changes_after: Vec<Option<usize>> = CHANGING_ACTIONS
+        .iter()
+        .map(|action| by_action.get(*action).copied())
+        .collect();
+    assert_eq!(changes_after, changes_before, "{CHANGING_ACTIONS:?}");
 }
+
+/// The calls a deploy makes to change anything: the stack, the listener, tags, the lock.
+const CHANGING_ACTIONS: &[&str] = &[
+    "CreateStack",
+    "UpdateStack",
+    "DeleteStack",
+    "ModifyListener",
+    "PutParameter",
+    "DeleteParameter",
+];
 
 #[tokio::test]
 async fn without_yes_and_without_a_terminal_it_refuses() {
-    let app = App::new("noyes");
+    let app = App::new("noyes").await;
     let output = app.deploy(&["--release", "r1"]);
     assert_eq!(output.status.code(), Some(2), "{}", show(&output));
     assert!(text(&output.stderr).contains("--yes"), "{}", show(&output));
@@ -310,7 +433,7 @@ async fn assert_failure_reported_and_cleaned(app: &App, output: &Output, stack: 
 
 #[tokio::test]
 async fn create_failed_is_reported_with_its_root_cause_and_deleted() {
-    let app = App::new("failing");
+    let app = App::new("failing").await;
     app.proxy.fail_stack(
         "failing-r1",
         FailMode::CreateFailed {
@@ -329,7 +452,7 @@ async fn create_failed_is_reported_with_its_root_cause_and_deleted() {
 
 #[tokio::test]
 async fn rollback_complete_is_reported_with_its_root_cause_and_deleted() {
-    let app = App::new("rolled");
+    let app = App::new("rolled").await;
     app.proxy.fail_stack(
         "rolled-r1",
         FailMode::RollbackComplete {
@@ -348,7 +471,7 @@ async fn rollback_complete_is_reported_with_its_root_cause_and_deleted() {
 
 #[tokio::test]
 async fn keep_failed_keeps_the_stack() {
-    let app = App::new("kept");
+    let app = App::new("kept").await;
     app.proxy.fail_stack(
         "kept-r1",
         FailMode::CreateFailed {
@@ -372,7 +495,7 @@ async fn keep_failed_keeps_the_stack() {
 
 #[tokio::test]
 async fn throttling_and_server_errors_during_the_wait_still_succeed_with_one_stack() {
-    let app = App::new("throttled");
+    let app = App::new("throttled").await;
     // The calls of the create and the wait; the SDK's retries add to them.
     app.proxy
         .only_actions(&["CreateStack", "DescribeStacks", "DescribeStackEvents"]);
@@ -400,6 +523,10 @@ async fn throttling_and_server_errors_during_the_wait_still_succeed_with_one_sta
     let stacks = app.stacks().await;
     assert_eq!(stacks.len(), 1, "{stacks:?}");
     assert_eq!(stacks["throttled-r1"], "CREATE_COMPLETE");
+    assert_eq!(
+        app.weights(&["throttled-r1"]).await,
+        BTreeMap::from([("throttled-r1".to_string(), 100)])
+    );
 }
 
 /// moto finishes every stack at once and the proxy cannot hold one in CREATE_IN_PROGRESS, so
@@ -407,7 +534,7 @@ async fn throttling_and_server_errors_during_the_wait_still_succeed_with_one_sta
 /// deletes the unfinished stack.
 #[tokio::test]
 async fn a_timeout_is_reported_clearly_and_the_stack_deleted() {
-    let app = App::new("slow");
+    let app = App::new("slow").await;
     app.proxy.only_actions(&["DescribeStacks"]);
     app.proxy.set_latency(Duration::from_secs(4));
     let output = app.deploy(&["--release", "r1", "--yes", "--timeout", "3s"]);
@@ -439,7 +566,7 @@ fn assert_refused_without_aws(app: &App, output: &Output, needle: &str) {
 
 #[tokio::test]
 async fn an_invalid_release_label_is_refused_before_any_call() {
-    let app = App::new("badlabel");
+    let app = App::with("badlabel", SPEC, TEMPLATE);
     let output = app.deploy(&["--release", "r_1!", "--yes"]);
     assert_refused_without_aws(&app, &output, "invalid release id \"r_1!\"");
 }
@@ -470,7 +597,7 @@ async fn a_template_over_the_size_quota_is_refused() {
 
 #[tokio::test]
 async fn an_unreachable_endpoint_is_exit_2_and_creates_nothing() {
-    let app = App::new("unreachable");
+    let app = App::with("unreachable", SPEC, TEMPLATE);
     let output = app.deploy_at("http://127.0.0.1:9", &["--release", "r1", "--yes"]);
     assert_eq!(output.status.code(), Some(2), "{}", show(&output));
     assert!(

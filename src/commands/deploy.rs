@@ -1,7 +1,7 @@
 //! `cutover deploy APP`: check the inputs, show the plan, create the release stack and wait for
 //! it to be healthy. Every check that needs no AWS call runs before the first one.
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::time::SystemTime;
 
 use serde_json::{json, Value};
@@ -14,6 +14,7 @@ use crate::deploy::plan::{self, CandidateOptions, Delivery, Plan};
 use crate::deploy::render::render_plan;
 use crate::deploy::{self, handover, progress, Cleanup, DeployError, Healthy};
 use crate::error::Exit;
+use crate::output::prompt::{self, Answer};
 use crate::output::OutputSettings;
 use crate::release::live::observe_app;
 use crate::release::lock::{AppLocks, Holder};
@@ -158,23 +159,13 @@ fn rollback_alarm_arns(spec: &crate::spec::AppSpec) -> Result<Vec<String>, Deplo
 
 /// Asks on the terminal; refuses without one (a pipeline must say `--yes`).
 fn confirm(stack: &str, settings: &OutputSettings) -> Result<bool, DeployError> {
-    if !(settings.stdin_is_terminal && settings.stderr_is_terminal) {
-        return Err(DeployError::NeedsConfirmation {
+    let question = format!("Create stack {stack}?");
+    match prompt::confirm(&question, settings).map_err(DeployError::Prompt)? {
+        Answer::NoTerminal => Err(DeployError::NeedsConfirmation {
             stack: stack.to_string(),
-        });
+        }),
+        answer => Ok(answer == Answer::Yes),
     }
-    let mut stderr = std::io::stderr().lock();
-    write!(stderr, "Create stack {stack}? [y/N] ").map_err(DeployError::Prompt)?;
-    stderr.flush().map_err(DeployError::Prompt)?;
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(DeployError::Prompt)?;
-    Ok(matches!(
-        answer.trim().to_ascii_lowercase().as_str(),
-        "y" | "yes"
-    ))
 }
 
 fn report(

@@ -1,12 +1,13 @@
 //! `cutover retire APP [--dry-run] [--yes]`: retire the releases the app's retention no longer
 //! keeps. Exit 1 when a release could not be retired (it is reported and tagged for attention).
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 
 use crate::aws::{self, AwsError, ConnectOptions};
 use crate::cli::{GlobalArgs, RetireArgs};
 use crate::deploy::progress;
 use crate::error::{Diagnostic, Exit};
+use crate::output::prompt::{self, Answer};
 use crate::output::OutputSettings;
 use crate::release::lock::{AppLocks, Holder, LockError};
 use crate::release::retire::{apply_retention, RetireError, RetireOptions, RetirementReport};
@@ -125,22 +126,11 @@ fn print(settings: &OutputSettings, report: &RetirementReport) -> Result<(), Ret
 }
 
 fn confirm(app: &str, count: usize, settings: &OutputSettings) -> Result<bool, RetireCommandError> {
-    if !(settings.stdin_is_terminal && settings.stderr_is_terminal) {
-        return Err(RetireCommandError::NeedsConfirmation {
+    let question = format!("Retire {count} release(s) of app {app}?");
+    match prompt::confirm(&question, settings).map_err(RetireCommandError::Prompt)? {
+        Answer::NoTerminal => Err(RetireCommandError::NeedsConfirmation {
             app: app.to_string(),
-        });
+        }),
+        answer => Ok(answer == Answer::Yes),
     }
-    let mut stderr = std::io::stderr().lock();
-    write!(stderr, "Retire {count} release(s) of app {app}? [y/N] ")
-        .map_err(RetireCommandError::Prompt)?;
-    stderr.flush().map_err(RetireCommandError::Prompt)?;
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(RetireCommandError::Prompt)?;
-    Ok(matches!(
-        answer.trim().to_ascii_lowercase().as_str(),
-        "y" | "yes"
-    ))
 }

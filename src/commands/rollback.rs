@@ -2,7 +2,7 @@
 //! release. The target is resolved and checked before the lock is taken and before anything
 //! changes; it is resolved again under the lock, since the app may have moved meanwhile.
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::time::SystemTime;
 
 use serde_json::{json, Value};
@@ -13,6 +13,7 @@ use crate::aws::{self, AwsContext, ConnectOptions};
 use crate::cli::{GlobalArgs, RollbackArgs};
 use crate::deploy::progress;
 use crate::error::Exit;
+use crate::output::prompt::{self, Answer};
 use crate::output::OutputSettings;
 use crate::release::live::{observe_app, AppReleases};
 use crate::release::lock::{AppLocks, Holder};
@@ -374,21 +375,11 @@ fn print(settings: &OutputSettings, value: &Value, text: &str) -> Result<(), Rol
 
 /// Asks on the terminal; refuses without one (a pipeline must say `--yes`).
 fn confirm(app: &str, target: &str, settings: &OutputSettings) -> Result<bool, RollbackError> {
-    if !(settings.stdin_is_terminal && settings.stderr_is_terminal) {
-        return Err(RollbackError::NeedsConfirmation {
+    let question = format!("Roll app {app} back to {target}?");
+    match prompt::confirm(&question, settings).map_err(RollbackError::Prompt)? {
+        Answer::NoTerminal => Err(RollbackError::NeedsConfirmation {
             app: app.to_string(),
-        });
+        }),
+        answer => Ok(answer == Answer::Yes),
     }
-    let mut stderr = std::io::stderr().lock();
-    write!(stderr, "Roll app {app} back to {target}? [y/N] ").map_err(RollbackError::Prompt)?;
-    stderr.flush().map_err(RollbackError::Prompt)?;
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(RollbackError::Prompt)?;
-    Ok(matches!(
-        answer.trim().to_ascii_lowercase().as_str(),
-        "y" | "yes"
-    ))
 }

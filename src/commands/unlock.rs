@@ -1,7 +1,7 @@
 //! `cutover unlock APP`: break an app's lock left behind by a run that died, after showing who
 //! holds it. `--dry-run` only shows the holder.
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::time::SystemTime;
 
 use serde_json::json;
@@ -10,6 +10,7 @@ use crate::aws::ssm::Ssm;
 use crate::aws::{self, AwsError, ConnectOptions};
 use crate::cli::{GlobalArgs, UnlockArgs};
 use crate::error::{Diagnostic, Exit};
+use crate::output::prompt::{self, Answer};
 use crate::output::OutputSettings;
 use crate::release::lock::{AppLocks, LockError, LockRecord};
 use crate::release::naming::{check_app_name, NamingError};
@@ -170,21 +171,11 @@ fn print(
 
 /// Asks on the terminal; refuses without one (a script must say `--yes`).
 fn confirm(app: &str, settings: &OutputSettings) -> Result<bool, UnlockError> {
-    if !(settings.stdin_is_terminal && settings.stderr_is_terminal) {
-        return Err(UnlockError::NeedsConfirmation {
+    let question = format!("Break the lock of app {app}?");
+    match prompt::confirm(&question, settings).map_err(UnlockError::Prompt)? {
+        Answer::NoTerminal => Err(UnlockError::NeedsConfirmation {
             app: app.to_string(),
-        });
+        }),
+        answer => Ok(answer == Answer::Yes),
     }
-    let mut stderr = std::io::stderr().lock();
-    write!(stderr, "Break the lock of app {app}? [y/N] ").map_err(UnlockError::Prompt)?;
-    stderr.flush().map_err(UnlockError::Prompt)?;
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(UnlockError::Prompt)?;
-    Ok(matches!(
-        answer.trim().to_ascii_lowercase().as_str(),
-        "y" | "yes"
-    ))
 }

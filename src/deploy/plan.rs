@@ -111,6 +111,8 @@ pub fn prepare(
 pub struct Previous {
     pub release: ReleaseStack,
     pub view: ReleaseView,
+    /// The router says it serves traffic; otherwise it is only the newest release.
+    pub live: bool,
 }
 
 /// Reads a previous release's view from what CloudFormation recorded for it.
@@ -266,11 +268,16 @@ impl Plan {
         let mut out = String::new();
         match &self.previous {
             Some(previous) => out.push_str(&format!(
-                "{} {} → {} (changes against {}, the newest release)\n\n",
+                "{} {} → {} (changes against {}, {})\n\n",
                 palette.bold("Plan for"),
                 candidate.app,
                 candidate.stack_name,
-                previous.release.stack.name
+                previous.release.stack.name,
+                if previous.live {
+                    "the live release"
+                } else {
+                    "the newest release; none holds traffic"
+                }
             )),
             None => out.push_str(&format!(
                 "{} {} → {} (first release: everything is added)\n\n",
@@ -343,6 +350,7 @@ impl Plan {
             "stack": candidate.stack_name,
             "previous": self.previous.as_ref().map(|p| json!({
                 "stack": p.release.stack.name,
+                "live": p.live,
                 "release": p.release.tags.release.as_str(),
                 "status": p.release.stack.status,
             })),

@@ -43,8 +43,10 @@ pub async fn render_plan(
     if let Some(error) = &app.router_error {
         tracing::warn!("{error}; comparing with the newest release instead of the live one");
     }
-    let previous = match app.live().or(app.releases.last()) {
+    let live = app.live();
+    let previous = match live.or(app.releases.last()) {
         Some(release) => {
+            let is_live = live.is_some();
             let release = ReleaseStack {
                 stack: release.stack.clone(),
                 tags: release.tags.clone(),
@@ -53,6 +55,7 @@ pub async fn render_plan(
             Some(Previous {
                 view: plan::previous_view(&release, &body)?,
                 release,
+                live: is_live,
             })
         }
         None => None,

@@ -22,8 +22,8 @@ fn every_example_in_the_repository_loads() {
 
 /// The TOML blocks of `README.md`, so the reference cannot drift from the parser.
 fn doc_blocks() -> Vec<String> {
-    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
-        .unwrap();
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
     let mut blocks = Vec::new();
     let mut current: Option<String> = None;
     for line in doc.lines() {

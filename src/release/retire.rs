@@ -422,20 +422,10 @@ impl<A: StackApi, L: StackLifecycleApi, R: TrafficRouter + Sync> Retirement<'_, 
             .await;
         deletion_events.finish();
         match waited {
-            Ok(Outcome::Succeeded(_)) => match self.stacks.describe_stack(&stack.id).await {
-                // By id, a deleted stack is still described, as DELETE_COMPLETE.
-                Ok(Some(facts)) if facts.status != "DELETE_COMPLETE" => RetireOutcome::Error {
-                    stack: name,
-                    reason: format!("the deletion ended but the stack is {}", facts.status),
-                },
-                Ok(_) => RetireOutcome::Deleted {
-                    stack: name,
-                    unrouted,
-                },
-                Err(error) => RetireOutcome::Error {
-                    stack: name,
-                    reason: format!("could not confirm the deletion: {}", error_line(&error)),
-                },
+            // The wait ends successfully only on DELETE_COMPLETE (by id) or a stack gone.
+            Ok(Outcome::Succeeded(_)) => RetireOutcome::Deleted {
+                stack: name,
+                unrouted,
             },
             Ok(Outcome::Failed(failure)) => {
                 let resources = self.failed_resources(&stack.id).await;

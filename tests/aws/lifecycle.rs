@@ -698,3 +698,91 @@ keep = {keep}
     assert!(app.deleted(&r1).await);
     assert_eq!(role(&app.roles(), &r2), role_of("live", 100));
 }
+
+/// Two deploys of one app at once: the lock lets exactly one through; the other exits 3 naming
+/// the holder and leaves no stack behind. The winner holds the lock through a 3 s final bake,
+/// so the loser's attempt falls inside it whichever process gets there first.
+#[tokio::test]
+async fn two_concurrent_deploys_one_proceeds_the_other_exits_3_and_creates_nothing() {
+    let baking = spec(5, "").replace("final_bake = \"0s\"", "final_bake = \"3s\"");
+    let app = App::new("life-race", RELEASE, &baking).await;
+    app.deploy("r1");
+    let creates_before = app.creates();
+    let first = app.spawn_cutover(&["deploy", &app.name, "--release", "ra", "--yes"]);
+    let second = app.spawn_cutover(&["deploy", &app.name, "--release", "rb", "--yes"]);
+    let (first, second) = (
+        first.wait_with_output().unwrap(),
+        second.wait_with_output().unwrap(),
+    );
+    let codes = [first.status.code(), second.status.code()];
+    let (winner, loser, loser_release, winner_release) = match codes {
+        [Some(0), Some(3)] => (&first, &second, "rb", "ra"),
+        [Some(3), Some(0)] => (&second, &first, "ra", "rb"),
+        _ => panic!(
+            "expected one success and one exit 3:\n{}\n{}",
+            show(&first),
+            show(&second)
+        ),
+    };
+    let stderr = text(&loser.stderr);
+    assert!(
+        stderr.contains(&format!("deploy {} --release {winner_release}", app.name)),
+        "the loser names the holder's command: {}",
+        show(loser)
+    );
+    let stacks = app.stacks().await;
+    assert!(
+        !stacks.contains_key(&app.stack(loser_release)),
+        "the loser created nothing: {stacks:?}"
+    );
+    assert!(
+        stacks.contains_key(&app.stack(winner_release)),
+        "{}",
+        show(winner)
+    );
+    assert_eq!(
+        app.creates(),
+        creates_before + 1,
+        "only the winner created a stack"
+    );
+}
+
+/// A run killed while it holds the lock blocks the next one (exit 3) until `cutover unlock`
+/// breaks the lock; then deploys go on.
+#[tokio::test]
+async fn a_lock_left_by_a_killed_run_blocks_until_unlock_breaks_it() {
+    let baking = spec(5, "").replace("final_bake = \"0s\"", "final_bake = \"60s\"");
+    let app = App::new("life-killed", RELEASE, &spec(5, "")).await;
+    app.deploy("r1");
+    app.write_spec(&baking);
+    let mut doomed = app.spawn_cutover(&["deploy", &app.name, "--release", "r2", "--yes"]);
+    // Wait until it holds the lock and bakes (the listener moved to r2), then kill it hard.
+    let mut moved = false;
+    for _ in 0..100 {
+        let weights = app.weights_by_stack(&["r2"]).await;
+        if weights.get(&app.stack("r2")) == Some(&100) {
+            moved = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(moved, "the deploy never moved traffic to r2");
+    doomed.kill().unwrap();
+    doomed.wait().unwrap();
+
+    app.write_spec(&spec(5, ""));
+    let blocked = app.cutover(&["deploy", &app.name, "--release", "r3", "--yes"]);
+    assert_eq!(blocked.status.code(), Some(3), "{}", show(&blocked));
+    assert!(
+        text(&blocked.stderr).contains(&format!("deploy {} --release r2", app.name)),
+        "{}",
+        show(&blocked)
+    );
+    assert!(!app.stacks().await.contains_key(&app.stack("r3")));
+
+    let unlock = app.cutover(&["unlock", &app.name, "--yes"]);
+    assert_eq!(unlock.status.code(), Some(0), "{}", show(&unlock));
+    app.deploy("r3");
+    let weights = app.weights_by_stack(&["r3"]).await;
+    assert_eq!(weights.get(&app.stack("r3")), Some(&100), "{weights:?}");
+}

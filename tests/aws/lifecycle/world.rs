@@ -130,6 +130,26 @@ impl App {
         run_cutover(all, &self.env)
     }
 
+    /// Starts the binary without waiting for it (for runs that race or get killed).
+    pub fn spawn_cutover(&self, args: &[&str]) -> std::process::Child {
+        let stacks = self.dir.path().join("stacks");
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_cutover"));
+        command
+            .arg("--stacks-dir")
+            .arg(stacks)
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("AWS_") {
+                command.env_remove(name);
+            }
+        }
+        command.envs(self.env.iter().map(|(name, value)| (name, value)));
+        command.spawn().expect("could not start the cutover binary")
+    }
+
     pub fn deploy(&self, release: &str) {
         let output = self.cutover(&["deploy", &self.name, "--release", release, "--yes"]);
         assert_eq!(

@@ -786,3 +786,60 @@ async fn a_lock_left_by_a_killed_run_blocks_until_unlock_breaks_it() {
     let weights = app.weights_by_stack(&["r3"]).await;
     assert_eq!(weights.get(&app.stack("r3")), Some(&100), "{weights:?}");
 }
+
+/// A deploy killed mid-canary leaves traffic split; after the lock is broken, `cutover resume`
+/// picks up from the weights the listener holds and finishes the cutover.
+#[tokio::test]
+async fn resume_finishes_a_cutover_killed_mid_canary() {
+    let canary = |bake: &str| {
+        spec(5, "").replace(
+            "kind = \"all-at-once\"",
+            &format!("kind = \"canary\"\npercent = 30\nbake = \"{bake}\""),
+        )
+    };
+    let app = App::new("life-resume", RELEASE, &canary("0s")).await;
+    app.deploy("r1");
+    app.write_spec(&canary("60s"));
+    let mut doomed = app.spawn_cutover(&["deploy", &app.name, "--release", "r2", "--yes"]);
+    let mut split = BTreeMap::new();
+    for _ in 0..100 {
+        split = app.weights_by_stack(&["r1", "r2"]).await;
+        if split.get(&app.stack("r2")) == Some(&30) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(split.get(&app.stack("r2")), Some(&30), "{split:?}");
+    doomed.kill().unwrap();
+    doomed.wait().unwrap();
+
+    let status = app.cutover(&["status", &app.name]);
+    let table = text(&status.stdout);
+    assert!(
+        table
+            .lines()
+            .any(|line| line.contains(&app.stack("r2")) && line.contains("30%")),
+        "{}",
+        show(&status)
+    );
+    let unlock = app.cutover(&["unlock", &app.name, "--yes"]);
+    assert_eq!(unlock.status.code(), Some(0), "{}", show(&unlock));
+    app.write_spec(&canary("0s"));
+    let resume = app.cutover(&["resume", &app.name, "--yes"]);
+    assert_eq!(resume.status.code(), Some(0), "{}", show(&resume));
+    let weights = app.weights_by_stack(&["r1", "r2"]).await;
+    assert_eq!(weights.get(&app.stack("r2")), Some(&100), "{weights:?}");
+    assert_eq!(
+        weights.get(&app.stack("r1")).copied().unwrap_or(0),
+        0,
+        "{weights:?}"
+    );
+    // Nothing is left to resume.
+    let again = app.cutover(&["resume", &app.name, "--yes"]);
+    assert_eq!(again.status.code(), Some(0), "{}", show(&again));
+    assert!(
+        text(&again.stderr).contains("nothing to resume"),
+        "{}",
+        show(&again)
+    );
+}

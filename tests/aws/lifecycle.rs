@@ -843,3 +843,45 @@ async fn resume_finishes_a_cutover_killed_mid_canary() {
         show(&again)
     );
 }
+
+/// Ctrl-C during a bake, with no terminal to ask on, turns the cutover back: all traffic returns
+/// to the previous release at once and the deploy exits 1.
+#[tokio::test]
+async fn interrupt_during_a_bake_shifts_traffic_back() {
+    let canary = spec(5, "").replace(
+        "kind = \"all-at-once\"",
+        "kind = \"canary\"\npercent = 30\nbake = \"60s\"",
+    );
+    let app = App::new("life-sigint", RELEASE, &spec(5, "")).await;
+    app.deploy("r1");
+    app.write_spec(&canary);
+    let deploy = app.spawn_cutover(&["deploy", &app.name, "--release", "r2", "--yes"]);
+    let mut split = BTreeMap::new();
+    for _ in 0..100 {
+        split = app.weights_by_stack(&["r1", "r2"]).await;
+        if split.get(&app.stack("r2")) == Some(&30) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(split.get(&app.stack("r2")), Some(&30), "{split:?}");
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &deploy.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let output = deploy.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", show(&output));
+    assert!(
+        text(&output.stderr).contains("shifted back"),
+        "{}",
+        show(&output)
+    );
+    let weights = app.weights_by_stack(&["r1", "r2"]).await;
+    assert_eq!(weights.get(&app.stack("r1")), Some(&100), "{weights:?}");
+    assert_eq!(
+        weights.get(&app.stack("r2")).copied().unwrap_or(0),
+        0,
+        "{weights:?}"
+    );
+}

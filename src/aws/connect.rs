@@ -72,6 +72,14 @@ impl AwsContext {
         aws_sdk_ssm::Client::new(&self.sdk)
     }
 
+    /// Path-style addressing under a custom endpoint: `bucket.127.0.0.1` does not resolve.
+    pub(crate) fn s3(&self) -> aws_sdk_s3::Client {
+        let config = aws_sdk_s3::config::Builder::from(&self.sdk)
+            .force_path_style(self.sdk.endpoint_url().is_some())
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
     pub(crate) fn cloudwatch(&self) -> aws_sdk_cloudwatch::Client {
         aws_sdk_cloudwatch::Client::new(&self.sdk)
     }

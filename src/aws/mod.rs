@@ -10,6 +10,7 @@ mod error;
 pub mod images;
 pub mod instances;
 pub mod route53;
+pub mod s3;
 pub mod ssm;
 pub mod stack_lifecycle;
 

@@ -6,13 +6,14 @@ use std::time::SystemTime;
 
 use serde_json::{json, Value};
 
-use crate::aws::cloudformation::{CloudFormation, StackFacts, TemplateSource};
+use crate::aws::cloudformation::{CloudFormation, StackFacts};
+use crate::aws::s3::S3;
 use crate::aws::{self, ConnectOptions};
 use crate::cli::{DeployArgs, GlobalArgs};
 use crate::cutover::CutoverOutcome;
-use crate::deploy::plan::{self, CandidateOptions, Delivery, Plan};
+use crate::deploy::plan::{self, CandidateOptions, Plan};
 use crate::deploy::render::render_plan;
-use crate::deploy::{self, handover, progress, Cleanup, DeployError, Healthy};
+use crate::deploy::{self, handover, progress, upload, Cleanup, DeployError, Healthy};
 use crate::error::Exit;
 use crate::output::prompt::{self, Answer};
 use crate::output::OutputSettings;
@@ -33,12 +34,6 @@ pub async fn run(
         template_bucket: args.template_bucket.clone(),
     };
     let candidate = plan::prepare(&spec, template, &options, SystemTime::now())?;
-    if let Delivery::Bucket(bucket) = &candidate.delivery {
-        return Err(DeployError::UploadNotSupported {
-            template: candidate.template.origin.clone(),
-            bucket: bucket.clone(),
-        });
-    }
     let rollback_alarm_arns = rollback_alarm_arns(&spec)?;
 
     let context = aws::connect(&ConnectOptions::from_args(global)).await?;
@@ -100,8 +95,17 @@ pub async fn run(
             return Err(error.into());
         }
     }
+    // Uploaded under the lock: the key is the release's, and only the lock holder creates it.
+    let template = match upload::template_source(&S3::new(&context), &plan.candidate).await {
+        Ok(template) => template,
+        Err(error) => {
+            if let Err(error) = lock.release().await {
+                tracing::warn!("{error}; it expires by itself");
+            }
+            return Err(error);
+        }
+    };
     let mut display = progress::for_settings(settings);
-    let template = TemplateSource::Body(plan.candidate.template.body.clone());
     let result =
         deploy::create_and_wait(&stacks, &plan, template, args.keep_failed, display.as_mut()).await;
     report(&plan, &result, settings)?;

@@ -9,6 +9,7 @@ pub mod handover;
 pub mod plan;
 pub mod progress;
 pub mod render;
+pub mod upload;
 pub mod wait;
 
 use std::time::Duration;
@@ -48,8 +49,14 @@ pub enum DeployError {
 
     #[error("template {template} is {bytes} bytes, over the {INLINE_BODY_LIMIT} bytes CloudFormation accepts inline, and no S3 bucket is set to upload it to")]
     TemplateNeedsBucket { template: String, bytes: usize },
-    #[error("template {template} must be uploaded to S3 bucket {bucket} first, and this build of cutover cannot upload templates yet")]
-    UploadNotSupported { template: String, bucket: String },
+    #[error("could not upload template {template}: S3 bucket {bucket} does not exist")]
+    TemplateBucketMissing { template: String, bucket: String },
+    #[error("could not upload template {template}")]
+    Upload {
+        template: String,
+        #[source]
+        source: AwsError,
+    },
     #[error("could not read the recorded template of stack {stack}")]
     PreviousTemplate {
         stack: String,
@@ -106,6 +113,7 @@ impl Diagnostic for DeployError {
             DeployError::Aws(error) => error.exit(),
             DeployError::Lock(error) => error.exit(),
             DeployError::Handover(error) => error.exit(),
+            DeployError::Upload { source, .. } => source.exit(),
             // A deploy that failed and was cleaned up: the documented "rolled back" exit.
             DeployError::CreateFailed { .. } | DeployError::TimedOut { .. } => Exit::Changes,
             _ => Exit::Error,
@@ -127,10 +135,11 @@ impl Diagnostic for DeployError {
                 "pass --template-bucket BUCKET or set `template_bucket` under [stack] in the spec"
                     .into(),
             ),
-            DeployError::UploadNotSupported { .. } => Some(
-                "until the upload lands, keep the template under 51,200 bytes (minify the JSON, move long scripts to SSM parameters)"
+            DeployError::TemplateBucketMissing { .. } => Some(
+                "create the bucket in the stack's region, or name another one with --template-bucket or `template_bucket` under [stack]"
                     .into(),
             ),
+            DeployError::Upload { source, .. } => source.hint(),
             DeployError::AlarmNotArn { .. } => Some(
                 "write it as arn:aws:cloudwatch:REGION:ACCOUNT:alarm:NAME under [stack] rollback_alarms"
                     .into(),

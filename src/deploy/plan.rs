@@ -328,8 +328,9 @@ impl Plan {
         match &self.candidate.delivery {
             Delivery::Inline => format!("{}, {size} bytes, sent inline", template.origin),
             Delivery::Bucket(bucket) => format!(
-                "{}, {size} bytes (over {INLINE_BODY_LIMIT}), uploaded to s3://{bucket}/",
-                template.origin
+                "{}, {size} bytes (over {INLINE_BODY_LIMIT}), uploaded to s3://{bucket}/{}",
+                template.origin,
+                super::upload::object_key(&self.candidate)
             ),
         }
     }
@@ -361,7 +362,10 @@ impl Plan {
                 "sha256": candidate.template.sha256_hex(),
                 "delivery": match &candidate.delivery {
                     Delivery::Inline => json!("inline"),
-                    Delivery::Bucket(bucket) => json!({ "s3_bucket": bucket }),
+                    Delivery::Bucket(bucket) => json!({
+                        "s3_bucket": bucket,
+                        "s3_key": super::upload::object_key(candidate),
+                    }),
                 },
             },
             "parameters": pairs(&self.shown_parameters()),

@@ -8,13 +8,14 @@ use std::time::SystemTime;
 use indexmap::IndexMap;
 
 use super::{RetiredStack, RollbackError};
-use crate::aws::cloudformation::{CloudFormation, StackApi, TemplateSource};
+use crate::aws::cloudformation::{CloudFormation, StackApi};
 use crate::aws::images::Ec2Images;
+use crate::aws::s3::S3;
 use crate::aws::ssm::Ssm;
 use crate::aws::AwsContext;
 use crate::deploy::plan::{Candidate, Delivery, Plan, DEFAULT_TIMEOUT};
 use crate::deploy::wait::WaitDisplay;
-use crate::deploy::{create_and_wait, DeployError, Healthy};
+use crate::deploy::{create_and_wait, upload, DeployError, Healthy};
 use crate::release::params::{process_env, ResolvedParameters, ResolvedValue, Sources};
 use crate::release::tags::PREFIX;
 use crate::release::{self, ReleaseId, ReleaseTags};
@@ -80,7 +81,7 @@ pub async fn rebuild_release(
     display: &mut dyn WaitDisplay,
 ) -> Result<Healthy, RollbackError> {
     let stacks = CloudFormation::new(ctx);
-    let template = TemplateSource::Body(rebuild.plan.candidate.template.body.clone());
+    let template = upload::template_source(&S3::new(ctx), &rebuild.plan.candidate).await?;
     Ok(create_and_wait(&stacks, &rebuild.plan, template, false, display).await?)
 }
 
@@ -142,13 +143,17 @@ fn candidate(
 ) -> Result<Candidate, RollbackError> {
     let release = ReleaseId::generate(now);
     let stack_name = release::stack_name(&spec.name, &release).map_err(DeployError::from)?;
-    if !template.fits_inline() {
-        return Err(DeployError::UploadNotSupported {
-            template: template.origin.clone(),
-            bucket: spec.stack.template_bucket.clone().unwrap_or_default(),
+    let delivery = match (template.fits_inline(), &spec.stack.template_bucket) {
+        (true, _) => Delivery::Inline,
+        (false, Some(bucket)) => Delivery::Bucket(bucket.clone()),
+        (false, None) => {
+            return Err(DeployError::TemplateNeedsBucket {
+                template: template.origin.clone(),
+                bytes: template.body.len(),
+            }
+            .into())
         }
-        .into());
-    }
+    };
     let user_tags: IndexMap<String, String> = retired
         .facts
         .tags
@@ -169,7 +174,7 @@ fn candidate(
         stack_name,
         no_echo: template.no_echo_parameters(),
         template,
-        delivery: Delivery::Inline,
+        delivery,
         created: now,
         tags,
         timeout: spec.stack.timeout.unwrap_or(DEFAULT_TIMEOUT),

@@ -73,7 +73,12 @@ struct App {
 impl App {
     /// An app in a fresh account that holds the base stack (ALB and listener).
     async fn new(name: &str) -> App {
-        let app = App::with(name, SPEC, TEMPLATE);
+        App::with_base_stack(name, SPEC, TEMPLATE).await
+    }
+
+    /// The same with its own spec and template.
+    async fn with_base_stack(name: &str, spec: &str, template: &str) -> App {
+        let app = App::with(name, spec, template);
         let base = std::fs::read_to_string(
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/routers/alb-base.yaml"),
         )
@@ -606,4 +611,134 @@ async fn an_unreachable_endpoint_is_exit_2_and_creates_nothing() {
         show(&output)
     );
     assert!(app.stacks().await.is_empty());
+}
+
+/// A valid template over the 51,200 bytes CloudFormation takes inline: the padding is template
+/// metadata, so the body CloudFormation records is the whole file.
+fn large_template() -> String {
+    let notes: String = (0..700)
+        .map(|n| format!("    - \"note {n:03}: {}\"\n", "x".repeat(80)))
+        .collect();
+    let template = format!("{TEMPLATE}Metadata:\n  Notes:\n{notes}");
+    assert!(template.len() > 51_200, "{} bytes", template.len());
+    template
+}
+
+const TEMPLATE_BUCKET: &str = "cutover-templates";
+
+impl App {
+    async fn s3(&self) -> aws_sdk_s3::Client {
+        let config = aws_sdk_s3::config::Builder::from(&sdk_config(self.proxy.url()).await)
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
+    async fn template_objects(&self, bucket: &str) -> Vec<String> {
+        let listed = self
+            .s3()
+            .await
+            .list_objects_v2()
+            .bucket(bucket)
+            .send()
+            .await
+            .expect("list_objects_v2");
+        listed
+            .contents()
+            .iter()
+            .filter_map(|object| object.key().map(str::to_string))
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn a_large_template_is_uploaded_to_the_bucket_and_created_from_its_url() {
+    let spec = SPEC.replace(
+        "termination_protection = true",
+        &format!("termination_protection = true\ntemplate_bucket = \"{TEMPLATE_BUCKET}\""),
+    );
+    let template = large_template();
+    let app = App::with_base_stack("big", &spec, &template).await;
+    app.s3()
+        .await
+        .create_bucket()
+        .bucket(TEMPLATE_BUCKET)
+        .send()
+        .await
+        .expect("create the template bucket");
+
+    let output = app.deploy(&["--release", "r1", "--yes"]);
+    assert_eq!(output.status.code(), Some(0), "{}", show(&output));
+    let sha: String = Sha256::digest(template.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let key = format!("cutover/big/big-r1-{}.yaml", &sha[..16]);
+    assert!(
+        text(&output.stdout).contains(&format!("uploaded to s3://{TEMPLATE_BUCKET}/{key}")),
+        "{}",
+        show(&output)
+    );
+
+    assert_eq!(
+        app.template_objects(TEMPLATE_BUCKET).await,
+        vec![key.clone()]
+    );
+    let object = app
+        .s3()
+        .await
+        .get_object()
+        .bucket(TEMPLATE_BUCKET)
+        .key(&key)
+        .send()
+        .await
+        .expect("get_object");
+    let uploaded = object.body.collect().await.unwrap().into_bytes();
+    assert_eq!(text(&uploaded), template, "the exact body is uploaded");
+    let recorded = app
+        .client()
+        .await
+        .get_template()
+        .stack_name("big-r1")
+        .send()
+        .await
+        .expect("get_template");
+    assert_eq!(recorded.template_body(), Some(template.as_str()));
+    assert_eq!(app.stacks().await["big-r1"], "CREATE_COMPLETE");
+}
+
+#[tokio::test]
+async fn a_missing_template_bucket_is_named_and_nothing_is_created() {
+    let template = large_template();
+    let app = App::with_base_stack("nobucket", SPEC, &template).await;
+    let creates_before = app.proxy.requests_by_action().get("CreateStack").copied();
+    let output = app.deploy(&[
+        "--release",
+        "r1",
+        "--yes",
+        "--template-bucket",
+        "no-such-bucket",
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", show(&output));
+    assert!(
+        text(&output.stderr).contains("S3 bucket no-such-bucket does not exist"),
+        "{}",
+        show(&output)
+    );
+    assert!(app.stacks().await.is_empty());
+    assert_eq!(
+        app.proxy.requests_by_action().get("CreateStack").copied(),
+        creates_before,
+        "only the base stack was created"
+    );
+    // The lock was given back: a deploy after the bucket exists is not refused as locked.
+    assert_eq!(
+        app.proxy
+            .requests_by_action()
+            .get("DeleteParameter")
+            .copied(),
+        Some(1),
+        "{:?}",
+        app.proxy.requests_by_action()
+    );
 }

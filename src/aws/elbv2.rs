@@ -1,7 +1,9 @@
 //! Elastic Load Balancing v2 behind [`LoadBalancerApi`]: a listener's weighted forward action
 //! (the ALB router) and the health of a target group's targets (the target-health gate).
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, ForwardActionConfig, TargetGroupTuple,
@@ -58,12 +60,17 @@ pub trait LoadBalancerApi: Sync {
 #[derive(Debug, Clone)]
 pub struct Elbv2 {
     client: aws_sdk_elasticloadbalancingv2::Client,
+    /// Each listener's default actions as last read through this client (and its clones), for
+    /// the next write only: the router reads the weights before it changes them, so that write
+    /// keeps the authentication actions and stickiness just seen without asking again.
+    last_read: Arc<Mutex<HashMap<String, Vec<Action>>>>,
 }
 
 impl Elbv2 {
     pub fn new(context: &AwsContext) -> Elbv2 {
         Elbv2 {
             client: context.elbv2(),
+            last_read: Arc::default(),
         }
     }
 
@@ -84,7 +91,12 @@ impl Elbv2 {
                 },
             )
         })?;
-        Ok(listener.default_actions().to_vec())
+        let actions = listener.default_actions().to_vec();
+        self.last_read
+            .lock()
+            .expect("listener actions lock")
+            .insert(listener_arn.to_string(), actions.clone());
+        Ok(actions)
     }
 }
 
@@ -150,7 +162,24 @@ impl LoadBalancerApi for Elbv2 {
         listener_arn: &str,
         groups: &[WeightedTargetGroup],
     ) -> Result<(), AwsError> {
-        let current = self.default_actions(listener_arn).await?;
+        let last_read = self
+            .last_read
+            .lock()
+            .expect("listener actions lock")
+            .remove(listener_arn);
+        let current = match last_read {
+            Some(actions) => actions,
+            None => {
+                let actions = self.default_actions(listener_arn).await?;
+                // Read for this write only: the next write must not see the listener as it was
+                // before this one.
+                self.last_read
+                    .lock()
+                    .expect("listener actions lock")
+                    .remove(listener_arn);
+                actions
+            }
+        };
         if forward_groups(&current) == groups {
             return Ok(());
         }

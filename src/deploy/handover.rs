@@ -2,7 +2,9 @@
 //! gates (the cutover controller), from whatever the router shows now. Shared by `deploy` and
 //! `resume`, so a run that died half way is finished by the same code that started it.
 
-use crate::aws::cloudformation::{CloudFormation, StackApi};
+use std::sync::Mutex;
+
+use crate::aws::cloudformation::{CloudFormation, StackApi, StackFacts};
 use crate::aws::stack_lifecycle::{StackLifecycle, StackLifecycleApi};
 use crate::aws::AwsContext;
 use crate::cutover::{
@@ -87,11 +89,7 @@ impl StackWatch for CloudFormationWatch<'_> {
     async fn stack_state(&self, stack_name: &str) -> Result<StackState, WatchError> {
         match self.0.describe_stack(stack_name).await {
             Ok(None) => Ok(StackState::Gone),
-            // A release cutover already turned back from must not be cut over to again.
-            Ok(Some(stack)) if stack.tag(tags::ROLE) == Some(Role::Failed.as_str()) => Ok(
-                StackState::Failed(format!("{}, tagged failed by cutover", stack.status)),
-            ),
-            Ok(Some(stack)) => Ok(stack_state(&stack.status)),
+            Ok(Some(stack)) => Ok(state_of(&stack)),
             Err(error) => Err(WatchError {
                 stack: stack_name.to_string(),
                 transient: error.is_transient(),
@@ -99,6 +97,40 @@ impl StackWatch for CloudFormationWatch<'_> {
             }),
         }
     }
+}
+
+/// The candidate as its wait (or the caller's look at the app) has just seen it, for the
+/// controller's first look; every later look asks CloudFormation.
+struct JustSeen<W> {
+    watch: W,
+    candidate: Mutex<Option<(String, StackState)>>,
+}
+
+impl<W: StackWatch + Sync> StackWatch for JustSeen<W> {
+    async fn stack_state(&self, stack_name: &str) -> Result<StackState, WatchError> {
+        let seen = {
+            let mut candidate = self.candidate.lock().expect("candidate state lock");
+            match candidate.take() {
+                Some((name, state)) if name == stack_name => Some(state),
+                other => {
+                    *candidate = other;
+                    None
+                }
+            }
+        };
+        match seen {
+            Some(state) => Ok(state),
+            None => self.watch.stack_state(stack_name).await,
+        }
+    }
+}
+
+fn state_of(stack: &StackFacts) -> StackState {
+    // A release cutover already turned back from must not be cut over to again.
+    if stack.tag(tags::ROLE) == Some(Role::Failed.as_str()) {
+        return StackState::Failed(format!("{}, tagged failed by cutover", stack.status));
+    }
+    stack_state(&stack.status)
 }
 
 fn stack_state(status: &str) -> StackState {
@@ -118,8 +150,9 @@ fn stack_state(status: &str) -> StackState {
 }
 
 /// Shifts traffic to `candidate` (a release stack of `spec`'s app, known to `app`) from the
-/// release the router says is live. `app` is the caller's latest look at the app; the controller
-/// reads the weights and the stacks again before it moves anything (a router that could not be
+/// release the router says is live. `app` is the caller's latest look at the app, just after the
+/// candidate's wait; the controller reads the weights and the previous release again before it
+/// moves anything, and the candidate at every later look (a router that could not be
 /// set up is taken out of `app` into the error). Ctrl-C asks to finish or turn back (turns back
 /// when not on a terminal).
 pub async fn cut_over(
@@ -165,7 +198,13 @@ pub async fn cut_over(
     // The candidate's outputs came with the look at the app: the gates need not read them.
     let gates = build_gates(ctx, spec).knowing(app.releases.iter().map(|release| &release.stack));
     let stacks = CloudFormation::new(ctx);
-    let watch = CloudFormationWatch(&stacks);
+    let watch = JustSeen {
+        watch: CloudFormationWatch(&stacks),
+        candidate: Mutex::new(
+            app.find(candidate)
+                .map(|release| (candidate.to_string(), state_of(&release.stack))),
+        ),
+    };
     let abort = AbortSignal::new();
     let interrupt = tokio::spawn(watch_for_interrupt(
         abort.clone(),
@@ -347,7 +386,42 @@ async fn watch_for_interrupt(abort: AbortSignal, interactive: bool) {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
     use super::*;
+
+    /// Every stack in progress, counting the looks.
+    #[derive(Default)]
+    struct CountingWatch(AtomicU32);
+
+    impl StackWatch for CountingWatch {
+        async fn stack_state(&self, _: &str) -> Result<StackState, WatchError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(StackState::InProgress)
+        }
+    }
+
+    #[tokio::test]
+    async fn the_candidate_just_seen_is_read_again_only_after_the_first_look() {
+        let watch = JustSeen {
+            watch: CountingWatch::default(),
+            candidate: Mutex::new(Some(("web-r2".into(), StackState::Healthy))),
+        };
+        assert_eq!(
+            watch.stack_state("web-r1").await.unwrap(),
+            StackState::InProgress
+        );
+        assert_eq!(
+            watch.stack_state("web-r2").await.unwrap(),
+            StackState::Healthy
+        );
+        assert_eq!(watch.watch.0.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            watch.stack_state("web-r2").await.unwrap(),
+            StackState::InProgress
+        );
+        assert_eq!(watch.watch.0.load(Ordering::SeqCst), 2);
+    }
 
     #[test]
     fn stack_states_follow_cloudformation_statuses() {

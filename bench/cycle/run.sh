@@ -123,8 +123,9 @@ mv "$log" "$work/calls-peer.log"
 export AWS_ENDPOINT_URL="$moto_endpoint"
 
 python3 - "$profile" "$work" "${peer_ms[*]}" "${cutover_ms[*]}" <<'PY'
-import collections, statistics, sys
+import collections, datetime, statistics, sys
 profile, work, peer, cutover = sys.argv[1], sys.argv[2], sys.argv[3].split(), sys.argv[4].split()
+print(f"cycle benchmark, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, moto 5.2.5")
 peer = [float(x) for x in peer]
 cutover = [float(x) for x in cutover]
 p, c = statistics.median(peer), statistics.median(cutover)

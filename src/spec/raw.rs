@@ -172,7 +172,8 @@ impl<'de> Deserialize<'de> for RawDuration {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum RawValue {
     Literal(String),
-    Source(RawSourceTable),
+    /// Boxed: the table is ten times the size of a literal.
+    Source(Box<RawSourceTable>),
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -316,7 +317,7 @@ impl<'de> Deserialize<'de> for RawValue {
                         }
                     }
                 }
-                Ok(RawValue::Source(table))
+                Ok(RawValue::Source(Box::new(table)))
             }
         }
         deserializer.deserialize_any(ValueVisitor)

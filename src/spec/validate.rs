@@ -80,7 +80,7 @@ impl Checker<'_> {
     ) -> Result<ValueSource, SpecError> {
         match raw {
             RawValue::Literal(text) => Ok(ValueSource::Literal(text)),
-            RawValue::Source(table) => self.source_table(key, table),
+            RawValue::Source(table) => self.source_table(key, *table),
         }
     }
 

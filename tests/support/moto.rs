@@ -68,6 +68,9 @@ fn start_private_moto() -> String {
         .expect("could not pick a free loopback port")
         .port();
     let log = std::env::temp_dir().join(format!("cutover-tests-moto-{}.log", std::process::id()));
+    // Never waited on: the supervisor outlives this function and stops moto when the test
+    // process exits.
+    #[allow(clippy::zombie_processes)]
     Command::new(&python)
         .args(["-c", SUPERVISOR, &std::process::id().to_string()])
         .arg(&moto)

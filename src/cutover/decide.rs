@@ -91,8 +91,16 @@ pub struct StepRef {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WaitReason {
-    Bake { step: StepRef, left: Duration },
+    Bake {
+        step: StepRef,
+        left: Duration,
+    },
     CandidateInProgress,
+    /// The candidate has no traffic and fails its gates, within the plan's warm-up.
+    WarmingUp {
+        report: GateReport,
+        left: Duration,
+    },
 }
 
 /// Why the cutover turns back.
@@ -170,6 +178,23 @@ pub fn decide(seen: &Observation, plan: &Plan) -> Decision {
         };
     }
     if let Some(snapshot) = &seen.gates {
+        // A candidate that has never had traffic may still be warming up (targets "initial",
+        // instances "initializing"): within the warm-up a failure is "not yet", not a verdict.
+        // `held_for` counts from when the run saw the weights, so a resumed run warms up again.
+        let warming_up = seen.weights.get(candidate) == 0 && seen.held_for < plan.warmup();
+        if !snapshot.report.passed() && warming_up {
+            if snapshot.age < plan.gate_interval() {
+                let left = plan.warmup() - seen.held_for;
+                return Decision::Wait {
+                    duration: (plan.gate_interval() - snapshot.age).min(left),
+                    reason: WaitReason::WarmingUp {
+                        report: snapshot.report.clone(),
+                        left,
+                    },
+                };
+            }
+            return Decision::CheckGates;
+        }
         if !snapshot.report.passed() {
             return turn_back(
                 seen,

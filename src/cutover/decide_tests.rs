@@ -237,3 +237,59 @@ fn traffic_leaves_a_gone_previous_at_once_even_with_gates_failing() {
         }
     ));
 }
+
+#[test]
+fn a_candidate_without_traffic_fails_its_gates_as_not_yet_within_the_warmup() {
+    let plan = canary().with_warmup(5 * MIN);
+    let mut warming = seen(0);
+    warming.held_for = 2 * MIN;
+    warming.gates = checked(fail(), Duration::from_secs(20), true);
+    assert_eq!(
+        decide(&warming, &plan),
+        Decision::Wait {
+            duration: Duration::from_secs(40),
+            reason: WaitReason::WarmingUp {
+                report: fail(),
+                left: 3 * MIN,
+            },
+        }
+    );
+    // Once the interval has passed, the gates are checked again rather than judged.
+    warming.gates = checked(fail(), MIN, true);
+    assert_eq!(decide(&warming, &plan), Decision::CheckGates);
+    // Passing gates open the first step as usual.
+    warming.gates = checked(pass(), Duration::ZERO, true);
+    assert!(matches!(
+        decide(&warming, &plan),
+        Decision::SetWeights { .. }
+    ));
+}
+
+#[test]
+fn past_the_warmup_a_failing_candidate_is_abandoned() {
+    let plan = canary().with_warmup(5 * MIN);
+    let mut late = seen(0);
+    late.held_for = 5 * MIN;
+    late.gates = checked(fail(), Duration::ZERO, true);
+    assert_eq!(
+        decide(&late, &plan),
+        Decision::Abandon {
+            reason: Trouble::GatesFailed { report: fail() }
+        }
+    );
+}
+
+#[test]
+fn the_warmup_never_excuses_a_candidate_that_has_traffic() {
+    let plan = canary().with_warmup(5 * MIN);
+    let mut with_traffic = seen(10);
+    with_traffic.held_for = Duration::from_secs(30);
+    with_traffic.gates = checked(fail(), Duration::ZERO, true);
+    assert_eq!(
+        decide(&with_traffic, &plan),
+        Decision::ShiftBack {
+            to: Weights::all_on(PREV),
+            reason: Trouble::GatesFailed { report: fail() }
+        }
+    );
+}

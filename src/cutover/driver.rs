@@ -210,6 +210,12 @@ impl<R: TrafficRouter, G: GateChecker, S: StackWatch> Controller<'_, R, G, S> {
                             state: run.candidate_state.clone(),
                             retry_in: duration,
                         },
+                        WaitReason::WarmingUp { report, left } => CutoverEvent::WarmingUp {
+                            release: candidate.to_owned(),
+                            report,
+                            left,
+                            next_check: duration,
+                        },
                     });
                     tokio::select! {
                         () = tokio::time::sleep(duration) => {}

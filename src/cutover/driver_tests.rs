@@ -244,3 +244,51 @@ async fn events_read_as_progress_lines() {
         "cutover complete: web-r1 0%, web-r2 100%"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_warming_candidate_is_rechecked_until_it_passes_then_the_plan_runs() {
+    let plan = canary().with_warmup(10 * MIN);
+    // Targets stay "initial" for the first three checks (0, 1 and 2 minutes), then pass.
+    let run = Setup::from(at(0))
+        .run(&plan, |call| {
+            if call.number <= 3 {
+                failing("target_health")
+            } else {
+                passing()
+            }
+        })
+        .await;
+    assert_eq!(
+        run.outcome(),
+        &CutoverOutcome::Completed { weights: at(100) }
+    );
+    assert_eq!(run.writes, [at(10), at(100)]);
+    assert_eq!(
+        run.elapsed,
+        3 * MIN + total_bake(&plan),
+        "warm-up, then every bake"
+    );
+    assert_eq!(
+        run.count(|event| matches!(event, CutoverEvent::WarmingUp { .. })),
+        3
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_candidate_that_never_passes_is_abandoned_when_the_warmup_runs_out() {
+    let plan = canary().with_warmup(5 * MIN);
+    let run = Setup::from(at(0))
+        .run(&plan, |_| failing("target_health"))
+        .await;
+    assert!(
+        matches!(run.outcome(), CutoverOutcome::Abandoned { .. }),
+        "{:?}",
+        run.outcome()
+    );
+    assert!(
+        run.writes.is_empty(),
+        "no traffic ever moved: {:?}",
+        run.writes
+    );
+    assert_eq!(run.elapsed, 5 * MIN);
+}

@@ -40,6 +40,16 @@ pub enum CutoverEvent {
         #[serde(rename = "next_check_secs", with = "serde_secs")]
         next_check: Duration,
     },
+    /// The candidate, still without traffic, does not pass its gates yet; they are checked
+    /// again until the warm-up runs out.
+    WarmingUp {
+        release: String,
+        report: GateReport,
+        #[serde(rename = "left_secs", with = "serde_secs")]
+        left: Duration,
+        #[serde(rename = "next_check_secs", with = "serde_secs")]
+        next_check: Duration,
+    },
     WaitingForStack {
         stack: String,
         state: StackState,
@@ -108,6 +118,16 @@ impl fmt::Display for CutoverEvent {
                 step.index + 1,
                 step.count,
                 step.weight,
+                seconds(*left)
+            ),
+            CutoverEvent::WarmingUp {
+                release,
+                report,
+                left,
+                ..
+            } => write!(
+                f,
+                "{release} is warming up ({report}); {} left to pass its gates",
                 seconds(*left)
             ),
             CutoverEvent::WaitingForStack {

@@ -44,6 +44,10 @@ pub struct Plan {
     /// polled.
     #[serde(rename = "gate_interval_secs", with = "serde_secs")]
     gate_interval: Duration,
+    /// How long a candidate without traffic may fail its gates before that counts: new targets
+    /// and instances need a while to pass health checks. Zero: the first failure counts.
+    #[serde(rename = "warmup_secs", with = "serde_secs")]
+    warmup: Duration,
 }
 
 impl Plan {
@@ -106,7 +110,14 @@ impl Plan {
         Ok(Self {
             steps,
             gate_interval,
+            warmup: Duration::ZERO,
         })
+    }
+
+    /// The same plan with a warm-up before the first step (see [`Plan::warmup`]).
+    pub fn with_warmup(mut self, warmup: Duration) -> Self {
+        self.warmup = warmup;
+        self
     }
 
     /// A first deploy has nothing to share traffic with: the candidate goes to 100 after its
@@ -115,6 +126,7 @@ impl Plan {
         Self {
             steps: vec![*self.steps.last().expect("a plan always ends at 100")],
             gate_interval: self.gate_interval,
+            warmup: self.warmup,
         }
     }
 
@@ -124,6 +136,11 @@ impl Plan {
 
     pub fn gate_interval(&self) -> Duration {
         self.gate_interval
+    }
+
+    /// How long gates may fail before the candidate has any traffic without turning it back.
+    pub fn warmup(&self) -> Duration {
+        self.warmup
     }
 
     /// The candidate weights in order, e.g. `[10, 100]` for a canary.

@@ -79,7 +79,10 @@ pub fn plan_for(spec: &AppSpec) -> Result<Plan, CutoverError> {
             pause: *pause,
         },
     };
-    Plan::from_strategy(&strategy, spec.strategy.final_bake, spec.gates.interval)
+    Ok(
+        Plan::from_strategy(&strategy, spec.strategy.final_bake, spec.gates.interval)?
+            .with_warmup(spec.gates.warmup),
+    )
 }
 
 /// A release stack's state for the controller, from DescribeStacks.

@@ -107,6 +107,7 @@ pub(crate) struct RawGates {
     pub http: Option<RawHttp>,
     pub command: Option<String>,
     pub interval: Option<RawDuration>,
+    pub warmup: Option<RawDuration>,
 }
 
 #[derive(Debug, Deserialize)]

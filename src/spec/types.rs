@@ -227,6 +227,10 @@ impl StrategyKind {
     }
 }
 
+/// The default `gates.warmup`: ALB health checks and EC2 status checks of new instances take
+/// a few minutes on AWS.
+pub const DEFAULT_GATE_WARMUP: Duration = Duration::from_secs(5 * 60);
+
 /// Health gates, checked before each traffic step and throughout every bake. All optional.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GatesSpec {
@@ -242,6 +246,9 @@ pub struct GatesSpec {
     pub command: Option<String>,
     /// How often gates are checked during a bake.
     pub interval: Duration,
+    /// How long a new release may take to pass its gates before it takes any traffic (targets
+    /// start "initial", instances "initializing"); failing past this turns the candidate back.
+    pub warmup: Duration,
 }
 
 impl Default for GatesSpec {
@@ -254,6 +261,7 @@ impl Default for GatesSpec {
             http: None,
             command: None,
             interval: Duration::from_secs(10),
+            warmup: DEFAULT_GATE_WARMUP,
         }
     }
 }

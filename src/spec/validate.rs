@@ -467,6 +467,9 @@ fn gates(check: &Checker<'_>, raw: RawGates, router: &RouterSpec) -> Result<Gate
         Some(interval) => check.positive(key.key("interval"), interval)?,
         None => Duration::from_secs(10),
     };
+    let warmup = raw
+        .warmup
+        .map_or(super::types::DEFAULT_GATE_WARMUP, |warmup| warmup.0);
     Ok(GatesSpec {
         target_health,
         instance_status: raw.instance_status,
@@ -475,6 +478,7 @@ fn gates(check: &Checker<'_>, raw: RawGates, router: &RouterSpec) -> Result<Gate
         http,
         command: raw.command,
         interval,
+        warmup,
     })
 }
 

@@ -89,8 +89,11 @@ impl AwsContext {
 /// and never answers would otherwise hang the tool.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(90);
-/// Throttling must not fail a deploy that is going well: retry more than the SDK's 3 attempts.
-const MAX_ATTEMPTS: u32 = 8;
+/// A few quick retries per call: enough for a throttled or dropped request, short enough that an
+/// unreachable endpoint is reported in seconds. Waits that must outlast throttling (the stack
+/// waiter, the cutover driver, gate re-checks) retry on their own, above the SDK.
+const MAX_ATTEMPTS: u32 = 4;
+const MAX_BACKOFF: Duration = Duration::from_secs(4);
 /// Off EC2 the metadata service is absent; fail over to the next provider at once.
 const IMDS_TIMEOUT: Duration = Duration::from_millis(800);
 
@@ -123,7 +126,11 @@ pub async fn connect(options: &ConnectOptions) -> Result<AwsContext, AwsError> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(region)
         .credentials_provider(credentials)
-        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(MAX_ATTEMPTS)
+                .with_max_backoff(MAX_BACKOFF),
+        )
         .timeout_config(
             TimeoutConfig::builder()
                 .operation_attempt_timeout(ATTEMPT_TIMEOUT)

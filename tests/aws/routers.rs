@@ -83,6 +83,7 @@ fn alb_gates(http_url: Option<String>) -> GatesSpec {
             r#"test -n "$CUTOVER_OUTPUT_TargetGroupArn" && test "$CUTOVER_APP" = web"#.into(),
         ),
         interval: GATE_INTERVAL,
+        warmup: Duration::ZERO,
     }
 }
 

@@ -99,17 +99,11 @@ pub async fn run(
     let mut exit = Exit::Success;
     for verdict in &mut verdicts {
         match &verdict.reason {
-            None => {
-                if settings.verbosity >= 0 && !settings.json() {
-                    eprintln!("{}: not due", verdict.app);
-                }
-            }
+            None => {}
+            Some(_) if args.dry_run => {}
             Some(reason) => {
                 if settings.verbosity >= 0 {
-                    eprintln!("{}: due, {reason}", verdict.app);
-                }
-                if args.dry_run {
-                    continue;
+                    eprintln!("rotating {}: {reason}", verdict.app);
                 }
                 let outcome = rotate_app(&verdict.app, global, settings).await;
                 let app_exit = match outcome {

@@ -185,14 +185,7 @@ pub async fn cut_over(
             })
         }
     };
-    // The live release is the oldest with traffic; during a resumed cutover the candidate
-    // itself may hold some, so it never counts as its own previous release.
-    let previous = app
-        .releases
-        .iter()
-        .filter(|release| release.name() != candidate)
-        .find(|release| release.weight.unwrap_or(0) > 0)
-        .map(|release| release.name().to_string());
+    let previous = previous_live(app, candidate);
     let plan = if previous.is_none() {
         plan.first_deploy()
     } else {
@@ -232,6 +225,16 @@ pub async fn cut_over(
         .await;
     interrupt.abort();
     Ok(outcome?)
+}
+
+/// The release traffic comes from: the oldest with traffic other than the candidate (during a
+/// resumed cutover the candidate itself may hold some; it is never its own previous release).
+fn previous_live(app: &AppReleases, candidate: &str) -> Option<String> {
+    app.releases
+        .iter()
+        .filter(|release| release.name() != candidate)
+        .find(|release| release.weight.unwrap_or(0) > 0)
+        .map(|release| release.name().to_string())
 }
 
 /// The release a cutover was moving traffic to: it has traffic but is not the live release.

@@ -5,6 +5,7 @@ pub mod live;
 pub mod lock;
 pub mod naming;
 pub mod params;
+pub mod resolved;
 pub mod retention;
 pub mod retire;
 pub mod tags;

@@ -7,14 +7,14 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use super::deploy;
-use crate::aws::cloudformation::CloudFormation;
 use crate::aws::{self, AwsContext, AwsError, ConnectOptions};
 use crate::cli::{ChangeArgs, DeployArgs, GlobalArgs, RotateArgs};
 use crate::deploy::DeployError;
 use crate::error::{Diagnostic, Exit};
 use crate::output::OutputSettings;
+use crate::release::aws_sources::AwsSources;
 use crate::release::live::{observe_app, LiveError};
-use crate::release::params::{self, ParamError, Sources};
+use crate::release::params::ParamError;
 use crate::rotation::{due_for_rotation, AppRotationFacts, RotationPolicy, RotationReason};
 use crate::spec::{AppSpec, SpecError, ValueSource};
 
@@ -173,16 +173,8 @@ async fn rotation_facts(
     let Some((parameter, source)) = ami_parameter(spec) else {
         return Ok(facts);
     };
-    let stacks = CloudFormation::new(context);
-    let parameter_store = aws::ssm::Ssm::new(context);
-    let images = aws::images::Ec2Images::new(context);
-    let sources = Sources {
-        parameters: &parameter_store,
-        images: &images,
-        stacks: &stacks,
-        env: &params::process_env,
-    };
-    let newest = sources
+    let newest = AwsSources::new(context)
+        .sources()
         .resolve_value(&format!("parameter {parameter}"), source, &spec.path)
         .await?;
     facts.newest_ami = Some(newest.expose().to_string());

@@ -4,10 +4,10 @@
 use super::plan::{self, Candidate, Plan, Previous};
 use super::DeployError;
 use crate::aws::cloudformation::{CloudFormation, StackApi};
-use crate::aws::{self, AwsContext};
+use crate::aws::AwsContext;
+use crate::release::aws_sources::AwsSources;
 use crate::release::discovery::ReleaseStack;
 use crate::release::live::{observe_app, LiveError};
-use crate::release::params::{self, Sources};
 use crate::spec::AppSpec;
 
 /// Resolves the candidate's parameters and diffs it against the release the router says is live
@@ -19,15 +19,8 @@ pub async fn render_plan(
     rollback_alarm_arns: Vec<String>,
 ) -> Result<Plan, DeployError> {
     let stacks = CloudFormation::new(context);
-    let parameter_store = aws::ssm::Ssm::new(context);
-    let images = aws::images::Ec2Images::new(context);
-    let sources = Sources {
-        parameters: &parameter_store,
-        images: &images,
-        stacks: &stacks,
-        env: &params::process_env,
-    };
-    let parameters = sources
+    let parameters = AwsSources::new(context)
+        .sources()
         .resolve_parameters(spec, &candidate.template)
         .await?;
 

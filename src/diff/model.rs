@@ -250,15 +250,24 @@ impl StackDiff {
     }
 
     pub fn is_broadening(&self) -> bool {
-        self.security
+        self.broadening_changes() > 0
+    }
+
+    /// IAM statement and security-group rule changes that widen access.
+    pub fn broadening_changes(&self) -> usize {
+        let statements = self
+            .security
             .statements
             .iter()
-            .any(|change| !change.broadening.is_empty())
-            || self
-                .security
-                .rules
-                .iter()
-                .any(|change| !change.broadening.is_empty())
+            .filter(|change| !change.broadening.is_empty())
+            .count();
+        let rules = self
+            .security
+            .rules
+            .iter()
+            .filter(|change| !change.broadening.is_empty())
+            .count();
+        statements + rules
     }
 
     pub fn count_resources(&self, kind: ChangeKind) -> usize {

@@ -14,18 +14,7 @@ use crate::template::Node;
 pub const SCHEMA_VERSION: u32 = 1;
 
 pub fn render_json(diff: &StackDiff) -> Value {
-    let broadening_changes = diff
-        .security
-        .statements
-        .iter()
-        .filter(|change| !change.broadening.is_empty())
-        .count()
-        + diff
-            .security
-            .rules
-            .iter()
-            .filter(|rule| !rule.broadening.is_empty())
-            .count();
+    let broadening_changes = diff.broadening_changes();
     let sections: Map<String, Value> = diff
         .sections
         .iter()

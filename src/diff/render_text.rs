@@ -284,18 +284,7 @@ impl Text {
     }
 
     fn summary(&mut self, diff: &StackDiff) {
-        let broadening = diff
-            .security
-            .statements
-            .iter()
-            .filter(|change| !change.broadening.is_empty())
-            .count()
-            + diff
-                .security
-                .rules
-                .iter()
-                .filter(|rule| !rule.broadening.is_empty())
-                .count();
+        let broadening = diff.broadening_changes();
         let mut text = format!(
             "Resources: {} added, {} removed, {} modified. Other changes: {}.",
             diff.count_resources(ChangeKind::Added),

@@ -1,5 +1,6 @@
 //! Release naming, cutover's own tags, discovering an app's stacks and which one is live, retention.
 
+pub mod aws_sources;
 pub mod discovery;
 pub mod live;
 pub mod lock;

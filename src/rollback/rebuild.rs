@@ -9,14 +9,13 @@ use indexmap::IndexMap;
 
 use super::{RetiredStack, RollbackError};
 use crate::aws::cloudformation::{CloudFormation, StackApi};
-use crate::aws::images::Ec2Images;
 use crate::aws::s3::S3;
-use crate::aws::ssm::Ssm;
 use crate::aws::AwsContext;
 use crate::deploy::plan::{Candidate, Delivery, Plan, DEFAULT_TIMEOUT};
 use crate::deploy::wait::WaitDisplay;
 use crate::deploy::{create_and_wait, upload, DeployError, Healthy};
-use crate::release::params::{process_env, ResolvedParameters, ResolvedValue, Sources};
+use crate::release::aws_sources::AwsSources;
+use crate::release::params::{ResolvedParameters, ResolvedValue};
 use crate::release::tags::PREFIX;
 use crate::release::{self, ReleaseId, ReleaseTags};
 use crate::spec::AppSpec;
@@ -93,15 +92,8 @@ async fn recorded_parameters(
     template: &Template,
 ) -> Result<(ResolvedParameters, Vec<String>), RollbackError> {
     let no_echo = template.no_echo_parameters();
-    let parameter_store = Ssm::new(ctx);
-    let images = Ec2Images::new(ctx);
-    let stacks = CloudFormation::new(ctx);
-    let sources = Sources {
-        parameters: &parameter_store,
-        images: &images,
-        stacks: &stacks,
-        env: &process_env,
-    };
+    let aws = AwsSources::new(ctx);
+    let sources = aws.sources();
     let mut values = Vec::new();
     let mut re_resolved = Vec::new();
     for (name, recorded) in &retired.facts.parameters {

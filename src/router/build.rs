@@ -5,13 +5,12 @@ use super::eip::EipRouter;
 use super::route53::{Endpoint, RecordName, Route53Router};
 use super::{RouterError, TrafficRouter, Weights};
 use crate::aws::addresses::Ec2Addresses;
-use crate::aws::cloudformation::{CloudFormation, StackFacts};
+use crate::aws::cloudformation::StackFacts;
 use crate::aws::elbv2::Elbv2;
-use crate::aws::images::Ec2Images;
 use crate::aws::route53::Route53;
-use crate::aws::ssm::Ssm;
 use crate::aws::AwsContext;
-use crate::release::params::{process_env, ParamError, Sources};
+use crate::release::aws_sources::AwsSources;
+use crate::release::params::ParamError;
 use crate::spec::{AppSpec, RouterSpec, ValueSource};
 
 /// One of the three routers, so the driver stays generic over a single type.
@@ -169,12 +168,8 @@ async fn resolve(
     what: &str,
     source: &ValueSource,
 ) -> Result<String, RouterError> {
-    let sources = Sources {
-        parameters: &Ssm::new(ctx),
-        images: &Ec2Images::new(ctx),
-        stacks: &CloudFormation::new(ctx),
-        env: &process_env,
-    };
+    let aws = AwsSources::new(ctx);
+    let sources = aws.sources();
     let action = format!(
         "set up the {} router of app {}",
         app.router.kind(),

@@ -187,25 +187,7 @@ impl App {
     /// group of no listed stack by its ARN).
     async fn weights(&self, stacks: &[&str]) -> BTreeMap<String, i32> {
         let listener = self.output(BASE_STACK, "ListenerArn").await;
-        let described = self
-            .elbv2()
-            .await
-            .describe_listeners()
-            .listener_arns(&listener)
-            .send()
-            .await
-            .expect("describe_listeners");
-        let mut by_arn = BTreeMap::new();
-        for action in described.listeners()[0].default_actions() {
-            if let Some(forward) = action.forward_config() {
-                for group in forward.target_groups() {
-                    by_arn.insert(
-                        group.target_group_arn().unwrap_or_default().to_string(),
-                        group.weight().unwrap_or(1),
-                    );
-                }
-            }
-        }
+        let mut by_arn = crate::support::listener_weights(&self.elbv2().await, &listener).await;
         let mut by_stack = BTreeMap::new();
         for stack in stacks {
             let arn = self.output(stack, "TargetGroupArn").await;

@@ -107,3 +107,28 @@ pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
         .load()
         .await
 }
+
+/// A listener's default forward weights as ELBv2 holds them: target group ARN → weight.
+pub async fn listener_weights(
+    elbv2: &aws_sdk_elasticloadbalancingv2::Client,
+    listener: &str,
+) -> std::collections::BTreeMap<String, i32> {
+    let described = elbv2
+        .describe_listeners()
+        .listener_arns(listener)
+        .send()
+        .await
+        .expect("describe_listeners");
+    let mut weights = std::collections::BTreeMap::new();
+    for action in described.listeners()[0].default_actions() {
+        if let Some(forward) = action.forward_config() {
+            for group in forward.target_groups() {
+                weights.insert(
+                    group.target_group_arn().unwrap_or_default().to_string(),
+                    group.weight().unwrap_or(1),
+                );
+            }
+        }
+    }
+    weights
+}

@@ -240,26 +240,7 @@ impl App {
 
     /// The listener's forward weights as ELBv2 holds them: target group ARN → weight.
     pub async fn listener_weights(&self) -> BTreeMap<String, i32> {
-        let listener = self.listener().await;
-        let described = self
-            .elbv2()
-            .describe_listeners()
-            .listener_arns(&listener)
-            .send()
-            .await
-            .expect("describe_listeners");
-        let mut weights = BTreeMap::new();
-        for action in described.listeners()[0].default_actions() {
-            if let Some(forward) = action.forward_config() {
-                for group in forward.target_groups() {
-                    weights.insert(
-                        group.target_group_arn().unwrap_or_default().to_string(),
-                        group.weight().unwrap_or(1),
-                    );
-                }
-            }
-        }
-        weights
+        crate::support::listener_weights(&self.elbv2(), &self.listener().await).await
     }
 
     /// The listener's weights by release stack (target groups of unknown stacks by ARN).

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::aws::cloudformation::{CloudFormation, StackFacts};
 use crate::aws::s3::S3;
-use crate::aws::{self, ConnectOptions};
+use crate::aws::{self, AwsContext, ConnectOptions};
 use crate::cli::{DeployArgs, GlobalArgs};
 use crate::cutover::CutoverOutcome;
 use crate::deploy::plan::{self, CandidateOptions, Plan};
@@ -19,6 +19,7 @@ use crate::output::prompt::{self, Answer};
 use crate::output::OutputSettings;
 use crate::release::live::observe_app;
 use crate::release::lock::{AppLocks, Holder};
+use crate::spec::AppSpec;
 
 pub async fn run(
     args: DeployArgs,
@@ -37,7 +38,6 @@ pub async fn run(
     let rollback_alarm_arns = rollback_alarm_arns(&spec)?;
 
     let context = aws::connect(&ConnectOptions::from_args(global)).await?;
-    let stacks = CloudFormation::new(&context);
     let parameter_store = aws::ssm::Ssm::new(&context);
     let plan = render_plan(&context, &spec, candidate, rollback_alarm_arns).await?;
 
@@ -63,74 +63,49 @@ pub async fn run(
         spec.name, plan.candidate.release
     ));
     let lock = locks.acquire(&spec.name, &holder).await?;
+    let result = deploy_under_lock(&context, &spec, &plan, args.keep_failed, settings).await;
+    lock.release_or_warn().await;
+    result
+}
+
+/// Everything a deploy does while it holds the app lock: traffic moves under it too.
+async fn deploy_under_lock(
+    context: &AwsContext,
+    spec: &AppSpec,
+    plan: &Plan,
+    keep_failed: bool,
+    settings: &OutputSettings,
+) -> Result<Exit, DeployError> {
     // Observed again under the lock: another run may have changed the app since the plan. This
     // look serves the rest of the deploy; the controller reads the router again itself.
-    let mut app = match observe_app(&context, &spec).await {
-        Ok(app) => app,
-        Err(error) => {
-            if let Err(error) = lock.release().await {
-                tracing::warn!("{error}; it expires by itself");
-            }
-            return Err(handover::HandoverError::from(error).into());
-        }
-    };
+    let mut app = observe_app(context, spec)
+        .await
+        .map_err(handover::HandoverError::from)?;
     // A cutover that a previous run left half way is finished (or turned back) first: a new
     // release must start from a router that points at one live release.
-    match handover::resume_unfinished(&context, &spec, &mut app, settings).await {
-        Ok(None) => {}
-        Ok(Some((candidate, outcome))) => {
-            eprintln!(
-                "the cutover to {candidate} ended: {outcome}; run `cutover deploy {}` again for a new release",
-                spec.name
-            );
-            if let Err(error) = lock.release().await {
-                tracing::warn!("{error}; it expires by itself");
-            }
-            return Ok(outcome.exit());
-        }
-        Err(error) => {
-            if let Err(error) = lock.release().await {
-                tracing::warn!("{error}; it expires by itself");
-            }
-            return Err(error.into());
-        }
+    if let Some((candidate, outcome)) =
+        handover::resume_unfinished(context, spec, &mut app, settings).await?
+    {
+        eprintln!(
+            "the cutover to {candidate} ended: {outcome}; run `cutover deploy {}` again for a new release",
+            spec.name
+        );
+        return Ok(outcome.exit());
     }
     // Uploaded under the lock: the key is the release's, and only the lock holder creates it.
-    let template = match upload::template_source(&S3::new(&context), &plan.candidate).await {
-        Ok(template) => template,
-        Err(error) => {
-            if let Err(error) = lock.release().await {
-                tracing::warn!("{error}; it expires by itself");
-            }
-            return Err(error);
-        }
-    };
+    let template = upload::template_source(&S3::new(context), &plan.candidate).await?;
+    let stacks = CloudFormation::new(context);
     let mut display = progress::for_settings(settings);
     let result =
-        deploy::create_and_wait(&stacks, &plan, template, args.keep_failed, display.as_mut()).await;
-    report(&plan, &result, settings)?;
-    // The lock is held through the cutover: traffic moves under it too.
-    let outcome = match result {
-        Ok(healthy) => {
-            let candidate = &healthy.stack.name;
-            let mut app = app
-                .with_new_release(&context, &spec, healthy.stack.clone())
-                .await;
-            match handover::cut_over(&context, &spec, candidate, &mut app, settings).await {
-                Ok(outcome) => {
-                    handover::after_cutover(&context, &spec, candidate, &outcome, &app, settings)
-                        .await;
-                    Ok(outcome)
-                }
-                Err(error) => Err(DeployError::from(error)),
-            }
-        }
-        Err(error) => Err(error),
-    };
-    if let Err(error) = lock.release().await {
-        tracing::warn!("{error}; it expires by itself");
-    }
-    let outcome = outcome?;
+        deploy::create_and_wait(&stacks, plan, template, keep_failed, display.as_mut()).await;
+    report(plan, &result, settings)?;
+    let healthy = result?;
+    let candidate = &healthy.stack.name;
+    let mut app = app
+        .with_new_release(context, spec, healthy.stack.clone())
+        .await;
+    let outcome = handover::cut_over(context, spec, candidate, &mut app, settings).await?;
+    handover::after_cutover(context, spec, candidate, &outcome, &app, settings).await;
     report_outcome(&outcome, settings)?;
     Ok(outcome.exit())
 }

@@ -102,9 +102,7 @@ pub async fn run(
         Ok(mut app) => handover::resume_unfinished(&context, &spec, &mut app, settings).await,
         Err(error) => Err(HandoverError::from(error)),
     };
-    if let Err(error) = lock.release().await {
-        tracing::warn!("{error}; it expires by itself");
-    }
+    lock.release_or_warn().await;
     match outcome? {
         Some((_, outcome)) => {
             println!("{outcome}");

@@ -98,9 +98,7 @@ pub async fn run(
     // Planned again under the lock: the app may have changed since the preview.
     let report =
         apply_retention(&context, &spec, &RetireOptions::default(), display.as_mut()).await;
-    if let Err(error) = lock.release().await {
-        tracing::warn!("{error}; it expires by itself");
-    }
+    lock.release_or_warn().await;
     let report = report?;
     for warning in &report.warnings {
         eprintln!(

@@ -84,9 +84,7 @@ pub async fn run(
     }
     let lock = locks.acquire(&spec.name, &Holder::current(command)).await?;
     let result = roll_back(&context, &spec, &args, now, settings, &|| lock.is_lost()).await;
-    if let Err(error) = lock.release().await {
-        tracing::warn!("{error}; it expires by itself");
-    }
+    lock.release_or_warn().await;
     result
 }
 

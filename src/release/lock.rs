@@ -514,6 +514,14 @@ impl<L: LockStore> LockGuard<L> {
             None => Ok(()),
         }
     }
+
+    /// Releases the lock at the end of a command whose own result matters more: a failure here
+    /// is a warning, since the lock expires by itself.
+    pub async fn release_or_warn(self) {
+        if let Err(error) = self.release().await {
+            tracing::warn!("{error}; it expires by itself");
+        }
+    }
 }
 
 impl<L: LockStore> Drop for LockGuard<L> {

@@ -147,6 +147,12 @@ pub struct DeployArgs {
     /// S3 bucket for templates over 51,200 bytes (default: the spec's `stack.template_bucket`)
     #[arg(long, value_name = "BUCKET")]
     pub template_bucket: Option<String>,
+
+    /// On the app's first deploy, take the traffic the route already sends somewhere no release
+    /// owns (a target group, a plain DNS record, an instance holding the Elastic IP) as the
+    /// app's baseline: traffic moves from it by the strategy and back to it if a gate fails
+    #[arg(long)]
+    pub adopt: bool,
 }
 
 #[derive(Debug, Args)]

@@ -21,6 +21,7 @@ pub mod output;
 pub mod release;
 pub mod rollback;
 pub mod rotation;
+pub mod route;
 pub mod router;
 pub mod spec;
 pub mod template;

@@ -110,11 +110,11 @@ pub trait StackApi: Sync {
         name_or_id: &str,
     ) -> impl Future<Output = Result<Option<StackFacts>, AwsError>> + Send;
 
-    /// Every live stack (not DELETE_COMPLETE) carrying the tag `key=value`.
-    fn list_stacks_with_tag(
+    /// Every live stack (not DELETE_COMPLETE) carrying the tag `key`, whatever its value (one
+    /// listing of the account's stacks serves an app and tells which other apps own what).
+    fn list_stacks_tagged(
         &self,
         key: &str,
-        value: &str,
     ) -> impl Future<Output = Result<Vec<StackFacts>, AwsError>> + Send;
 
     /// The stack's events newest first, as AWS returns them, stopping before `until_event_id`
@@ -283,19 +283,15 @@ impl StackApi for CloudFormation {
         }
     }
 
-    async fn list_stacks_with_tag(
-        &self,
-        key: &str,
-        value: &str,
-    ) -> Result<Vec<StackFacts>, AwsError> {
+    async fn list_stacks_tagged(&self, key: &str) -> Result<Vec<StackFacts>, AwsError> {
         let mut pages = self.client.describe_stacks().into_paginator().send();
         let mut found = Vec::new();
         while let Some(page) = pages.next().await {
             let page =
-                page.map_err(|error| classify(format!("list stacks tagged {key}={value}"), error))?;
+                page.map_err(|error| classify(format!("list stacks tagged {key}"), error))?;
             for stack in page.stacks() {
                 let facts = stack_facts(stack);
-                if facts.status != "DELETE_COMPLETE" && facts.tag(key) == Some(value) {
+                if facts.status != "DELETE_COMPLETE" && facts.tag(key).is_some() {
                     found.push(facts);
                 }
             }

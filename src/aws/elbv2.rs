@@ -1,9 +1,12 @@
-//! Elastic Load Balancing v2 behind [`LoadBalancerApi`]: a listener's weighted forward action
-//! (the ALB router) and the health of a target group's targets (the target-health gate).
+//! Elastic Load Balancing v2 behind [`LoadBalancerApi`]: the weighted forward action of a
+//! listener's default action or of one listener rule (the ALB router), the rules that still
+//! forward to a target group (retirement), and the health of a target group's targets (the
+//! target-health gate).
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, ForwardActionConfig, TargetGroupTuple,
@@ -31,23 +34,101 @@ pub struct TargetHealthFacts {
     pub description: Option<String>,
 }
 
-/// The ELBv2 calls the ALB router and the target-health gate make.
-pub trait LoadBalancerApi: Sync {
-    /// The target groups the listener's default action forwards to, with their weights; empty
-    /// when the default action does not forward (a fixed response, a redirect).
-    fn listener_forward(
-        &self,
-        listener_arn: &str,
-    ) -> impl Future<Output = Result<Vec<WeightedTargetGroup>, AwsError>> + Send;
+/// Where an ALB router's weights live: a listener's default action, or one listener rule (an
+/// app sharing a load balancer with others routes through its own rule, with host or path
+/// conditions that cutover never changes).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum AlbRoute {
+    DefaultAction { listener_arn: String },
+    Rule { rule_arn: String },
+}
 
-    /// Makes the listener's default action forward to exactly `groups`. Authentication actions
-    /// before it and the stickiness setting are kept; nothing is written when the listener
-    /// already forwards exactly so.
-    fn set_listener_forward(
+impl AlbRoute {
+    /// The listener or rule ARN.
+    pub fn arn(&self) -> &str {
+        match self {
+            AlbRoute::DefaultAction { listener_arn } => listener_arn,
+            AlbRoute::Rule { rule_arn } => rule_arn,
+        }
+    }
+
+    /// Whether `rule` (as DescribeRules lists it) is this route.
+    pub fn is(&self, rule: &RuleFacts) -> bool {
+        match self {
+            AlbRoute::DefaultAction { listener_arn } => {
+                rule.is_default && rule.listener_arn == *listener_arn
+            }
+            AlbRoute::Rule { rule_arn } => rule.arn == *rule_arn,
+        }
+    }
+}
+
+/// `listener arn:…` or `listener rule arn:…`.
+impl std::fmt::Display for AlbRoute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AlbRoute::DefaultAction { listener_arn } => write!(f, "listener {listener_arn}"),
+            AlbRoute::Rule { rule_arn } => write!(f, "listener rule {rule_arn}"),
+        }
+    }
+}
+
+/// What a route's forward action holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ForwardAction {
+    /// Empty when the route does not forward (a fixed response, a redirect).
+    pub groups: Vec<WeightedTargetGroup>,
+    /// Target group stickiness: how long a client keeps going to the group it was first sent
+    /// to, whatever the weights say (1 s to 7 days); `None` when off.
+    pub stickiness: Option<Duration>,
+}
+
+/// One listener rule (the default action counts as a rule, as DescribeRules lists it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleFacts {
+    pub arn: String,
+    pub listener_arn: String,
+    /// `default` for the default action, else the rule's priority.
+    pub priority: String,
+    pub is_default: bool,
+    /// The target groups its forward action lists (at any weight).
+    pub target_groups: Vec<String>,
+}
+
+/// `default action of listener arn:…` or `rule arn:… (priority 10)`.
+impl std::fmt::Display for RuleFacts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.is_default {
+            write!(f, "the default action of listener {}", self.listener_arn)
+        } else {
+            write!(f, "rule {} (priority {})", self.arn, self.priority)
+        }
+    }
+}
+
+/// The ELBv2 calls the ALB router, retirement and the target-health gate make.
+pub trait LoadBalancerApi: Sync {
+    /// The target groups the route forwards to, with their weights and stickiness.
+    fn forward(
         &self,
-        listener_arn: &str,
+        route: &AlbRoute,
+    ) -> impl Future<Output = Result<ForwardAction, AwsError>> + Send;
+
+    /// Makes the route forward to exactly `groups`. Authentication actions before it, the
+    /// stickiness setting and (for a rule) its conditions and priority are kept; nothing is
+    /// written when the route already forwards exactly so.
+    fn set_forward(
+        &self,
+        route: &AlbRoute,
         groups: &[WeightedTargetGroup],
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// Every rule (default actions included) of every listener of every load balancer the target
+    /// group is attached to, that forwards to it.
+    fn rules_forwarding_to(
+        &self,
+        target_group_arn: &str,
+    ) -> impl Future<Output = Result<Vec<RuleFacts>, AwsError>> + Send;
 
     /// Every target registered in the group, with its health.
     fn target_health(
@@ -60,10 +141,10 @@ pub trait LoadBalancerApi: Sync {
 #[derive(Debug, Clone)]
 pub struct Elbv2 {
     client: aws_sdk_elasticloadbalancingv2::Client,
-    /// Each listener's default actions as last read through this client (and its clones), for
-    /// the next write only: the router reads the weights before it changes them, so that write
-    /// keeps the authentication actions and stickiness just seen without asking again.
-    last_read: Arc<Mutex<HashMap<String, Vec<Action>>>>,
+    /// Each route's actions as last read through this client (and its clones), for the next
+    /// write only: the router reads the weights before it changes them, so that write keeps the
+    /// authentication actions and stickiness just seen without asking again.
+    last_read: Arc<Mutex<HashMap<AlbRoute, Vec<Action>>>>,
 }
 
 impl Elbv2 {
@@ -74,7 +155,21 @@ impl Elbv2 {
         }
     }
 
-    async fn default_actions(&self, listener_arn: &str) -> Result<Vec<Action>, AwsError> {
+    async fn actions(&self, route: &AlbRoute) -> Result<Vec<Action>, AwsError> {
+        let actions = match route {
+            AlbRoute::DefaultAction { listener_arn } => {
+                self.listener_default_actions(listener_arn).await?
+            }
+            AlbRoute::Rule { rule_arn } => self.rule_actions(rule_arn).await?,
+        };
+        self.last_read
+            .lock()
+            .expect("route actions lock")
+            .insert(route.clone(), actions.clone());
+        Ok(actions)
+    }
+
+    async fn listener_default_actions(&self, listener_arn: &str) -> Result<Vec<Action>, AwsError> {
         let action = format!("describe listener {listener_arn}");
         let output = self
             .client
@@ -91,12 +186,98 @@ impl Elbv2 {
                 },
             )
         })?;
-        let actions = listener.default_actions().to_vec();
-        self.last_read
-            .lock()
-            .expect("listener actions lock")
-            .insert(listener_arn.to_string(), actions.clone());
-        Ok(actions)
+        Ok(listener.default_actions().to_vec())
+    }
+
+    async fn rule_actions(&self, rule_arn: &str) -> Result<Vec<Action>, AwsError> {
+        let action = format!("describe listener rule {rule_arn}");
+        let output = self
+            .client
+            .describe_rules()
+            .rule_arns(rule_arn)
+            .send()
+            .await
+            .map_err(|error| classify(&action, error))?;
+        let rule = output.rules().first().ok_or_else(|| {
+            AwsError::new(
+                &action,
+                AwsErrorKind::NotFound {
+                    message: format!("no listener rule {rule_arn}"),
+                },
+            )
+        })?;
+        Ok(rule.actions().to_vec())
+    }
+
+    /// Every rule of one listener, default action included, following DescribeRules' pages.
+    async fn listener_rules(&self, listener_arn: &str) -> Result<Vec<RuleFacts>, AwsError> {
+        let action = format!("describe the rules of listener {listener_arn}");
+        let mut rules = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let output = self
+                .client
+                .describe_rules()
+                .listener_arn(listener_arn)
+                .set_marker(marker.clone())
+                .send()
+                .await
+                .map_err(|error| classify(&action, error))?;
+            for rule in output.rules() {
+                rules.push(RuleFacts {
+                    arn: rule.rule_arn().unwrap_or_default().to_string(),
+                    listener_arn: listener_arn.to_string(),
+                    priority: rule.priority().unwrap_or("default").to_string(),
+                    is_default: rule.is_default().unwrap_or(false),
+                    target_groups: referenced_groups(rule.actions()),
+                });
+            }
+            match output.next_marker() {
+                Some(next) if !next.is_empty() && marker.as_deref() != Some(next) => {
+                    marker = Some(next.to_string())
+                }
+                _ => return Ok(rules),
+            }
+        }
+    }
+
+    async fn load_balancers_of(&self, target_group_arn: &str) -> Result<Vec<String>, AwsError> {
+        let action = format!("describe target group {target_group_arn}");
+        let output = self
+            .client
+            .describe_target_groups()
+            .target_group_arns(target_group_arn)
+            .send()
+            .await
+            .map_err(|error| classify(&action, error))?;
+        let mut arns: Vec<String> = output
+            .target_groups()
+            .iter()
+            .flat_map(|group| group.load_balancer_arns().iter().cloned())
+            .collect();
+        arns.sort();
+        arns.dedup();
+        Ok(arns)
+    }
+
+    async fn listeners_of(&self, load_balancer_arn: &str) -> Result<Vec<String>, AwsError> {
+        let action = format!("describe the listeners of load balancer {load_balancer_arn}");
+        let mut pages = self
+            .client
+            .describe_listeners()
+            .load_balancer_arn(load_balancer_arn)
+            .into_paginator()
+            .send();
+        let mut arns = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|error| classify(&action, error))?;
+            arns.extend(
+                page.listeners()
+                    .iter()
+                    .filter_map(|listener| listener.listener_arn().map(str::to_string)),
+            );
+        }
+        Ok(arns)
     }
 }
 
@@ -149,34 +330,67 @@ fn forward_groups(actions: &[Action]) -> Vec<WeightedTargetGroup> {
         .collect()
 }
 
+/// Every target group any forward action of a rule names, at any weight.
+fn referenced_groups(actions: &[Action]) -> Vec<String> {
+    let mut groups = Vec::new();
+    for action in actions {
+        if action.r#type() != Some(&ActionTypeEnum::Forward) {
+            continue;
+        }
+        groups.extend(action.target_group_arn().map(str::to_string));
+        if let Some(config) = action.forward_config() {
+            groups.extend(
+                config
+                    .target_groups()
+                    .iter()
+                    .filter_map(|tuple| tuple.target_group_arn().map(str::to_string)),
+            );
+        }
+    }
+    groups.sort();
+    groups.dedup();
+    groups
+}
+
+fn stickiness(actions: &[Action]) -> Option<Duration> {
+    let config = terminal_action(actions)?
+        .forward_config()?
+        .target_group_stickiness_config()?;
+    match (config.enabled(), config.duration_seconds()) {
+        (Some(true), Some(seconds)) if seconds > 0 => Some(Duration::from_secs(seconds as u64)),
+        _ => None,
+    }
+}
+
 impl LoadBalancerApi for Elbv2 {
-    async fn listener_forward(
-        &self,
-        listener_arn: &str,
-    ) -> Result<Vec<WeightedTargetGroup>, AwsError> {
-        Ok(forward_groups(&self.default_actions(listener_arn).await?))
+    async fn forward(&self, route: &AlbRoute) -> Result<ForwardAction, AwsError> {
+        let actions = self.actions(route).await?;
+        Ok(ForwardAction {
+            groups: forward_groups(&actions),
+            stickiness: stickiness(&actions),
+        })
     }
 
-    async fn set_listener_forward(
+    async fn set_forward(
         &self,
-        listener_arn: &str,
+        route: &AlbRoute,
         groups: &[WeightedTargetGroup],
     ) -> Result<(), AwsError> {
         let last_read = self
             .last_read
             .lock()
-            .expect("listener actions lock")
-            .remove(listener_arn);
+            .expect("route actions lock")
+            .remove(route);
         let current = match last_read {
             Some(actions) => actions,
             None => {
-                let actions = self.default_actions(listener_arn).await?;
-                // Read for this write only: the next write must not see the listener as it was
+                let actions = self.actions(route).await?;
+                // Read for this write only: the next write must not see the route as it was
                 // before this one.
                 self.last_read
                     .lock()
-                    .expect("listener actions lock")
-                    .remove(listener_arn);
+                    .expect("route actions lock")
+                    .remove(route);
                 actions
             }
         };
@@ -209,14 +423,45 @@ impl LoadBalancerApi for Elbv2 {
             .cloned()
             .collect();
         actions.push(forward_action);
-        self.client
-            .modify_listener()
-            .listener_arn(listener_arn)
-            .set_default_actions(Some(actions))
-            .send()
-            .await
-            .map_err(|error| classify(format!("modify listener {listener_arn}"), error))?;
+        match route {
+            AlbRoute::DefaultAction { listener_arn } => {
+                self.client
+                    .modify_listener()
+                    .listener_arn(listener_arn)
+                    .set_default_actions(Some(actions))
+                    .send()
+                    .await
+                    .map_err(|error| classify(format!("modify listener {listener_arn}"), error))?;
+            }
+            AlbRoute::Rule { rule_arn } => {
+                // Without Conditions, ModifyRule keeps the rule's conditions as they are.
+                self.client
+                    .modify_rule()
+                    .rule_arn(rule_arn)
+                    .set_actions(Some(actions))
+                    .send()
+                    .await
+                    .map_err(|error| {
+                        classify(format!("modify listener rule {rule_arn}"), error)
+                    })?;
+            }
+        }
         Ok(())
+    }
+
+    async fn rules_forwarding_to(&self, target_group_arn: &str) -> Result<Vec<RuleFacts>, AwsError> {
+        let mut found = Vec::new();
+        for load_balancer in self.load_balancers_of(target_group_arn).await? {
+            for listener in self.listeners_of(&load_balancer).await? {
+                found.extend(
+                    self.listener_rules(&listener)
+                        .await?
+                        .into_iter()
+                        .filter(|rule| rule.target_groups.iter().any(|arn| arn == target_group_arn)),
+                );
+            }
+        }
+        Ok(found)
     }
 
     async fn target_health(

@@ -1,4 +1,5 @@
-//! Route 53 behind [`DnsApi`]: the weighted records of one name and type, and changes to them.
+//! Route 53 behind [`DnsApi`]: the records of one name and type (weighted, or the plain record
+//! a name has before it is shared), and changes to them.
 
 use std::future::Future;
 
@@ -28,22 +29,34 @@ pub enum RecordTarget {
     },
 }
 
+/// The records of one name and type: weighted ones (with a set identifier), and the plain one
+/// that a name has when nobody made it weighted (Route 53 refuses a plain and a weighted record
+/// of the same name and type side by side).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NameRecords {
+    pub weighted: Vec<WeightedRecord>,
+    pub plain: Option<RecordTarget>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordChange {
     Upsert(WeightedRecord),
     /// Route 53 deletes only a record given exactly as it is, so this is the record as read.
     Delete(WeightedRecord),
+    /// The plain (not weighted) record, exactly as read, deleted in the batch that creates the
+    /// weighted records taking its place.
+    DeletePlain(RecordTarget),
 }
 
 /// The Route 53 calls the Route 53 router makes. `name` may be given with or without the final dot.
 pub trait DnsApi: Sync {
-    /// The records of `name` and `record_type` that have a set identifier.
-    fn weighted_records(
+    /// The records of `name` and `record_type`.
+    fn records(
         &self,
         zone_id: &str,
         name: &str,
         record_type: &str,
-    ) -> impl Future<Output = Result<Vec<WeightedRecord>, AwsError>> + Send;
+    ) -> impl Future<Output = Result<NameRecords, AwsError>> + Send;
 
     /// Applies all changes in one batch (Route 53 applies a batch atomically).
     fn change_records(
@@ -84,9 +97,8 @@ pub fn same_name(left: &str, right: &str) -> bool {
     canonical(left) == canonical(right)
 }
 
-fn record_from_set(set: &ResourceRecordSet) -> Option<WeightedRecord> {
-    let set_identifier = set.set_identifier()?.to_string();
-    let target = match set.alias_target() {
+fn target_of_set(set: &ResourceRecordSet) -> RecordTarget {
+    match set.alias_target() {
         Some(alias) => RecordTarget::Alias {
             hosted_zone_id: alias.hosted_zone_id().to_string(),
             dns_name: alias.dns_name().to_string(),
@@ -99,25 +111,22 @@ fn record_from_set(set: &ResourceRecordSet) -> Option<WeightedRecord> {
                 .map(|record| record.value().to_string())
                 .collect(),
         },
-    };
-    Some(WeightedRecord {
-        set_identifier,
-        weight: set.weight().unwrap_or(0).clamp(0, 255) as u8,
-        target,
-    })
+    }
 }
 
 fn record_set(
     name: &str,
     record_type: &str,
-    record: &WeightedRecord,
+    weighted: Option<(&str, u8)>,
+    target: &RecordTarget,
 ) -> Result<ResourceRecordSet, String> {
     let mut set = ResourceRecordSet::builder()
         .name(name)
-        .r#type(RrType::from(record_type))
-        .set_identifier(&record.set_identifier)
-        .weight(i64::from(record.weight));
-    match &record.target {
+        .r#type(RrType::from(record_type));
+    if let Some((set_identifier, weight)) = weighted {
+        set = set.set_identifier(set_identifier).weight(i64::from(weight));
+    }
+    match target {
         RecordTarget::Values { ttl, values } => {
             set = set.ttl(*ttl);
             for value in values {
@@ -147,14 +156,14 @@ fn record_set(
 }
 
 impl DnsApi for Route53 {
-    async fn weighted_records(
+    async fn records(
         &self,
         zone_id: &str,
         name: &str,
         record_type: &str,
-    ) -> Result<Vec<WeightedRecord>, AwsError> {
+    ) -> Result<NameRecords, AwsError> {
         let action = format!("list the {record_type} records of {name} in hosted zone {zone_id}");
-        let mut records = Vec::new();
+        let mut records = NameRecords::default();
         let mut start = (name.to_string(), record_type.to_string(), None::<String>);
         loop {
             let output = self
@@ -175,7 +184,14 @@ impl DnsApi for Route53 {
                     past_the_name = true;
                     break;
                 }
-                records.extend(record_from_set(set));
+                match set.set_identifier() {
+                    Some(set_identifier) => records.weighted.push(WeightedRecord {
+                        set_identifier: set_identifier.to_string(),
+                        weight: set.weight().unwrap_or(0).clamp(0, 255) as u8,
+                        target: target_of_set(set),
+                    }),
+                    None => records.plain = Some(target_of_set(set)),
+                }
             }
             match (
                 past_the_name,
@@ -215,14 +231,25 @@ impl DnsApi for Route53 {
         };
         let mut batch = ChangeBatch::builder().comment("cutover: weighted traffic shift");
         for change in changes {
-            let (kind, record) = match change {
-                RecordChange::Upsert(record) => (ChangeAction::Upsert, record),
-                RecordChange::Delete(record) => (ChangeAction::Delete, record),
+            let (kind, weighted, target) = match change {
+                RecordChange::Upsert(record) => (
+                    ChangeAction::Upsert,
+                    Some((record.set_identifier.as_str(), record.weight)),
+                    &record.target,
+                ),
+                RecordChange::Delete(record) => (
+                    ChangeAction::Delete,
+                    Some((record.set_identifier.as_str(), record.weight)),
+                    &record.target,
+                ),
+                RecordChange::DeletePlain(target) => (ChangeAction::Delete, None, target),
             };
             batch = batch.changes(
                 Change::builder()
                     .action(kind)
-                    .resource_record_set(record_set(name, record_type, record).map_err(invalid)?)
+                    .resource_record_set(
+                        record_set(name, record_type, weighted, target).map_err(invalid)?,
+                    )
                     .build()
                     .map_err(|error| invalid(error.to_string()))?,
             );

@@ -1,10 +1,12 @@
-//! SSM Parameter Store: parameter values for specs (decrypted) and the app lock's record.
+//! SSM Parameter Store: parameter values for specs (decrypted), the app lock's record and the
+//! app's baseline record.
 
 use aws_sdk_ssm::types::ParameterType;
 
 use super::{classify, AwsContext, AwsError};
 use crate::release::lock::{LockStore, StoredLock};
 use crate::release::params::{ParameterStore, StoredParameter};
+use crate::route::BaselineStore;
 
 /// SSM through the SDK.
 #[derive(Debug, Clone)]
@@ -107,5 +109,27 @@ impl LockStore for Ssm {
                 }
             }
         }
+    }
+}
+
+impl BaselineStore for Ssm {
+    async fn read_baseline(&self, name: &str) -> Result<Option<String>, AwsError> {
+        Ok(self
+            .get(name)
+            .await?
+            .map(|parameter| parameter.value.unwrap_or_default()))
+    }
+
+    async fn write_baseline(&self, name: &str, value: &str) -> Result<(), AwsError> {
+        self.client
+            .put_parameter()
+            .name(name)
+            .value(value)
+            .r#type(ParameterType::String)
+            .overwrite(true)
+            .send()
+            .await
+            .map_err(|error| classify(format!("write SSM parameter {name}"), error))?;
+        Ok(())
     }
 }

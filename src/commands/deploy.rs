@@ -10,6 +10,8 @@ use crate::aws::cloudformation::{CloudFormation, StackFacts};
 use crate::aws::s3::S3;
 use crate::aws::{self, AwsContext, ConnectOptions};
 use crate::cli::{DeployArgs, GlobalArgs};
+use crate::deploy::preflight;
+use crate::route::{self, Baseline, RouteError};
 use crate::cutover::CutoverOutcome;
 use crate::deploy::plan::{self, CandidateOptions, Plan};
 use crate::deploy::render::render_plan;
@@ -29,6 +31,7 @@ pub async fn run(
     // Bad input fails here, before any AWS call.
     let spec = crate::spec::load_app(&global.stacks_dir, &args.app)?;
     let template = crate::template::load_file(&spec.template)?;
+    preflight::check_release_outputs(&spec, &template)?;
     let options = CandidateOptions {
         release: args.release.clone(),
         timeout: args.timeout,
@@ -39,7 +42,25 @@ pub async fn run(
 
     let context = aws::connect(&ConnectOptions::from_args(global)).await?;
     let parameter_store = aws::ssm::Ssm::new(&context);
-    let plan = render_plan(&context, &spec, candidate, rollback_alarm_arns).await?;
+    // What the router and the gates need, and whose the route is, before anything is created.
+    let app = observe_app(&context, &spec)
+        .await
+        .map_err(handover::HandoverError::from)?;
+    let route = preflight::check_route(&context, &spec, &app, args.adopt).await?;
+    if args.adopt && route.adoption.is_none() {
+        eprintln!(
+            "note: --adopt: nothing to adopt on the {}: no traffic goes anywhere no release owns",
+            route.route
+        );
+    }
+    let plan = render_plan(&context, &spec, candidate, rollback_alarm_arns, &app)
+        .await?
+        .with_route(
+            route,
+            &spec.strategy.kind,
+            spec.strategy.hold_for_stickiness,
+            app.weights.clone(),
+        );
 
     if args.change.dry_run {
         if settings.json() {
@@ -59,11 +80,13 @@ pub async fn run(
 
     let locks = AppLocks::new(parameter_store.clone());
     let holder = Holder::current(format!(
-        "deploy {} --release {}",
-        spec.name, plan.candidate.release
+        "deploy {} --release {}{}",
+        spec.name,
+        plan.candidate.release,
+        if args.adopt { " --adopt" } else { "" }
     ));
     let lock = locks.acquire(&spec.name, &holder).await?;
-    let result = deploy_under_lock(&context, &spec, &plan, args.keep_failed, settings).await;
+    let result = deploy_under_lock(&context, &spec, &plan, &args, &holder, settings).await;
     lock.release_or_warn().await;
     result
 }
@@ -73,7 +96,8 @@ async fn deploy_under_lock(
     context: &AwsContext,
     spec: &AppSpec,
     plan: &Plan,
-    keep_failed: bool,
+    args: &DeployArgs,
+    holder: &Holder,
     settings: &OutputSettings,
 ) -> Result<Exit, DeployError> {
     // Observed again under the lock: another run may have changed the app since the plan. This
@@ -92,12 +116,22 @@ async fn deploy_under_lock(
         );
         return Ok(outcome.exit());
     }
+    // The route is checked again under the lock (it may have changed since the plan), and the
+    // baseline recorded before the stack exists: a run that dies after CreateStack leaves a
+    // cutover that `resume` can finish or turn back to the baseline.
+    let route = preflight::check_route(context, spec, &app, args.adopt).await?;
+    if let Some(adoption) = &route.adoption {
+        record_baseline(context, spec, &route.route, adoption, holder).await?;
+        app = observe_app(context, spec)
+            .await
+            .map_err(handover::HandoverError::from)?;
+    }
     // Uploaded under the lock: the key is the release's, and only the lock holder creates it.
     let template = upload::template_source(&S3::new(context), &plan.candidate).await?;
     let stacks = CloudFormation::new(context);
     let mut display = progress::for_settings(settings);
     let result =
-        deploy::create_and_wait(&stacks, plan, template, keep_failed, display.as_mut()).await;
+        deploy::create_and_wait(&stacks, plan, template, args.keep_failed, display.as_mut()).await;
     report(plan, &result, settings)?;
     let healthy = result?;
     let candidate = &healthy.stack.name;
@@ -108,6 +142,33 @@ async fn deploy_under_lock(
     handover::after_cutover(context, spec, candidate, &outcome, &app, settings).await;
     report_outcome(&outcome, settings)?;
     Ok(outcome.exit())
+}
+
+/// Records the adopted traffic as the app's baseline (SSM, beside the lock).
+async fn record_baseline(
+    context: &AwsContext,
+    spec: &AppSpec,
+    route: &str,
+    adoption: &preflight::PlannedAdoption,
+    holder: &Holder,
+) -> Result<(), DeployError> {
+    let baseline = Baseline::new(
+        route.to_string(),
+        adoption.target.clone(),
+        SystemTime::now(),
+        format!(
+            "{}@{} (pid {}): {}",
+            holder.user, holder.host, holder.pid, holder.command
+        ),
+    );
+    route::baseline::write(&aws::ssm::Ssm::new(context), &spec.name, &baseline)
+        .await
+        .map_err(RouteError::from)?;
+    eprintln!(
+        "adopted {} as the baseline of app {} on the {route}",
+        adoption.key, spec.name
+    );
+    Ok(())
 }
 
 /// The last word of a deploy on stdout: what the cutover did.

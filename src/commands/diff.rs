@@ -8,7 +8,9 @@ use std::time::SystemTime;
 use crate::aws::{self, ConnectOptions};
 use crate::cli::{FailOn, GlobalArgs};
 use crate::deploy::plan::{prepare, CandidateOptions};
+use crate::deploy::handover::HandoverError;
 use crate::deploy::render::render_plan;
+use crate::release::live::observe_app;
 use crate::deploy::DeployError;
 use crate::diff::{diff, render_json, render_text, ReleaseView, StackDiff};
 use crate::error::{Diagnostic, Exit};
@@ -84,11 +86,15 @@ pub async fn run_app(
     let context = aws::connect(&ConnectOptions::from_args(global))
         .await
         .map_err(DeployError::from)?;
+    let observed = observe_app(&context, &spec)
+        .await
+        .map_err(|error| DeployError::from(HandoverError::from(error)))?;
     let plan = render_plan(
         &context,
         &spec,
         candidate,
         spec.stack.rollback_alarms.clone(),
+        &observed,
     )
     .await?;
     match &plan.previous {

@@ -136,7 +136,7 @@ async fn roll_back(
         &resolved.weights,
         &target,
         resolved.previous.as_deref(),
-        args.force,
+        args.force || resolved.target == Target::Baseline,
         settings,
     )
     .await?;
@@ -236,6 +236,7 @@ async fn resolve(
             })
         }
         Target::Retired(retired) => Some(plan_rebuild(context, spec, retired, now).await?),
+        Target::Baseline => None,
         Target::Existing(existing) => {
             let reason = || existing.note().unwrap_or("no reason recorded").to_string();
             match existing.role {
@@ -270,6 +271,8 @@ fn with_router(
     target: Target,
     rebuild: Option<RebuildPlan>,
 ) -> Result<Resolved, RollbackError> {
+    // Another app's release in the route: this app does not move that traffic.
+    app.check_own_route()?;
     let (Some(router), Some(weights)) = (app.router.take(), app.weights.clone()) else {
         return Err(RollbackError::RouterUnavailable {
             app: app.app.clone(),
@@ -332,7 +335,9 @@ fn plan_text(resolved: &Resolved, args: &RollbackArgs) -> String {
     }
     row(
         "how",
-        if args.force {
+        if resolved.target == Target::Baseline {
+            "all traffic at once; the baseline is not a release, so the release gates are not checked".into()
+        } else if args.force {
             "all traffic at once, gates skipped (--force)".into()
         } else {
             "all traffic at once behind the app's gates; a failing gate leaves traffic where it is"

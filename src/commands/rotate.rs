@@ -147,6 +147,7 @@ async fn rotate_app(
         keep_failed: false,
         timeout: None,
         template_bucket: None,
+        adopt: false,
     };
     deploy::run(args, global, settings).await
 }

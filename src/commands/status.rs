@@ -13,10 +13,14 @@ use crate::cli::{GlobalArgs, StatusArgs};
 use crate::error::{Diagnostic, Exit};
 use crate::output::{OutputSettings, Palette};
 use crate::release::discovery;
-use crate::release::live::{derive_roles, observe_app, AppReleases, LiveError, ObservedRelease};
+use crate::release::live::{
+    derive_roles, observe_app, AppReleases, LiveError, ObservedBaseline, ObservedRelease,
+};
 use crate::release::retire::error_line;
 use crate::release::tags::APP;
 use crate::release::Role;
+use crate::route::{Owner, RouteEntry};
+use crate::router::{TrafficRouter, BASELINE};
 use crate::spec::{self, AppSpec, SpecError};
 
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +108,8 @@ pub async fn run(
                 weights: None,
                 router: None,
                 router_error: None,
+                baseline: None,
+                other_apps: Vec::new(),
             });
         }
     }
@@ -157,31 +163,84 @@ fn app_json(app: &AppReleases, has_spec: bool) -> Value {
         "spec": has_spec,
         "weights": app.weights,
         "router_error": app.router_error.as_ref().map(|error| error_line(error)),
-        "live": app.live().map(ObservedRelease::name),
+        "live": app.live_name(),
+        "route": app.router.as_ref().map(|router| router.route()),
+        "stickiness_secs": app.router.as_ref().and_then(|router| router.stickiness()).map(|hold| hold.as_secs()),
+        "baseline": app.baseline.as_ref().map(baseline_json),
         "releases": app.releases.iter().map(release_json).collect::<Vec<_>>(),
-        "foreign_weights": app.foreign_weights().into_iter().map(|(key, weight)| json!({ "target": key, "weight": weight })).collect::<Vec<_>>(),
+        "foreign_weights": foreign_entries(app).into_iter().map(|entry| json!({ "target": entry.key, "weight": entry.weight, "owner": entry.owner })).collect::<Vec<_>>(),
     })
+}
+
+fn baseline_json(baseline: &ObservedBaseline) -> Value {
+    json!({
+        "role": Role::Baseline,
+        "target": baseline.record.target,
+        "route": baseline.record.route,
+        "adopted_at": baseline.record.adopted_at,
+        "adopted_by": baseline.record.adopted_by,
+        "weight": baseline.weight,
+        "routed": baseline.routed,
+    })
+}
+
+/// Entries of the route that are neither a release of this app nor its baseline.
+fn foreign_entries(app: &AppReleases) -> Vec<RouteEntry> {
+    app.route_entries()
+        .into_iter()
+        .filter(|entry| !matches!(entry.owner, Owner::Release | Owner::Baseline))
+        .collect()
 }
 
 /// `missing_spec_in`: the stacks folder, for an app known only by its stacks' tags.
 fn render_app(app: &AppReleases, palette: Palette, missing_spec_in: Option<&str>) -> String {
     let mut out = palette.bold(&app.app);
+    let stickiness = app
+        .router
+        .as_ref()
+        .and_then(|router| router.stickiness())
+        .map(|hold| {
+            format!(
+                "; target group stickiness on: clients stay on their release up to {}",
+                humantime::format_duration(hold)
+            )
+        })
+        .unwrap_or_default();
     match (&app.weights, missing_spec_in) {
-        (Some(weights), _) => out.push_str(&format!("  (traffic: {weights})\n")),
+        (Some(weights), _) => out.push_str(&format!("  (traffic: {weights}{stickiness})\n")),
         (None, Some(dir)) => out.push_str(&format!(
             "  (no spec in {dir}: traffic unknown, roles from tags)\n"
         )),
         (None, None) => out.push_str("  (traffic: unknown, the router could not be read)\n"),
     }
-    if app.releases.is_empty() {
+    if app.releases.is_empty() && app.baseline.is_none() {
         out.push_str("  no releases\n");
         return out;
     }
     let header = ["STACK", "RELEASE", "STATUS", "AGE", "WEIGHT", "ROLE"];
-    let rows: Vec<[String; 6]> = app
-        .releases
-        .iter()
-        .map(|release| {
+    let now = SystemTime::now();
+    let baseline_row = app.baseline.as_ref().map(|baseline| {
+        let mut role = Role::Baseline.to_string();
+        if app.baseline_has_traffic() {
+            role.push_str(" (live)");
+        }
+        [
+            BASELINE.to_string(),
+            "-".to_string(),
+            baseline.record.target.to_string(),
+            short_age(
+                now.duration_since(baseline.record.adopted())
+                    .unwrap_or_default(),
+            ),
+            baseline
+                .weight
+                .map_or_else(|| "?".to_string(), |weight| format!("{weight}%")),
+            role,
+        ]
+    });
+    let rows: Vec<[String; 6]> = baseline_row
+        .into_iter()
+        .chain(app.releases.iter().map(|release| {
             let mut role = release.role.to_string();
             if let Some(note) = release.note() {
                 role.push_str(&format!(" ({note})"));
@@ -196,7 +255,7 @@ fn render_app(app: &AppReleases, palette: Palette, missing_spec_in: Option<&str>
                     .map_or_else(|| "?".to_string(), |weight| format!("{weight}%")),
                 role,
             ]
-        })
+        }))
         .collect();
     let mut widths = header.map(str::len);
     for row in &rows {
@@ -217,18 +276,34 @@ fn render_app(app: &AppReleases, palette: Palette, missing_spec_in: Option<&str>
         text
     };
     out.push_str(&palette.dim(&line(header)));
-    for (row, release) in rows.iter().zip(&app.releases) {
+    let roles = app
+        .baseline
+        .iter()
+        .map(|_| {
+            if app.baseline_has_traffic() {
+                Role::Live
+            } else {
+                Role::Baseline
+            }
+        })
+        .chain(app.releases.iter().map(|release| release.role));
+    for (row, role) in rows.iter().zip(roles) {
         let text = line([&row[0], &row[1], &row[2], &row[3], &row[4], &row[5]]);
-        out.push_str(&match release.role {
+        out.push_str(&match role {
             Role::Live => palette.added(&text),
             Role::Failed | Role::Retiring => palette.warning(&text),
             _ => text,
         });
     }
-    for (target, weight) in app.foreign_weights() {
+    for entry in foreign_entries(app) {
+        let whose = match &entry.owner {
+            Owner::OtherApp { app, stack } => format!("{stack}, a release of app {app}"),
+            _ => format!("{}, which no release of this app owns", entry.key),
+        };
         out.push_str(&format!(
-            "  {} the router also sends {weight}% to {target}, which is no release of this app\n",
-            palette.warning("note:")
+            "  {} the router also sends {}% to {whose}\n",
+            palette.warning("note:"),
+            entry.weight
         ));
     }
     out
@@ -300,6 +375,8 @@ mod tests {
             weights,
             router: None,
             router_error: None,
+            baseline: None,
+            other_apps: Vec::new(),
         }
     }
 
@@ -316,7 +393,7 @@ mod tests {
              \x20 STACK   RELEASE  STATUS           AGE     WEIGHT  ROLE\n\
              \x20 web-r1  r1       DELETE_FAILED    2h 30m  0%      retiring (Logs: bucket not empty)\n\
              \x20 web-r2  r2       CREATE_COMPLETE  2h 30m  100%    live\n\
-             \x20 note: the router also sends 0% to arn:tg/stray, which is no release of this app\n"
+             \x20 note: the router also sends 0% to arn:tg/stray, which no release of this app owns\n"
         );
         let json = app_json(&app, true);
         assert_eq!(json["live"], "web-r2");

@@ -145,6 +145,7 @@ async fn resumes_from_every_intermediate_weight_and_restarts_that_bake() {
                     previous: Some(PREV.to_owned()),
                     weights: at(step.weight),
                     plan: plan.weights(),
+                    stickiness_secs: None,
                 },
                 "{case}"
             );

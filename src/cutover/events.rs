@@ -23,6 +23,9 @@ pub enum CutoverEvent {
         weights: Weights,
         /// The candidate's weight at each step of the plan.
         plan: Vec<u8>,
+        /// ALB target group stickiness of the route, in seconds, when it is on.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        stickiness_secs: Option<u64>,
     },
     WeightsSet {
         weights: Weights,
@@ -94,6 +97,7 @@ impl fmt::Display for CutoverEvent {
                 previous,
                 weights,
                 plan,
+                stickiness_secs,
             } => {
                 let plan = plan
                     .iter()
@@ -104,7 +108,15 @@ impl fmt::Display for CutoverEvent {
                     Some(previous) => write!(f, "cutover {previous} → {candidate}")?,
                     None => write!(f, "cutover to {candidate} (first release)")?,
                 }
-                write!(f, ": traffic now {weights}; plan {plan}")
+                write!(f, ": traffic now {weights}; plan {plan}")?;
+                if let Some(hold) = stickiness_secs {
+                    write!(
+                        f,
+                        "; target group stickiness on: clients stay on their release up to {} whatever the weights",
+                        seconds(Duration::from_secs(*hold))
+                    )?;
+                }
+                Ok(())
             }
             CutoverEvent::WeightsSet { weights, step } => {
                 write!(f, "step {}/{}: {weights}", step.index + 1, step.count)

@@ -120,6 +120,18 @@ impl Plan {
         self
     }
 
+    /// The same plan with every step before 100 % held at least `hold` (ALB target group
+    /// stickiness: a client stays on the group it was sent to for that long, whatever the
+    /// weights, so a shorter step would judge the candidate on fewer clients than its weight
+    /// says). The final bake is the spec's.
+    pub fn with_step_bakes_at_least(mut self, hold: Duration) -> Self {
+        let last = self.steps.len() - 1;
+        for step in &mut self.steps[..last] {
+            step.bake = step.bake.max(hold);
+        }
+        self
+    }
+
     /// A first deploy has nothing to share traffic with: the candidate goes to 100 after its
     /// gates pass, then holds the final bake.
     pub fn first_deploy(&self) -> Self {
@@ -232,6 +244,26 @@ mod tests {
             bake: MIN,
         });
         assert_eq!(steps(&canary.first_deploy()), [(100, 600)]);
+    }
+
+    #[test]
+    fn stickiness_raises_the_steps_before_100_only() {
+        let linear = plan(Strategy::Linear {
+            step: 50,
+            interval: MIN,
+        });
+        assert_eq!(
+            steps(&linear.with_step_bakes_at_least(5 * MIN)),
+            [(50, 300), (100, 600)]
+        );
+        let long = plan(Strategy::Canary {
+            percent: 10,
+            bake: 30 * MIN,
+        });
+        assert_eq!(
+            steps(&long.with_step_bakes_at_least(5 * MIN)),
+            [(10, 1800), (100, 600)]
+        );
     }
 
     #[test]

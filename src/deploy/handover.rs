@@ -3,6 +3,7 @@
 //! `resume`, so a run that died half way is finished by the same code that started it.
 
 use std::sync::Mutex;
+use std::time::Duration;
 
 use crate::aws::cloudformation::{CloudFormation, StackApi, StackFacts};
 use crate::aws::stack_lifecycle::{StackLifecycle, StackLifecycleApi};
@@ -19,13 +20,16 @@ use crate::release::retire::{
     apply_retention, apply_retention_to, error_line, tag_update, RetireOptions,
 };
 use crate::release::{tags, Role};
-use crate::router::RouterError;
+use crate::route::RouteError;
+use crate::router::{RouterError, TrafficRouter, BASELINE};
 use crate::spec::{AppSpec, StrategyKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HandoverError {
     #[error(transparent)]
     Live(#[from] LiveError),
+    #[error(transparent)]
+    Route(#[from] RouteError),
     #[error("could not set up the {kind} router of app {app}")]
     Router {
         app: String,
@@ -43,6 +47,7 @@ impl Diagnostic for HandoverError {
     fn exit(&self) -> Exit {
         match self {
             HandoverError::Live(error) => error.exit(),
+            HandoverError::Route(error) => error.exit(),
             HandoverError::Router { source, .. } => source.exit(),
             HandoverError::Cutover(error) => error.exit(),
             HandoverError::NotARelease { .. } => Exit::Error,
@@ -52,6 +57,7 @@ impl Diagnostic for HandoverError {
     fn hint(&self) -> Option<String> {
         match self {
             HandoverError::Live(error) => error.hint(),
+            HandoverError::Route(error) => error.hint(),
             HandoverError::Router { source, .. } => source.hint(),
             HandoverError::Cutover(error) => error.hint(),
             HandoverError::NotARelease { app, .. } => Some(format!(
@@ -61,8 +67,10 @@ impl Diagnostic for HandoverError {
     }
 }
 
-/// The controller's plan from the app's `[strategy]` and gate interval.
-pub fn plan_for(spec: &AppSpec) -> Result<Plan, CutoverError> {
+/// The controller's plan from the app's `[strategy]` and gate interval, with each step before
+/// 100 % held at least the route's target group stickiness (`stickiness`, as the router last
+/// read it) unless the spec says `strategy.hold_for_stickiness = false`.
+pub fn plan_for(spec: &AppSpec, stickiness: Option<Duration>) -> Result<Plan, CutoverError> {
     let percent = |value: u32| value.min(100) as u8;
     let strategy = match &spec.strategy.kind {
         StrategyKind::AllAtOnce => Strategy::AllAtOnce,
@@ -79,17 +87,23 @@ pub fn plan_for(spec: &AppSpec) -> Result<Plan, CutoverError> {
             pause: *pause,
         },
     };
-    Ok(
-        Plan::from_strategy(&strategy, spec.strategy.final_bake, spec.gates.interval)?
-            .with_warmup(spec.gates.warmup),
-    )
+    let plan = Plan::from_strategy(&strategy, spec.strategy.final_bake, spec.gates.interval)?
+        .with_warmup(spec.gates.warmup);
+    Ok(match stickiness {
+        Some(hold) if spec.strategy.hold_for_stickiness => plan.with_step_bakes_at_least(hold),
+        _ => plan,
+    })
 }
 
-/// A release stack's state for the controller, from DescribeStacks.
+/// A release stack's state for the controller, from DescribeStacks. The baseline is no stack:
+/// it is not cutover's to create or delete, and is always there to take traffic back.
 pub struct CloudFormationWatch<'a>(pub &'a CloudFormation);
 
 impl StackWatch for CloudFormationWatch<'_> {
     async fn stack_state(&self, stack_name: &str) -> Result<StackState, WatchError> {
+        if stack_name == BASELINE {
+            return Ok(StackState::Healthy);
+        }
         match self.0.describe_stack(stack_name).await {
             Ok(None) => Ok(StackState::Gone),
             Ok(Some(stack)) => Ok(state_of(&stack)),
@@ -165,13 +179,13 @@ pub async fn cut_over(
     app: &mut AppReleases,
     settings: &OutputSettings,
 ) -> Result<CutoverOutcome, HandoverError> {
-    let plan = plan_for(spec)?;
     if app.find(candidate).is_none() {
         return Err(HandoverError::NotARelease {
             stack: candidate.to_string(),
             app: spec.name.clone(),
         });
     }
+    app.check_own_route()?;
     let router = match (&app.router, app.router_error.take()) {
         (Some(router), None) => router.clone(),
         (_, source) => {
@@ -185,6 +199,7 @@ pub async fn cut_over(
             })
         }
     };
+    let plan = plan_for(spec, router.stickiness())?;
     let previous = previous_live(app, candidate);
     let plan = if previous.is_none() {
         plan.first_deploy()
@@ -227,9 +242,13 @@ pub async fn cut_over(
     Ok(outcome?)
 }
 
-/// The release traffic comes from: the oldest with traffic other than the candidate (during a
-/// resumed cutover the candidate itself may hold some; it is never its own previous release).
+/// The release traffic comes from: the baseline while it has traffic (it is older than every
+/// release), else the oldest release with traffic other than the candidate (during a resumed
+/// cutover the candidate itself may hold some; it is never its own previous release).
 fn previous_live(app: &AppReleases, candidate: &str) -> Option<String> {
+    if app.baseline_has_traffic() {
+        return Some(BASELINE.to_string());
+    }
     app.releases
         .iter()
         .filter(|release| release.name() != candidate)
@@ -240,7 +259,7 @@ fn previous_live(app: &AppReleases, candidate: &str) -> Option<String> {
 /// The release a cutover was moving traffic to: it has traffic but is not the live release.
 /// The newest such release wins (a manual change may have left older ones weighted).
 pub fn unfinished_candidate(app: &AppReleases) -> Option<String> {
-    let live = app.live()?.name().to_string();
+    let live = app.live_name()?.to_string();
     app.releases
         .iter()
         .rev()

@@ -7,6 +7,7 @@ pub mod create;
 mod fake;
 pub mod handover;
 pub mod plan;
+pub mod preflight;
 pub mod progress;
 pub mod render;
 pub mod upload;
@@ -20,6 +21,7 @@ use crate::release::discovery::DiscoveryError;
 use crate::release::lock::LockError;
 use crate::release::params::ParamError;
 use crate::release::{NamingError, TagError};
+use crate::route::RouteError;
 use crate::spec::SpecError;
 use crate::template::{TemplateError, INLINE_BODY_LIMIT};
 
@@ -46,6 +48,31 @@ pub enum DeployError {
     Lock(#[from] LockError),
     #[error(transparent)]
     Handover(#[from] handover::HandoverError),
+    #[error(transparent)]
+    Route(#[from] RouteError),
+
+    #[error("{template} has no output {output}, which {key} names")]
+    MissingOutput {
+        template: String,
+        output: String,
+        key: &'static str,
+        /// The outputs the template declares, comma-separated.
+        declared: String,
+    },
+    #[error("could not set up the {kind} router of app {app}: {reason}")]
+    RouterUnavailable {
+        app: String,
+        kind: &'static str,
+        reason: String,
+        hint: Option<String>,
+    },
+    #[error("could not check that the gates' CloudWatch alarms exist")]
+    Alarms {
+        #[source]
+        source: AwsError,
+    },
+    #[error("{spec}: no CloudWatch alarm named {alarms} exists (gates.alarms)")]
+    MissingAlarms { spec: String, alarms: String },
 
     #[error("template {template} is {bytes} bytes, over the {INLINE_BODY_LIMIT} bytes CloudFormation accepts inline, and no S3 bucket is set to upload it to")]
     TemplateNeedsBucket { template: String, bytes: usize },
@@ -113,6 +140,7 @@ impl Diagnostic for DeployError {
             DeployError::Aws(error) => error.exit(),
             DeployError::Lock(error) => error.exit(),
             DeployError::Handover(error) => error.exit(),
+            DeployError::Route(error) => error.exit(),
             DeployError::Upload { source, .. } => source.exit(),
             // A deploy that failed and was cleaned up: the documented "rolled back" exit.
             DeployError::CreateFailed { .. } | DeployError::TimedOut { .. } => Exit::Changes,
@@ -131,6 +159,17 @@ impl Diagnostic for DeployError {
             DeployError::Aws(error) => error.hint(),
             DeployError::Lock(error) => error.hint(),
             DeployError::Handover(error) => error.hint(),
+            DeployError::Route(error) => error.hint(),
+            DeployError::MissingOutput { declared, .. } => Some(if declared.is_empty() {
+                "the template declares no Outputs: add the output (e.g. `Outputs: {TargetGroupArn: {Value: !Ref TargetGroup}}`) or fix the key in the spec".into()
+            } else {
+                format!("the template declares: {declared}; add the output or fix the key in the spec")
+            }),
+            DeployError::RouterUnavailable { hint, .. } => hint.clone(),
+            DeployError::Alarms { source } => source.hint(),
+            DeployError::MissingAlarms { .. } => Some(
+                "create the alarm, fix its name under [gates] alarms, or name an alarm a release creates with `alarm_outputs`".into(),
+            ),
             DeployError::TemplateNeedsBucket { .. } => Some(
                 "pass --template-bucket BUCKET or set `template_bucket` under [stack] in the spec"
                     .into(),

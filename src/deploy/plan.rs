@@ -9,6 +9,7 @@ use indexmap::IndexMap;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use super::preflight::{stickiness_note, RouteCheck};
 use super::DeployError;
 use crate::aws::cloudformation::{CreateStackRequest, TemplateSource};
 use crate::diff::{self, ReleaseView, StackDiff, MASK};
@@ -16,6 +17,7 @@ use crate::output::Palette;
 use crate::release::discovery::ReleaseStack;
 use crate::release::params::{self, ResolvedParameters};
 use crate::release::{self, ReleaseId, ReleaseTags};
+use crate::router::Weights;
 use crate::spec::{AppSpec, StrategyKind};
 use crate::template::{Template, INLINE_BODY_LIMIT};
 
@@ -176,6 +178,18 @@ pub struct Plan {
     pub rollback_monitoring: Option<Duration>,
     /// One line on what happens to traffic after the stack is healthy.
     pub traffic: String,
+    /// The route as checked before the stack is created (not set for a rebuild).
+    pub route: Option<RoutePlan>,
+}
+
+/// The route part of a deploy plan.
+#[derive(Debug, Clone)]
+pub struct RoutePlan {
+    pub check: RouteCheck,
+    /// The router's weights when the plan was made.
+    pub traffic_now: Option<Weights>,
+    /// What target group stickiness means for the strategy; `None` when it is off.
+    pub stickiness: Option<String>,
 }
 
 impl Plan {
@@ -211,8 +225,25 @@ impl Plan {
             rollback_alarm_arns,
             rollback_monitoring: spec.stack.rollback_monitoring,
             traffic: traffic_summary(spec),
+            route: None,
             candidate,
         }
+    }
+
+    /// The plan with the route as checked (`hold_for_stickiness` from the spec's strategy).
+    pub fn with_route(
+        mut self,
+        check: RouteCheck,
+        strategy: &StrategyKind,
+        hold_for_stickiness: bool,
+        traffic_now: Option<Weights>,
+    ) -> Plan {
+        self.route = Some(RoutePlan {
+            stickiness: stickiness_note(check.stickiness, strategy, hold_for_stickiness),
+            check,
+            traffic_now,
+        });
+        self
     }
 
     /// Parameter values as they may be shown: NoEcho ones masked.
@@ -318,6 +349,24 @@ impl Plan {
             "timeout",
             humantime::format_duration(candidate.timeout).to_string(),
         );
+        if let Some(route) = &self.route {
+            row("route", route.check.route.clone());
+            if let Some(weights) = &route.traffic_now {
+                row("traffic now", weights.to_string());
+            }
+            if let Some(adoption) = &route.check.adoption {
+                row(
+                    "adopt",
+                    format!(
+                        "{} becomes the app's baseline: traffic moves from it by the strategy and back to it if a gate fails; it is never deleted",
+                        adoption.key
+                    ),
+                );
+            }
+            if let Some(stickiness) = &route.stickiness {
+                row("stickiness", stickiness.clone());
+            }
+        }
         row("then", self.traffic.clone());
         out
     }
@@ -375,6 +424,12 @@ impl Plan {
             "rollback_alarms": self.rollback_alarm_arns,
             "timeout_seconds": candidate.timeout.as_secs(),
             "traffic": self.traffic,
+            "route": self.route.as_ref().map(|route| {
+                let mut value = route.check.to_json();
+                value["traffic_now"] = json!(route.traffic_now);
+                value["stickiness"] = json!(route.stickiness);
+                value
+            }),
         })
     }
 }

@@ -7,16 +7,18 @@ use crate::aws::cloudformation::{CloudFormation, StackApi};
 use crate::aws::AwsContext;
 use crate::release::aws_sources::AwsSources;
 use crate::release::discovery::ReleaseStack;
-use crate::release::live::{observe_app, LiveError};
+use crate::release::live::AppReleases;
 use crate::spec::AppSpec;
 
 /// Resolves the candidate's parameters and diffs it against the release the router says is live
-/// (the newest release when the router cannot be read or nothing is live yet).
+/// in `app` (the app as just observed; the newest release when the router cannot be read or
+/// nothing is live yet).
 pub async fn render_plan(
     context: &AwsContext,
     spec: &AppSpec,
     candidate: Candidate,
     rollback_alarm_arns: Vec<String>,
+    app: &AppReleases,
 ) -> Result<Plan, DeployError> {
     let stacks = CloudFormation::new(context);
     let parameters = AwsSources::new(context)
@@ -24,9 +26,6 @@ pub async fn render_plan(
         .resolve_parameters(spec, &candidate.template)
         .await?;
 
-    let app = observe_app(context, spec)
-        .await
-        .map_err(|LiveError::Discovery(error)| DeployError::Discovery(error))?;
     if let Some(existing) = app.find(&candidate.stack_name) {
         return Err(DeployError::StackExists {
             stack: existing.stack.name.clone(),

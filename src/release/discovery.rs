@@ -44,20 +44,55 @@ impl Diagnostic for DiscoveryError {
     }
 }
 
+/// One app's release stacks and, from the same listing, every other app's in the account and
+/// region (what tells whose release a route carries).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountReleases {
+    /// The app's own, oldest first.
+    pub app: Vec<ReleaseStack>,
+    /// Every other app's, in no particular order.
+    pub other_apps: Vec<ReleaseStack>,
+}
+
 /// The app's release stacks that still exist, oldest first. Stacks whose cutover tags cannot be
 /// read are left out with a warning: they were not made by cutover, or were edited by hand.
 pub async fn app_releases(
     api: &impl StackApi,
     app: &str,
 ) -> Result<Vec<ReleaseStack>, DiscoveryError> {
-    let stacks =
-        api.list_stacks_with_tag(APP, app)
-            .await
-            .map_err(|source| DiscoveryError::List {
-                app: app.to_string(),
-                source,
-            })?;
-    Ok(releases_of(app, stacks))
+    Ok(account_releases(api, app).await?.app)
+}
+
+/// The app's release stacks (as [`app_releases`]) and every other app's, in one listing.
+pub async fn account_releases(
+    api: &impl StackApi,
+    app: &str,
+) -> Result<AccountReleases, DiscoveryError> {
+    let stacks = api
+        .list_stacks_tagged(APP)
+        .await
+        .map_err(|source| DiscoveryError::List {
+            app: app.to_string(),
+            source,
+        })?;
+    let (mine, others): (Vec<StackFacts>, Vec<StackFacts>) = stacks
+        .into_iter()
+        .partition(|stack| stack.tag(APP) == Some(app));
+    Ok(AccountReleases {
+        app: releases_of(app, mine),
+        other_apps: others.into_iter().filter_map(read_release).collect(),
+    })
+}
+
+fn read_release(stack: StackFacts) -> Option<ReleaseStack> {
+    let pairs = stack
+        .tags
+        .iter()
+        .map(|(key, value)| (key.as_str(), value.as_str()));
+    match ReleaseTags::from_stack_tags(pairs) {
+        Ok(Some(tags)) => Some(ReleaseStack { stack, tags }),
+        _ => None,
+    }
 }
 
 /// The pure part of [`app_releases`]: read the tags, keep the app's, sort by creation.

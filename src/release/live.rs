@@ -11,9 +11,11 @@ use super::discovery::{self, DiscoveryError, ReleaseStack};
 use super::retention::ReleaseFacts;
 use super::tags::Role;
 use crate::aws::cloudformation::{CloudFormation, StackFacts};
+use crate::aws::ssm::Ssm;
 use crate::aws::AwsContext;
 use crate::error::{Diagnostic, Exit};
-use crate::router::{build_router, AnyRouter, RouterError, TrafficRouter, Weights};
+use crate::route::{self, Baseline, BaselineError, RouteEntry, RouteError};
+use crate::router::{build_router, AnyRouter, RouterError, TrafficRouter, Weights, BASELINE};
 use crate::spec::AppSpec;
 
 /// When a release was marked failed (rolled away from, say), RFC 3339 UTC. Retention keeps a
@@ -81,6 +83,16 @@ fn is_failed_status(status: &str) -> bool {
         || status == "IMPORT_ROLLBACK_COMPLETE"
 }
 
+/// The app's baseline as observed now: adopted on the route the spec names and not let go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedBaseline {
+    pub record: Baseline,
+    /// Percent of the traffic; `None` when the router could not be read.
+    pub weight: Option<u8>,
+    /// Present in the router's configuration (possibly at weight 0).
+    pub routed: bool,
+}
+
 /// An app's releases, oldest first, and the router's view of them.
 #[derive(Debug)]
 pub struct AppReleases {
@@ -93,14 +105,58 @@ pub struct AppReleases {
     pub router: Option<AnyRouter>,
     /// Why the router could not be set up or read.
     pub router_error: Option<RouterError>,
+    /// The baseline the router knows (reported under [`BASELINE`]), if the app adopted one on
+    /// this route and retention has not let it go.
+    pub baseline: Option<ObservedBaseline>,
+    /// Every other app's release stacks in the account and region: whose a route entry is.
+    pub other_apps: Vec<ReleaseStack>,
 }
 
 impl AppReleases {
     /// The release that serves traffic (the oldest with traffic, while a cutover is under way).
+    /// `None` while the baseline still has traffic: it is older than every release.
     pub fn live(&self) -> Option<&ObservedRelease> {
         self.releases
             .iter()
             .find(|release| release.role == Role::Live)
+    }
+
+    /// Whether the baseline carries traffic (it is then what is live).
+    pub fn baseline_has_traffic(&self) -> bool {
+        self.baseline
+            .as_ref()
+            .is_some_and(|baseline| baseline.weight.unwrap_or(0) > 0)
+    }
+
+    /// The name of what serves traffic: [`BASELINE`] while the baseline has some, else the live
+    /// release's stack.
+    pub fn live_name(&self) -> Option<&str> {
+        if self.baseline_has_traffic() {
+            return Some(BASELINE);
+        }
+        self.live().map(ObservedRelease::name)
+    }
+
+    /// Every entry of the route and whose it is; empty when the router could not be read.
+    pub fn route_entries(&self) -> Vec<RouteEntry> {
+        let releases: Vec<&str> = self.releases.iter().map(ObservedRelease::name).collect();
+        self.weights
+            .as_ref()
+            .map(|weights| route::classify(weights, &releases, &self.other_apps))
+            .unwrap_or_default()
+    }
+
+    /// Refuses a route that holds another app's release (see `route::ownership`): checked by
+    /// every command before it writes the route.
+    pub fn check_own_route(&self) -> Result<(), RouteError> {
+        let Some(router) = &self.router else {
+            return Ok(());
+        };
+        Ok(route::check_own_route(
+            &self.app,
+            &router.route(),
+            &self.route_entries(),
+        )?)
     }
 
     pub fn find(&self, stack_name: &str) -> Option<&ObservedRelease> {
@@ -124,32 +180,53 @@ impl AppReleases {
             })
     }
 
-    /// Routed entries that are no release of this app (stack names or target group ARNs).
-    pub fn foreign_weights(&self) -> Vec<(String, u8)> {
-        self.weights
-            .iter()
-            .flat_map(Weights::iter)
-            .filter(|(key, _)| self.find(key).is_none())
-            .map(|(key, weight)| (key.to_string(), weight))
-            .collect()
+    /// What `cutover rollback` goes to by default, by name: [`Self::previous_release`], else the
+    /// baseline when it is not what is live.
+    pub fn default_rollback_target(&self) -> Option<&str> {
+        match self.previous_release() {
+            Some(release) => Some(release.name()),
+            None if self.baseline.is_some() && !self.baseline_has_traffic() && self.live().is_some() => {
+                Some(BASELINE)
+            }
+            None => None,
+        }
     }
 
     /// What retention needs; `None` without the router's weights (nothing may be retired blind).
+    /// The baseline is one of the entries, named [`BASELINE`]: it served before every release,
+    /// so it counts as older than all of them.
     pub fn retention_facts(&self) -> Option<Vec<ReleaseFacts>> {
         self.weights.as_ref()?;
-        Some(
-            self.releases
-                .iter()
-                .map(|release| ReleaseFacts {
-                    stack_name: release.name().to_string(),
-                    created: release.tags.created,
-                    weight: release.weight.unwrap_or(0),
-                    live: release.role == Role::Live,
-                    in_progress: is_in_progress(&release.stack.status),
-                    failed_at: release.failed_at(),
-                })
-                .collect(),
-        )
+        let mut facts: Vec<ReleaseFacts> = self
+            .releases
+            .iter()
+            .map(|release| ReleaseFacts {
+                stack_name: release.name().to_string(),
+                created: release.tags.created,
+                weight: release.weight.unwrap_or(0),
+                live: release.role == Role::Live,
+                in_progress: is_in_progress(&release.stack.status),
+                failed_at: release.failed_at(),
+            })
+            .collect();
+        if let Some(baseline) = &self.baseline {
+            let oldest_release = facts.iter().map(|fact| fact.created).min();
+            let adopted = baseline.record.adopted();
+            facts.push(ReleaseFacts {
+                stack_name: BASELINE.to_string(),
+                created: match oldest_release {
+                    Some(oldest) if oldest <= adopted => {
+                        oldest.checked_sub(Duration::from_secs(1)).unwrap_or(oldest)
+                    }
+                    _ => adopted,
+                },
+                weight: baseline.weight.unwrap_or(0),
+                live: self.baseline_has_traffic(),
+                in_progress: false,
+                failed_at: None,
+            });
+        }
+        Some(facts)
     }
 }
 
@@ -157,18 +234,22 @@ impl AppReleases {
 pub enum LiveError {
     #[error(transparent)]
     Discovery(#[from] DiscoveryError),
+    #[error(transparent)]
+    Baseline(#[from] BaselineError),
 }
 
 impl Diagnostic for LiveError {
     fn exit(&self) -> Exit {
         match self {
             LiveError::Discovery(error) => error.exit(),
+            LiveError::Baseline(_) => Exit::Error,
         }
     }
 
     fn hint(&self) -> Option<String> {
         match self {
             LiveError::Discovery(error) => error.hint(),
+            LiveError::Baseline(error) => error.hint(),
         }
     }
 }
@@ -178,21 +259,50 @@ impl Diagnostic for LiveError {
 /// show, and the commands that change traffic refuse on their own.
 pub async fn observe_app(ctx: &AwsContext, spec: &AppSpec) -> Result<AppReleases, LiveError> {
     let stacks = CloudFormation::new(ctx);
-    let releases = discovery::app_releases(&stacks, &spec.name).await?;
-    let (router, weights, router_error) =
-        match build_router(ctx, spec, releases.iter().map(|release| &release.stack)).await {
-            Ok(router) => match router.read_weights().await {
-                Ok(weights) => (Some(router), Some(weights), None),
-                Err(error) => (Some(router), None, Some(error)),
-            },
-            Err(error) => (None, None, Some(error)),
-        };
+    let account = discovery::account_releases(&stacks, &spec.name).await?;
+    let baseline = route::baseline::read(&Ssm::new(ctx), &spec.name).await?;
+    let releases = account.app;
+    let built = build_router(
+        ctx,
+        spec,
+        releases.iter().map(|release| &release.stack),
+        baseline.as_ref(),
+    )
+    .await;
+    let (router, weights, router_error) = match built {
+        Ok(router) => match router.read_weights().await {
+            Ok(weights) => (Some(router), Some(weights), None),
+            Err(error) => (Some(router), None, Some(error)),
+        },
+        Err(error) => (None, None, Some(error)),
+    };
+    let baseline = observed_baseline(baseline, router.as_ref(), weights.as_ref());
     Ok(AppReleases {
         app: spec.name.clone(),
         releases: derive_roles(releases, weights.as_ref(), SystemTime::now()),
         weights,
         router,
         router_error,
+        baseline,
+        other_apps: account.other_apps,
+    })
+}
+
+/// The recorded baseline as the router sees it, when the router applies it (same route, not
+/// let go). Without a router, a recorded baseline that is not let go is still shown.
+fn observed_baseline(
+    record: Option<Baseline>,
+    router: Option<&AnyRouter>,
+    weights: Option<&Weights>,
+) -> Option<ObservedBaseline> {
+    let record = record.filter(|record| !record.is_released())?;
+    if router.is_some_and(|router| router.route() != record.route) {
+        return None;
+    }
+    Some(ObservedBaseline {
+        record,
+        weight: weights.map(|weights| weights.get(BASELINE)),
+        routed: weights.is_some_and(|weights| weights.iter().any(|(key, _)| key == BASELINE)),
     })
 }
 
@@ -214,17 +324,25 @@ impl AppReleases {
             .collect();
         stacks.push(stack);
         let releases = discovery::releases_of(&spec.name, stacks);
-        let (router, router_error) =
-            match build_router(ctx, spec, releases.iter().map(|release| &release.stack)).await {
-                Ok(router) => (Some(router), self.router_error),
-                Err(error) => (None, Some(error)),
-            };
+        let built = build_router(
+            ctx,
+            spec,
+            releases.iter().map(|release| &release.stack),
+            self.baseline.as_ref().map(|baseline| &baseline.record),
+        )
+        .await;
+        let (router, router_error) = match built {
+            Ok(router) => (Some(router), self.router_error),
+            Err(error) => (None, Some(error)),
+        };
         AppReleases {
             releases: derive_roles(releases, self.weights.as_ref(), SystemTime::now()),
             app: self.app,
             weights: self.weights,
             router,
             router_error,
+            baseline: self.baseline,
+            other_apps: self.other_apps,
         }
     }
 
@@ -239,12 +357,19 @@ impl AppReleases {
                 tags: release.tags.clone(),
             })
             .collect();
+        let baseline = self.baseline.clone().map(|baseline| ObservedBaseline {
+            weight: Some(weights.get(BASELINE)),
+            routed: weights.iter().any(|(key, _)| key == BASELINE),
+            ..baseline
+        });
         AppReleases {
             app: self.app.clone(),
             releases: derive_roles(releases, Some(&weights), SystemTime::now()),
             weights: Some(weights),
             router: self.router.clone(),
             router_error: None,
+            baseline,
+            other_apps: self.other_apps.clone(),
         }
     }
 }
@@ -256,11 +381,14 @@ pub fn derive_roles(
     now: SystemTime,
 ) -> Vec<ObservedRelease> {
     // The oldest release with traffic is live; newer ones with traffic are candidates taking it.
-    let live_index = weights.and_then(|weights| {
-        releases
-            .iter()
-            .position(|release| weights.get(&release.stack.name) > 0)
-    });
+    // While the baseline has traffic it is what is live (it is older than every release).
+    let live_index = weights
+        .filter(|weights| weights.get(BASELINE) == 0)
+        .and_then(|weights| {
+            releases
+                .iter()
+                .position(|release| weights.get(&release.stack.name) > 0)
+        });
     releases
         .into_iter()
         .enumerate()
@@ -446,6 +574,8 @@ mod tests {
             weights: None,
             router: None,
             router_error: None,
+            baseline: None,
+            other_apps: Vec::new(),
         };
         assert!(app.retention_facts().is_none());
     }
@@ -467,13 +597,21 @@ mod tests {
             weights: Some(all),
             router: None,
             router_error: None,
+            baseline: None,
+            other_apps: Vec::new(),
         };
         assert_eq!(app.live().map(ObservedRelease::name), Some("web-r3"));
         assert_eq!(
             app.previous_release().map(ObservedRelease::name),
             Some("web-r1")
         );
-        assert_eq!(app.foreign_weights(), [("arn:tg/other".to_string(), 0)]);
+        let foreign: Vec<_> = app
+            .route_entries()
+            .into_iter()
+            .filter(|entry| entry.owner == crate::route::Owner::Nobody)
+            .map(|entry| (entry.key, entry.weight))
+            .collect();
+        assert_eq!(foreign, [("arn:tg/other".to_string(), 0)]);
         let facts = app.retention_facts().unwrap();
         assert!(facts[2].live && facts[2].weight == 100);
         assert!(facts[1].failed_at.is_some());

@@ -5,8 +5,14 @@
 //!
 //! Safety rails on top of the retention plan's own: only stacks tagged as this app's releases
 //! are ever candidates; a stack with traffic, the live release and the rollback target are never
-//! touched; nothing is retired when the router cannot be read.
+//! touched; nothing is retired when the router cannot be read, or when the route holds another
+//! app's release; a release that a listener rule other than the app's own route still forwards
+//! to is kept, and the rule named (CloudFormation could not delete its target group anyway).
+//!
+//! The baseline is let go, never deleted: it is taken out of the route and recorded as released
+//! (it is not cutover's).
 
+use std::future::Future;
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
@@ -16,12 +22,15 @@ use super::retention::{plan_retirement, RetentionPolicy, RetirementPlan};
 use super::tags::{ATTENTION, ROLE};
 use super::Role;
 use crate::aws::cloudformation::{CloudFormation, StackApi, StackEvent, StackFacts};
+use crate::aws::elbv2::{AlbRoute, Elbv2, LoadBalancerApi};
+use crate::aws::ssm::Ssm;
 use crate::aws::stack_lifecycle::{StackLifecycle, StackLifecycleApi, TagUpdate};
 use crate::aws::{AwsContext, AwsError};
 use crate::deploy::wait::{Operation, Outcome, StackWatch, WaitDisplay, WaitError};
 use crate::error::{Diagnostic, Exit};
-use crate::router::{RouterError, TrafficRouter, Weights};
-use crate::spec::AppSpec;
+use crate::route::{self, Baseline, BaselineStore, RouteError};
+use crate::router::{AnyRouter, RouterError, TrafficRouter, Weights, BASELINE};
+use crate::spec::{AppSpec, RouterSpec};
 
 /// How long one deletion may take when the spec sets no `stack.timeout`.
 const DEFAULT_DELETE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
@@ -58,6 +67,14 @@ pub enum RetireOutcome {
     },
     /// An AWS call failed before or during the deletion.
     Error { stack: String, reason: String },
+    /// The baseline was let go: taken out of the route and recorded as released. It is not
+    /// cutover's, so nothing was deleted.
+    Released {
+        stack: String,
+        /// What the baseline was (`target group arn:…`).
+        target: String,
+        unrouted: bool,
+    },
 }
 
 impl RetireOutcome {
@@ -66,12 +83,16 @@ impl RetireOutcome {
             RetireOutcome::Deleted { stack, .. }
             | RetireOutcome::Refused { stack, .. }
             | RetireOutcome::DeleteFailed { stack, .. }
-            | RetireOutcome::Error { stack, .. } => stack,
+            | RetireOutcome::Error { stack, .. }
+            | RetireOutcome::Released { stack, .. } => stack,
         }
     }
 
     pub fn is_success(&self) -> bool {
-        matches!(self, RetireOutcome::Deleted { .. })
+        matches!(
+            self,
+            RetireOutcome::Deleted { .. } | RetireOutcome::Released { .. }
+        )
     }
 
     /// One line for the user.
@@ -110,6 +131,16 @@ impl RetireOutcome {
             RetireOutcome::Error { stack, reason } => {
                 format!("could not retire {stack}: {reason}")
             }
+            RetireOutcome::Released {
+                target, unrouted, ..
+            } => format!(
+                "let the baseline go ({target}): {}recorded as released; it is not cutover's, so it was not deleted",
+                if *unrouted {
+                    "taken out of the route, "
+                } else {
+                    ""
+                }
+            ),
         }
     }
 }
@@ -168,6 +199,8 @@ impl RetirementReport {
 pub enum RetireError {
     #[error(transparent)]
     Live(#[from] LiveError),
+    #[error(transparent)]
+    Route(#[from] RouteError),
     #[error("not retiring any release of app {app}: its router could not be read, so which releases carry traffic is unknown")]
     RouterUnreadable {
         app: String,
@@ -180,6 +213,7 @@ impl Diagnostic for RetireError {
     fn exit(&self) -> Exit {
         match self {
             RetireError::Live(error) => error.exit(),
+            RetireError::Route(error) => error.exit(),
             RetireError::RouterUnreadable { .. } => Exit::Error,
         }
     }
@@ -187,6 +221,7 @@ impl Diagnostic for RetireError {
     fn hint(&self) -> Option<String> {
         match self {
             RetireError::Live(error) => error.hint(),
+            RetireError::Route(error) => error.hint(),
             RetireError::RouterUnreadable { source, .. } => {
                 source.as_ref().and_then(|source| source.hint())
             }
@@ -222,6 +257,7 @@ pub async fn apply_retention_to(
             source: app.router_error,
         });
     };
+    app.check_own_route()?;
     let policy = RetentionPolicy::new(spec.retention.keep, spec.retention.retire_after);
     let now = SystemTime::now();
     let mut rollback_target = options.rollback_target.clone();
@@ -230,13 +266,13 @@ pub async fn apply_retention_to(
     // `retire_after` says it is too old. Only then is it named as the rollback target: named
     // up front, it would not hold one of the `keep` places and an older release would take it.
     if rollback_target.is_none() && spec.retention.keep > 0 {
-        if let Some(previous) = app.previous_release() {
+        if let Some(previous) = app.default_rollback_target() {
             if plan
                 .retire
                 .iter()
-                .any(|retired| retired.stack_name == previous.name())
+                .any(|retired| retired.stack_name == previous)
             {
-                rollback_target = Some(previous.name().to_string());
+                rollback_target = Some(previous.to_string());
                 plan = plan_retirement(&facts, &policy, now, rollback_target.as_deref());
             }
         }
@@ -263,38 +299,122 @@ pub async fn apply_retention_to(
         lifecycle: &StackLifecycle::new(ctx),
         router,
         spec,
+        other_routes: &OtherRules::of(ctx, spec, router),
+        baselines: &Ssm::new(ctx),
     };
     let (cleared, mut outcomes) = context
         .take_out_of_router(&app, &retiring, report.rollback_target.as_deref())
         .await;
     for (stack, unrouted) in cleared {
-        outcomes.push(
-            context
-                .delete(&stack, unrouted, display, &mut report.warnings)
-                .await,
-        );
+        outcomes.push(match stack {
+            Cleared::Baseline => context.release_baseline(&app, unrouted).await,
+            Cleared::Stack(stack) => {
+                context
+                    .delete(&stack, unrouted, display, &mut report.warnings)
+                    .await
+            }
+        });
     }
     report.outcomes = outcomes;
     Ok(report)
 }
 
-struct Retirement<'a, A, L, R> {
+/// Who else routes to a release: the rules (default actions included) of its load balancer
+/// other than the app's own route that still forward to its target group.
+pub trait OtherRoutes: Sync {
+    /// One line per such rule (`rule arn:… (priority 10)`); empty when there is none.
+    fn routes_to(
+        &self,
+        release: &StackFacts,
+    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+}
+
+/// [`OtherRoutes`] over ELBv2 for the ALB router; no rule can forward to the releases of the
+/// other routers.
+pub struct OtherRules {
+    alb: Option<(Elbv2, AlbRoute, String)>,
+}
+
+impl OtherRules {
+    pub fn of(ctx: &AwsContext, spec: &AppSpec, router: &AnyRouter) -> OtherRules {
+        let alb = match (router, &spec.router) {
+            (
+                AnyRouter::Alb(router),
+                RouterSpec::Alb {
+                    target_group_output,
+                    ..
+                },
+            ) => Some((
+                Elbv2::new(ctx),
+                router.route().clone(),
+                target_group_output.clone(),
+            )),
+            _ => None,
+        };
+        OtherRules { alb }
+    }
+}
+
+impl OtherRoutes for OtherRules {
+    async fn routes_to(&self, release: &StackFacts) -> Result<Vec<String>, AwsError> {
+        let Some((api, own, output)) = &self.alb else {
+            return Ok(Vec::new());
+        };
+        let Some(group) = release.output(output) else {
+            return Ok(Vec::new());
+        };
+        Ok(api
+            .rules_forwarding_to(group)
+            .await?
+            .iter()
+            .filter(|rule| !own.is(rule))
+            .map(ToString::to_string)
+            .collect())
+    }
+}
+
+/// What the router let go of and may now be deleted (a stack) or recorded released (the
+/// baseline).
+enum Cleared {
+    Stack(StackFacts),
+    Baseline,
+}
+
+impl Cleared {
+    fn name(&self) -> &str {
+        match self {
+            Cleared::Stack(stack) => &stack.name,
+            Cleared::Baseline => BASELINE,
+        }
+    }
+}
+
+struct Retirement<'a, A, L, R, O, B> {
     stacks: &'a A,
     lifecycle: &'a L,
     router: &'a R,
     spec: &'a AppSpec,
+    other_routes: &'a O,
+    baselines: &'a B,
 }
 
-impl<A: StackApi, L: StackLifecycleApi, R: TrafficRouter + Sync> Retirement<'_, A, L, R> {
+impl<A, L, R, O, B> Retirement<'_, A, L, R, O, B>
+where
+    A: StackApi,
+    L: StackLifecycleApi,
+    R: TrafficRouter + Sync,
+    O: OtherRoutes,
+    B: BaselineStore,
+{
     /// Checks the rails once more against what the router says now and removes the releases
-    /// from its configuration. Returns the stacks safe to delete (with whether they had been
-    /// routed) and the outcomes of those that are not.
+    /// from its configuration. Returns what is safe to delete or let go (with whether it had
+    /// been routed) and the outcomes of those that are not.
     async fn take_out_of_router(
         &self,
         app: &AppReleases,
         retiring: &[String],
         rollback_target: Option<&str>,
-    ) -> (Vec<(StackFacts, bool)>, Vec<RetireOutcome>) {
+    ) -> (Vec<(Cleared, bool)>, Vec<RetireOutcome>) {
         let mut refused = Vec::new();
         let weights = match self.router.read_weights().await {
             Ok(weights) => weights,
@@ -313,12 +433,26 @@ impl<A: StackApi, L: StackLifecycleApi, R: TrafficRouter + Sync> Retirement<'_, 
                 return (Vec::new(), outcomes);
             }
         };
-        let mut candidates = Vec::new();
+        let mut candidates: Vec<(Cleared, bool)> = Vec::new();
         for name in retiring {
             let refuse = |reason: String| RetireOutcome::Refused {
                 stack: name.clone(),
                 reason,
             };
+            let routed = weights.iter().any(|(key, _)| key == name);
+            if name == BASELINE && app.baseline.is_some() {
+                if weights.get(name) > 0 {
+                    refused.push(refuse(format!(
+                        "it carries {}% of the traffic now",
+                        weights.get(name)
+                    )));
+                } else if rollback_target == Some(BASELINE) {
+                    refused.push(refuse("it is the rollback target".into()));
+                } else {
+                    candidates.push((Cleared::Baseline, routed));
+                }
+                continue;
+            }
             let Some(release) = app.find(name) else {
                 refused.push(refuse("not a release stack of this app".into()));
                 continue;
@@ -335,8 +469,22 @@ impl<A: StackApi, L: StackLifecycleApi, R: TrafficRouter + Sync> Retirement<'_, 
             } else if release.stack.tag(super::tags::APP) != Some(app.app.as_str()) {
                 refused.push(refuse("its cutover:app tag names another app".into()));
             } else {
-                let routed = weights.iter().any(|(key, _)| key == name);
-                candidates.push((release.stack.clone(), routed));
+                match self.other_routes.routes_to(&release.stack).await {
+                    Ok(rules) if rules.is_empty() => {
+                        candidates.push((Cleared::Stack(release.stack.clone()), routed))
+                    }
+                    Ok(rules) => refused.push(refuse(format!(
+                        "another route still forwards to its target group: {}",
+                        rules.join("; ")
+                    ))),
+                    Err(error) => refused.push(RetireOutcome::Error {
+                        stack: name.clone(),
+                        reason: format!(
+                            "could not check which listener rules forward to it: {}",
+                            error_line(&error)
+                        ),
+                    }),
+                }
             }
         }
         if !candidates.iter().any(|(_, routed)| *routed) {
@@ -344,7 +492,7 @@ impl<A: StackApi, L: StackLifecycleApi, R: TrafficRouter + Sync> Retirement<'_, 
         }
         let remaining: Weights = weights
             .iter()
-            .filter(|(key, _)| !candidates.iter().any(|(stack, _)| stack.name == *key))
+            .filter(|(key, _)| !candidates.iter().any(|(cleared, _)| cleared.name() == *key))
             .map(|(key, weight)| (key.to_string(), weight))
             .collect();
         let written = self.router.set_weights(&remaining).await;
@@ -361,24 +509,46 @@ impl<A: StackApi, L: StackLifecycleApi, R: TrafficRouter + Sync> Retirement<'_, 
             )),
         };
         let mut cleared = Vec::new();
-        for (stack, routed) in candidates {
+        for (candidate, routed) in candidates {
             match &confirmed {
-                Ok(now) if !now.iter().any(|(key, _)| key == stack.name) => {
-                    cleared.push((stack, routed))
+                Ok(now) if !now.iter().any(|(key, _)| key == candidate.name()) => {
+                    cleared.push((candidate, routed))
                 }
                 Ok(_) => refused.push(RetireOutcome::Error {
-                    stack: stack.name.clone(),
+                    stack: candidate.name().to_string(),
                     reason: "the router still lists it after it was taken out".into(),
                 }),
                 // A release the router never listed is safe to delete whatever the write did.
-                Err(_) if !routed => cleared.push((stack, routed)),
+                Err(_) if !routed => cleared.push((candidate, routed)),
                 Err(reason) => refused.push(RetireOutcome::Error {
-                    stack: stack.name.clone(),
+                    stack: candidate.name().to_string(),
                     reason: reason.clone(),
                 }),
             }
         }
         (cleared, refused)
+    }
+
+    /// Records the baseline as released: no longer routed, no longer a rollback target.
+    async fn release_baseline(&self, app: &AppReleases, unrouted: bool) -> RetireOutcome {
+        let Some(baseline) = &app.baseline else {
+            return RetireOutcome::Error {
+                stack: BASELINE.into(),
+                reason: "the app has no baseline".into(),
+            };
+        };
+        let released: Baseline = baseline.record.released(SystemTime::now());
+        match route::baseline::write(self.baselines, &app.app, &released).await {
+            Ok(()) => RetireOutcome::Released {
+                stack: BASELINE.into(),
+                target: baseline.record.target.to_string(),
+                unrouted,
+            },
+            Err(error) => RetireOutcome::Error {
+                stack: BASELINE.into(),
+                reason: error_line(&error),
+            },
+        }
     }
 
     async fn delete(

@@ -88,11 +88,7 @@ mod steps {
             Ok(stacks.iter().find(|stack| stack.id == id).cloned())
         }
 
-        async fn list_stacks_with_tag(
-            &self,
-            _: &str,
-            _: &str,
-        ) -> Result<Vec<StackFacts>, AwsError> {
+        async fn list_stacks_tagged(&self, _: &str) -> Result<Vec<StackFacts>, AwsError> {
             unreachable!("the caller passes the observed releases")
         }
 
@@ -224,6 +220,35 @@ mod steps {
         }
     }
 
+    /// Rules of other routes that forward to a release, by stack name.
+    #[derive(Default)]
+    struct FakeOtherRoutes(Vec<(String, String)>);
+
+    impl OtherRoutes for FakeOtherRoutes {
+        async fn routes_to(&self, release: &StackFacts) -> Result<Vec<String>, AwsError> {
+            Ok(self
+                .0
+                .iter()
+                .filter(|(stack, _)| *stack == release.name)
+                .map(|(_, rule)| rule.clone())
+                .collect())
+        }
+    }
+
+    #[derive(Default)]
+    struct FakeBaselines(Mutex<Option<String>>);
+
+    impl BaselineStore for FakeBaselines {
+        async fn read_baseline(&self, _: &str) -> Result<Option<String>, AwsError> {
+            Ok(self.0.lock().unwrap().clone())
+        }
+
+        async fn write_baseline(&self, _: &str, value: &str) -> Result<(), AwsError> {
+            *self.0.lock().unwrap() = Some(value.to_string());
+            Ok(())
+        }
+    }
+
     struct Quiet;
 
     impl WaitDisplay for Quiet {
@@ -271,6 +296,8 @@ mod steps {
         stacks: FakeStacks,
         lifecycle: FakeLifecycle,
         router: FakeRouter,
+        other_routes: FakeOtherRoutes,
+        baselines: FakeBaselines,
         app: AppReleases,
         log: Log,
     }
@@ -293,6 +320,8 @@ mod steps {
             weights: Some(weights.clone()),
             router: None,
             router_error: None,
+            baseline: None,
+            other_apps: Vec::new(),
         };
         World {
             stacks: FakeStacks {
@@ -315,6 +344,8 @@ mod steps {
                 refuse_writes,
                 log: log.clone(),
             },
+            other_routes: FakeOtherRoutes::default(),
+            baselines: FakeBaselines::default(),
             app,
             log,
         }
@@ -327,20 +358,83 @@ mod steps {
             lifecycle: &world.lifecycle,
             router: &world.router,
             spec: &spec,
+            other_routes: &world.other_routes,
+            baselines: &world.baselines,
         };
         let names: Vec<String> = stacks.iter().map(|s| s.to_string()).collect();
         let (cleared, mut outcomes) = retirement
             .take_out_of_router(&world.app, &names, None)
             .await;
         let mut warnings = Vec::new();
-        for (stack, unrouted) in cleared {
-            outcomes.push(
-                retirement
-                    .delete(&stack, unrouted, &mut Quiet, &mut warnings)
-                    .await,
-            );
+        for (cleared, unrouted) in cleared {
+            outcomes.push(match cleared {
+                Cleared::Baseline => retirement.release_baseline(&world.app, unrouted).await,
+                Cleared::Stack(stack) => {
+                    retirement
+                        .delete(&stack, unrouted, &mut Quiet, &mut warnings)
+                        .await
+                }
+            });
         }
         (outcomes, warnings)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_release_another_rule_still_forwards_to_is_kept_and_the_rule_named() {
+        let mut world = world(&[("web-r3", 100), ("web-r1", 0)], &[], false);
+        world.other_routes = FakeOtherRoutes(vec![(
+            "web-r1".into(),
+            "rule arn:rule/api (priority 20)".into(),
+        )]);
+        let (outcomes, _) = retire(&world, &["web-r1", "web-r2"]).await;
+        assert_eq!(
+            outcomes[0],
+            RetireOutcome::Refused {
+                stack: "web-r1".into(),
+                reason: "another route still forwards to its target group: rule arn:rule/api (priority 20)".into()
+            }
+        );
+        assert_eq!(
+            outcomes[1],
+            RetireOutcome::Deleted {
+                stack: "web-r2".into(),
+                unrouted: false
+            }
+        );
+        let log = world.log.lock().unwrap();
+        assert!(!log.iter().any(|line| line.contains("web-r1")), "{log:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_baseline_is_let_go_out_of_the_route_never_deleted() {
+        let mut world = world(&[("web-r3", 100), (BASELINE, 0)], &[], false);
+        let record = Baseline::new(
+            "listener arn:listener".into(),
+            crate::route::BaselineTarget::TargetGroup {
+                arn: "arn:tg/legacy".into(),
+            },
+            SystemTime::UNIX_EPOCH,
+            "ops".into(),
+        );
+        world.app.baseline = Some(crate::release::live::ObservedBaseline {
+            record,
+            weight: Some(0),
+            routed: true,
+        });
+        let (outcomes, _) = retire(&world, &[BASELINE]).await;
+        assert_eq!(
+            outcomes,
+            [RetireOutcome::Released {
+                stack: BASELINE.into(),
+                target: "target group arn:tg/legacy".into(),
+                unrouted: true
+            }]
+        );
+        assert_eq!(*world.log.lock().unwrap(), ["route web-r3 100%"]);
+        let stored: Baseline =
+            serde_json::from_str(world.baselines.0.lock().unwrap().as_deref().unwrap()).unwrap();
+        assert!(stored.is_released());
+        assert!(outcomes[0].describe().contains("it was not deleted"));
     }
 
     #[tokio::test(start_paused = true)]

@@ -61,9 +61,13 @@ pub enum Role {
     Failed,
     /// Being taken out of the router and deleted.
     Retiring,
+    /// Not a release: the traffic an app's first deploy adopted (`--adopt`), a shift-back and
+    /// rollback target until retention lets it go. Never a stack tag.
+    Baseline,
 }
 
 impl Role {
+    /// The roles a release stack's `cutover:role` tag may hold.
     pub const ALL: [Role; 5] = [
         Role::Candidate,
         Role::Live,
@@ -79,6 +83,7 @@ impl Role {
             Role::Retained => "retained",
             Role::Failed => "failed",
             Role::Retiring => "retiring",
+            Role::Baseline => "baseline",
         }
     }
 }

@@ -20,6 +20,7 @@ use crate::error::{Diagnostic, Exit};
 use crate::release::live::LiveError;
 use crate::release::lock::LockError;
 use crate::release::params::ParamError;
+use crate::route::RouteError;
 use crate::router::RouterError;
 use crate::spec::SpecError;
 use crate::template::TemplateError;
@@ -44,6 +45,10 @@ pub enum RollbackError {
         #[source]
         source: AwsError,
     },
+    #[error(transparent)]
+    Route(#[from] RouteError),
+    #[error("app {app} has no baseline to roll back to (none was adopted on this route, or retention let it go); nothing was changed")]
+    NoBaseline { app: String },
     #[error("app {app} has no retained release to roll back to{}; nothing was changed", live.as_ref().map(|live| format!(" (live: {live})")).unwrap_or_default())]
     NoPreviousRelease { app: String, live: Option<String> },
     #[error("refusing to roll back to stack {stack}: it is not a release of app {app} ({}); nothing was changed", owner.as_ref().map(|owner| format!("its cutover:app tag says {owner}")).unwrap_or_else(|| "it has no cutover:app tag".into()))]
@@ -132,6 +137,7 @@ impl Diagnostic for RollbackError {
             RollbackError::Lock(error) => error.exit(),
             RollbackError::Cutover(error) => error.exit(),
             RollbackError::Rebuild(error) => error.exit(),
+            RollbackError::Route(error) => error.exit(),
             _ => Exit::Error,
         }
     }
@@ -144,6 +150,10 @@ impl Diagnostic for RollbackError {
             RollbackError::Lock(error) => error.hint(),
             RollbackError::Cutover(error) => error.hint(),
             RollbackError::Rebuild(error) => error.hint(),
+            RollbackError::Route(error) => error.hint(),
+            RollbackError::NoBaseline { app } => Some(format!(
+                "`cutover status {app}` lists the releases (and the baseline, when there is one); pass one with --to STACK"
+            )),
             RollbackError::Lookup { source, .. } | RollbackError::Recorded { source, .. } => {
                 source.hint()
             }

@@ -10,6 +10,7 @@ use crate::aws::stack_lifecycle::StackLifecycleApi;
 use crate::release::live::{is_complete, AppReleases, ObservedRelease};
 use crate::release::tags::APP;
 use crate::release::ReleaseId;
+use crate::router::BASELINE;
 
 /// Where the rollback goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +19,8 @@ pub enum Target {
     Existing(ObservedRelease),
     /// A release of this app that retention deleted; only `--rebuild` can bring it back.
     Retired(RetiredStack),
+    /// The app's baseline (`--to baseline`): the traffic its first deploy adopted.
+    Baseline,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +38,7 @@ impl Target {
         match self {
             Target::Existing(release) => release.name(),
             Target::Retired(retired) => &retired.name,
+            Target::Baseline => BASELINE,
         }
     }
 }
@@ -52,8 +56,8 @@ fn names_for(app: &str, to: &str) -> Vec<String> {
     names
 }
 
-/// Resolves `--to` (or the default: the newest retained release before the live one). Only
-/// reads; every refusal is an error that says nothing was changed.
+/// Resolves `--to` (or the default: the newest retained release before the live one, else the
+/// baseline). Only reads; every refusal is an error that says nothing was changed.
 pub async fn resolve_target(
     stacks: &impl StackApi,
     lifecycle: &impl StackLifecycleApi,
@@ -61,14 +65,23 @@ pub async fn resolve_target(
     to: Option<&str>,
 ) -> Result<Target, RollbackError> {
     let Some(to) = to else {
-        return match app.previous_release() {
-            Some(release) => Ok(Target::Existing(release.clone())),
-            None => Err(RollbackError::NoPreviousRelease {
+        return match (app.previous_release(), app.default_rollback_target()) {
+            (Some(release), _) => Ok(Target::Existing(release.clone())),
+            (None, Some(BASELINE)) => Ok(Target::Baseline),
+            _ => Err(RollbackError::NoPreviousRelease {
                 app: app.app.clone(),
-                live: app.live().map(|release| release.name().to_string()),
+                live: app.live_name().map(str::to_string),
             }),
         };
     };
+    if to == BASELINE {
+        return match &app.baseline {
+            Some(_) => Ok(Target::Baseline),
+            None => Err(RollbackError::NoBaseline {
+                app: app.app.clone(),
+            }),
+        };
+    }
     let names = names_for(&app.app, to);
     if let Some(release) = names.iter().find_map(|name| app.find(name)) {
         return existing(release);

@@ -1,46 +1,59 @@
-//! The ALB router: the default action of a listener in a long-lived stack forwards to the
-//! release stacks' target groups with weights.
+//! The ALB router: the default action of a listener in a long-lived stack, or one listener rule
+//! of a load balancer several apps share, forwards to the release stacks' target groups with
+//! weights.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use super::service_error::{router_error, to_percent};
 use super::{RouterError, TrafficRouter, Weights};
-use crate::aws::elbv2::{Elbv2, LoadBalancerApi, WeightedTargetGroup};
+use crate::aws::elbv2::{AlbRoute, Elbv2, LoadBalancerApi, WeightedTargetGroup};
 
-/// ALB's limits on a weighted forward action.
+/// ALB's limits on a weighted forward action (Elastic Load Balancing API reference,
+/// `ForwardActionConfig` and `TargetGroupTuple`: at most 5 target groups, weights 0–999).
 const MAX_TARGET_GROUPS: usize = 5;
 const MAX_WEIGHT: u16 = 999;
 
-/// Routes by target-group weights on one listener.
+/// Routes by target-group weights on one route (a listener's default action or a rule).
 #[derive(Debug, Clone)]
 pub struct AlbRouter<A = Elbv2> {
     api: A,
-    listener_arn: String,
-    /// Release stack name → its target group ARN.
+    route: AlbRoute,
+    /// Release stack name (or [`super::BASELINE`]) → its target group ARN.
     groups: BTreeMap<String, String>,
     /// Release stacks that cannot be routed to, with the reason (an output missing).
     unroutable: BTreeMap<String, String>,
+    /// Target group stickiness as of the last read.
+    stickiness: Arc<Mutex<Option<Duration>>>,
 }
 
 impl<A: LoadBalancerApi> AlbRouter<A> {
-    /// `groups` maps release stack names to their target group ARNs; `unroutable` lists release
-    /// stacks without one, so asking to route to them says why.
+    /// `groups` maps release stack names (and the baseline, if the app adopted one) to their
+    /// target group ARNs; `unroutable` lists release stacks without one, so asking to route to
+    /// them says why.
     pub fn new(
         api: A,
-        listener_arn: impl Into<String>,
+        route: AlbRoute,
         groups: impl IntoIterator<Item = (String, String)>,
         unroutable: impl IntoIterator<Item = (String, String)>,
     ) -> Self {
         AlbRouter {
             api,
-            listener_arn: listener_arn.into(),
+            route,
             groups: groups.into_iter().collect(),
             unroutable: unroutable.into_iter().collect(),
+            stickiness: Arc::default(),
         }
     }
 
-    pub fn listener_arn(&self) -> &str {
-        &self.listener_arn
+    pub fn route(&self) -> &AlbRoute {
+        &self.route
+    }
+
+    /// The target group ARN behind a weights key, when the router knows one.
+    pub fn target_group(&self, key: &str) -> Option<&str> {
+        self.groups.get(key).map(String::as_str)
     }
 
     /// The target group for a weights key: a known release stack, or the ARN of a group the
@@ -95,17 +108,15 @@ impl<A: LoadBalancerApi> AlbRouter<A> {
 
 impl<A: LoadBalancerApi + Send> TrafficRouter for AlbRouter<A> {
     async fn read_weights(&self) -> Result<Weights, RouterError> {
-        let forward = self
-            .api
-            .listener_forward(&self.listener_arn)
-            .await
-            .map_err(|error| {
-                router_error(
-                    format!("read the weights of listener {}", self.listener_arn),
-                    &format!("listener {}", self.listener_arn),
-                    error,
-                )
-            })?;
+        let action = self.api.forward(&self.route).await.map_err(|error| {
+            router_error(
+                format!("read the weights of {}", self.route),
+                &self.route.to_string(),
+                error,
+            )
+        })?;
+        *self.stickiness.lock().expect("stickiness lock") = action.stickiness;
+        let forward = action.groups;
         let sum: u32 = forward.iter().map(|group| u32::from(group.weight)).sum();
         let stack_of: BTreeMap<&str, &str> = self
             .groups
@@ -126,12 +137,12 @@ impl<A: LoadBalancerApi + Send> TrafficRouter for AlbRouter<A> {
     async fn set_weights(&self, weights: &Weights) -> Result<(), RouterError> {
         let forward = self.forward_for(weights)?;
         self.api
-            .set_listener_forward(&self.listener_arn, &forward)
+            .set_forward(&self.route, &forward)
             .await
             .map_err(|error| {
                 router_error(
-                    format!("set weights {weights} on listener {}", self.listener_arn),
-                    &format!("listener {} or one of its target groups", self.listener_arn),
+                    format!("set weights {weights} on {}", self.route),
+                    &format!("{} or one of its target groups", self.route),
                     error,
                 )
             })
@@ -140,6 +151,10 @@ impl<A: LoadBalancerApi + Send> TrafficRouter for AlbRouter<A> {
     fn supports_gradual(&self) -> bool {
         true
     }
+
+    fn stickiness(&self) -> Option<Duration> {
+        *self.stickiness.lock().expect("stickiness lock")
+    }
 }
 
 #[cfg(test)]
@@ -147,39 +162,48 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
-    use crate::aws::elbv2::TargetHealthFacts;
+    use crate::aws::elbv2::{ForwardAction, RuleFacts, TargetHealthFacts};
     use crate::aws::{AwsError, AwsErrorKind};
 
     const TG1: &str = "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/r1/1";
     const TG2: &str = "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/r2/2";
     const STRAY: &str = "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/manual/3";
+    const LEGACY: &str = "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/legacy/4";
 
     #[derive(Default)]
     struct FakeListener {
         forward: Mutex<Vec<WeightedTargetGroup>>,
+        stickiness: Mutex<Option<Duration>>,
         writes: Mutex<u32>,
         throttled: bool,
     }
 
     impl LoadBalancerApi for &FakeListener {
-        async fn listener_forward(&self, _: &str) -> Result<Vec<WeightedTargetGroup>, AwsError> {
+        async fn forward(&self, _: &AlbRoute) -> Result<ForwardAction, AwsError> {
             if self.throttled {
                 let kind = AwsErrorKind::Throttled {
                     message: "Rate exceeded".into(),
                 };
                 return Err(AwsError::new("describe listener", kind));
             }
-            Ok(self.forward.lock().unwrap().clone())
+            Ok(ForwardAction {
+                groups: self.forward.lock().unwrap().clone(),
+                stickiness: *self.stickiness.lock().unwrap(),
+            })
         }
 
-        async fn set_listener_forward(
+        async fn set_forward(
             &self,
-            _: &str,
+            _: &AlbRoute,
             groups: &[WeightedTargetGroup],
         ) -> Result<(), AwsError> {
             *self.writes.lock().unwrap() += 1;
             *self.forward.lock().unwrap() = groups.to_vec();
             Ok(())
+        }
+
+        async fn rules_forwarding_to(&self, _: &str) -> Result<Vec<RuleFacts>, AwsError> {
+            Ok(Vec::new())
         }
 
         async fn target_health(&self, _: &str) -> Result<Vec<TargetHealthFacts>, AwsError> {
@@ -190,10 +214,13 @@ mod tests {
     fn router(fake: &FakeListener) -> AlbRouter<&FakeListener> {
         AlbRouter::new(
             fake,
-            "arn:listener",
+            AlbRoute::Rule {
+                rule_arn: "arn:rule".into(),
+            },
             [
                 ("web-r1".to_string(), TG1.to_string()),
                 ("web-r2".to_string(), TG2.to_string()),
+                (super::super::BASELINE.to_string(), LEGACY.to_string()),
             ],
             [(
                 "web-r3".to_string(),
@@ -271,6 +298,28 @@ mod tests {
             );
         }
         assert_eq!(*fake.writes.lock().unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_baseline_reads_and_writes_under_its_name_and_stickiness_is_reported() {
+        let fake = FakeListener::default();
+        *fake.forward.lock().unwrap() = vec![group(LEGACY, 1)];
+        *fake.stickiness.lock().unwrap() = Some(Duration::from_secs(3600));
+        let router = router(&fake);
+        assert_eq!(router.stickiness(), None, "nothing read yet");
+        assert_eq!(
+            router.read_weights().await.unwrap(),
+            Weights::all_on(super::super::BASELINE)
+        );
+        assert_eq!(router.stickiness(), Some(Duration::from_secs(3600)));
+        router
+            .set_weights(&Weights::split("web-r1", Some(super::super::BASELINE), 10))
+            .await
+            .unwrap();
+        assert_eq!(
+            *fake.forward.lock().unwrap(),
+            [group(LEGACY, 90), group(TG1, 10)]
+        );
     }
 
     #[tokio::test]

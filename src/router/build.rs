@@ -1,17 +1,20 @@
 //! Builds the app's router from its spec and its release stacks' outputs, behind one type.
 
+use std::time::Duration;
+
 use super::alb::AlbRouter;
 use super::eip::EipRouter;
 use super::route53::{Endpoint, RecordName, Route53Router};
-use super::{RouterError, TrafficRouter, Weights};
+use super::{RouterError, TrafficRouter, Weights, BASELINE};
 use crate::aws::addresses::Ec2Addresses;
 use crate::aws::cloudformation::StackFacts;
-use crate::aws::elbv2::Elbv2;
+use crate::aws::elbv2::{AlbRoute, Elbv2};
 use crate::aws::route53::Route53;
 use crate::aws::AwsContext;
 use crate::release::aws_sources::AwsSources;
 use crate::release::params::ParamError;
-use crate::spec::{AppSpec, RouterSpec, ValueSource};
+use crate::route::{Baseline, BaselineTarget};
+use crate::spec::{AlbRouteSpec, AppSpec, RouterSpec, ValueSource};
 
 /// One of the three routers, so the driver stays generic over a single type.
 #[derive(Debug, Clone)]
@@ -45,6 +48,71 @@ impl TrafficRouter for AnyRouter {
             AnyRouter::Eip(router) => router.supports_gradual(),
         }
     }
+
+    fn stickiness(&self) -> Option<Duration> {
+        match self {
+            AnyRouter::Alb(router) => router.stickiness(),
+            AnyRouter::Route53(router) => router.stickiness(),
+            AnyRouter::Eip(router) => router.stickiness(),
+        }
+    }
+}
+
+impl AnyRouter {
+    /// The route this router writes, as messages and the baseline record name it:
+    /// `listener arn:…`, `listener rule arn:…`, `CNAME record api.example.com in hosted zone
+    /// Z…`, `Elastic IP eipalloc-…`.
+    pub fn route(&self) -> String {
+        match self {
+            AnyRouter::Alb(router) => router.route().to_string(),
+            AnyRouter::Route53(router) => route53_route(router.record()),
+            AnyRouter::Eip(router) => format!("Elastic IP {}", router.allocation_id()),
+        }
+    }
+
+    /// What adopting the raw weights key `key` (as this router reports an entry no release
+    /// owns) as the baseline means; `None` for a key this router cannot have reported.
+    pub fn baseline_target_for(&self, key: &str) -> Option<BaselineTarget> {
+        match self {
+            AnyRouter::Alb(_) => (key.starts_with("arn:") && key.contains(":targetgroup/"))
+                .then(|| BaselineTarget::TargetGroup {
+                    arn: key.to_string(),
+                }),
+            AnyRouter::Route53(router) if key == router.record().plain_key() => {
+                Some(BaselineTarget::PlainRecord {
+                    set_identifier: BASELINE.to_string(),
+                })
+            }
+            AnyRouter::Route53(_) => Some(BaselineTarget::WeightedRecord {
+                set_identifier: key.to_string(),
+            }),
+            AnyRouter::Eip(_) => Some(BaselineTarget::Instance {
+                instance_id: key.to_string(),
+            }),
+        }
+    }
+}
+
+fn route53_route(record: &RecordName) -> String {
+    format!(
+        "{} record {} in hosted zone {}",
+        record.record_type,
+        record.name.trim_end_matches('.'),
+        record.hosted_zone_id.trim_start_matches("/hostedzone/")
+    )
+}
+
+/// The baseline's target, when it was adopted on `route` and not let go since.
+fn baseline_on<'a>(baseline: Option<&'a Baseline>, route: &str) -> Option<&'a BaselineTarget> {
+    let baseline = baseline.filter(|baseline| !baseline.is_released())?;
+    if baseline.route != route {
+        tracing::warn!(
+            "the baseline was adopted on the {}, but the spec now routes through the {route}: it is ignored",
+            baseline.route
+        );
+        return None;
+    }
+    Some(&baseline.target)
 }
 
 /// Release stack name → the value of one of its outputs, and the stacks that lack it.
@@ -76,24 +144,35 @@ fn outputs_named<'a>(
 }
 
 /// The router the app's spec asks for, knowing the given release stacks (every release that may
-/// hold or take traffic: the live one, the candidate, any left over). A release without the
-/// output the router needs is kept as "cannot take traffic", so asking for it says why.
+/// hold or take traffic: the live one, the candidate, any left over) and the app's baseline, if
+/// it adopted one on this route. A release without the output the router needs is kept as
+/// "cannot take traffic", so asking for it says why.
 pub async fn build_router<'a>(
     ctx: &AwsContext,
     app: &AppSpec,
     releases: impl IntoIterator<Item = &'a StackFacts>,
+    baseline: Option<&Baseline>,
 ) -> Result<AnyRouter, RouterError> {
     let releases: Vec<&StackFacts> = releases.into_iter().collect();
     match &app.router {
         RouterSpec::Alb {
-            listener,
+            route,
             target_group_output,
         } => {
-            let listener = resolve(ctx, app, "router.listener", listener).await?;
-            let groups = outputs_named(releases.iter().copied(), target_group_output);
+            let arn = resolve(ctx, app, route.key(), route.source()).await?;
+            let route = match route {
+                AlbRouteSpec::Listener(_) => AlbRoute::DefaultAction { listener_arn: arn },
+                AlbRouteSpec::Rule(_) => AlbRoute::Rule { rule_arn: arn },
+            };
+            let mut groups = outputs_named(releases.iter().copied(), target_group_output);
+            if let Some(BaselineTarget::TargetGroup { arn }) =
+                baseline_on(baseline, &route.to_string())
+            {
+                groups.found.push((BASELINE.to_string(), arn.clone()));
+            }
             Ok(AnyRouter::Alb(AlbRouter::new(
                 Elbv2::new(ctx),
-                listener,
+                route,
                 groups.found,
                 groups.missing,
             )))
@@ -138,19 +217,32 @@ pub async fn build_router<'a>(
                 record_type: record_type.as_str().to_string(),
                 ttl: *ttl,
             };
-            Ok(AnyRouter::Route53(Route53Router::new(
-                Route53::new(ctx),
-                record,
-                found,
-                missing,
-            )))
+            let baseline = match baseline_on(baseline, &route53_route(&record)) {
+                Some(
+                    BaselineTarget::WeightedRecord { set_identifier }
+                    | BaselineTarget::PlainRecord { set_identifier },
+                ) => Some(set_identifier.clone()),
+                _ => None,
+            };
+            let router = Route53Router::new(Route53::new(ctx), record, found, missing);
+            Ok(AnyRouter::Route53(match baseline {
+                Some(set_identifier) => router.with_baseline(set_identifier),
+                None => router,
+            }))
         }
         RouterSpec::Eip {
             allocation_id,
             instance_output,
         } => {
             let allocation = resolve(ctx, app, "router.allocation_id", allocation_id).await?;
-            let instances = outputs_named(releases.iter().copied(), instance_output);
+            let mut instances = outputs_named(releases.iter().copied(), instance_output);
+            if let Some(BaselineTarget::Instance { instance_id }) =
+                baseline_on(baseline, &format!("Elastic IP {allocation}"))
+            {
+                instances
+                    .found
+                    .push((BASELINE.to_string(), instance_id.clone()));
+            }
             Ok(AnyRouter::Eip(EipRouter::new(
                 Ec2Addresses::new(ctx),
                 allocation,

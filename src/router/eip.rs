@@ -11,7 +11,7 @@ use crate::aws::addresses::{AddressApi, Ec2Addresses};
 pub struct EipRouter<A = Ec2Addresses> {
     api: A,
     allocation_id: String,
-    /// Release stack name → its instance id.
+    /// Release stack name (or [`super::BASELINE`]) → its instance id.
     instances: BTreeMap<String, String>,
     /// Release stacks that cannot be routed to, with the reason (an output missing).
     unroutable: BTreeMap<String, String>,
@@ -30,6 +30,10 @@ impl<A: AddressApi> EipRouter<A> {
             instances: instances.into_iter().collect(),
             unroutable: unroutable.into_iter().collect(),
         }
+    }
+
+    pub fn allocation_id(&self) -> &str {
+        &self.allocation_id
     }
 
     /// The instance that gets the address for `weights`, checked before any call.

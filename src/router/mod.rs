@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -23,6 +24,11 @@ pub use alb::AlbRouter;
 pub use build::{build_router, AnyRouter};
 pub use eip::EipRouter;
 pub use route53::{Endpoint, RecordName, Route53Router};
+
+/// The key under which a router reports and takes the app's **baseline**: the traffic an app's
+/// first deploy adopted with `--adopt` (a target group, a Route 53 record or an instance that no
+/// release owns). No release stack can have this name: release stacks are `<app>-<release>`.
+pub const BASELINE: &str = "baseline";
 
 /// An error from an AWS SDK or any other layer below a router, kept as the source of ours.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -45,6 +51,13 @@ pub trait TrafficRouter {
 
     /// False for routers that can only move all traffic at once (Elastic IP).
     fn supports_gradual(&self) -> bool;
+
+    /// How long a client stays on the target it was first sent to whatever the weights say
+    /// (ALB target group stickiness on the forward action), as of the last read; `None` when
+    /// stickiness is off or the router has no such setting.
+    fn stickiness(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// Traffic share per release stack name, in percent (0..=100).
@@ -129,6 +142,26 @@ impl Weights {
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// Whether both send the same share of the traffic to every stack: `{r2: 100}` and
+    /// `{r1: 0, r2: 100}` are the same traffic (a router may drop an entry at 0, an Elastic IP
+    /// reports only its holder), and so are weights on another scale that round to the same
+    /// shares.
+    pub fn same_traffic(&self, other: &Weights) -> bool {
+        self.iter()
+            .chain(other.iter())
+            .all(|(stack, _)| self.share_of(stack) == other.share_of(stack))
+    }
+
+    /// The same weights with `key` renamed to `to` (a router that learns what a raw target is).
+    pub fn renamed(&self, key: &str, to: &str) -> Weights {
+        self.iter()
+            .map(|(stack, weight)| {
+                let name = if stack == key { to } else { stack };
+                (name.to_string(), weight)
+            })
+            .collect()
     }
 }
 
@@ -261,6 +294,28 @@ mod tests {
             r#"{"web-r1":90,"web-r2":10}"#
         );
         assert_eq!(Weights::new().to_string(), "no traffic");
+    }
+
+    #[test]
+    fn same_traffic_ignores_entries_at_zero_and_the_scale() {
+        let written = Weights::split("web-r2", Some("web-r1"), 100);
+        assert!(written.same_traffic(&Weights::all_on("web-r2")));
+        assert!(Weights::all_on("web-r2").same_traffic(&written));
+        assert!(!written.same_traffic(&Weights::all_on("web-r1")));
+        let tenth = Weights::split("web-r2", Some("web-r1"), 10);
+        assert!(!tenth.same_traffic(&written));
+        let scaled: Weights = [("web-r1".to_owned(), 18), ("web-r2".to_owned(), 2)]
+            .into_iter()
+            .collect();
+        assert!(tenth.same_traffic(&scaled));
+        assert!(Weights::new().same_traffic(&Weights::new()));
+        assert!(!Weights::new().same_traffic(&written));
+    }
+
+    #[test]
+    fn renamed_moves_one_key() {
+        let weights = Weights::split("web-r1", Some("arn:tg"), 10).renamed("arn:tg", BASELINE);
+        assert_eq!(weights.to_string(), "baseline 90%, web-r1 10%");
     }
 
     #[test]

@@ -1,11 +1,19 @@
 //! The Route 53 router: weighted records of one name, one per release stack, with the stack
 //! name as the set identifier.
+//!
+//! Two facts of Route 53 shape it (Route 53 Developer Guide, "Weighted routing"): when every
+//! weighted record of a name has weight 0, Route 53 answers with all of them in equal shares, so
+//! all-zero weights are read as equal shares and never written; and a plain record cannot stand
+//! beside weighted records of the same name and type, so an adopted plain record becomes the
+//! weighted baseline record in the same change batch that adds the candidate's.
 
 use std::collections::BTreeMap;
 
 use super::service_error::{router_error, to_percent};
-use super::{RouterError, TrafficRouter, Weights};
-use crate::aws::route53::{DnsApi, RecordChange, RecordTarget, Route53, WeightedRecord};
+use super::{RouterError, TrafficRouter, Weights, BASELINE};
+use crate::aws::route53::{
+    DnsApi, NameRecords, RecordChange, RecordTarget, Route53, WeightedRecord,
+};
 
 /// Where a release's record points.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +37,18 @@ pub struct RecordName {
     pub ttl: u32,
 }
 
+impl RecordName {
+    /// The key under which a plain (not weighted) record of the name is reported before it is
+    /// adopted, e.g. `plain CNAME record api.example.com`.
+    pub fn plain_key(&self) -> String {
+        format!(
+            "plain {} record {}",
+            self.record_type,
+            self.name.trim_end_matches('.')
+        )
+    }
+}
+
 /// Routes by weighted DNS records.
 #[derive(Debug, Clone)]
 pub struct Route53Router<D = Route53> {
@@ -38,6 +58,9 @@ pub struct Route53Router<D = Route53> {
     endpoints: BTreeMap<String, Endpoint>,
     /// Release stacks that cannot be routed to, with the reason (an output missing).
     unroutable: BTreeMap<String, String>,
+    /// The set identifier of the app's baseline record, reported as [`BASELINE`]. A plain record
+    /// of the name is the baseline (not yet weighted) once the app adopted it.
+    baseline: Option<String>,
 }
 
 impl<D: DnsApi> Route53Router<D> {
@@ -52,7 +75,18 @@ impl<D: DnsApi> Route53Router<D> {
             record,
             endpoints: endpoints.into_iter().collect(),
             unroutable: unroutable.into_iter().collect(),
+            baseline: None,
         }
+    }
+
+    /// The same router knowing the app's baseline record by its set identifier.
+    pub fn with_baseline(mut self, set_identifier: impl Into<String>) -> Self {
+        self.baseline = Some(set_identifier.into());
+        self
+    }
+
+    pub fn record(&self) -> &RecordName {
+        &self.record
     }
 
     fn describe(&self) -> String {
@@ -65,9 +99,9 @@ impl<D: DnsApi> Route53Router<D> {
     async fn current_records(
         &self,
         action: impl Fn() -> String,
-    ) -> Result<Vec<WeightedRecord>, RouterError> {
+    ) -> Result<NameRecords, RouterError> {
         self.api
-            .weighted_records(
+            .records(
                 &self.record.hosted_zone_id,
                 &self.record.name,
                 &self.record.record_type,
@@ -98,33 +132,64 @@ impl<D: DnsApi> Route53Router<D> {
         }
     }
 
+    /// The weights key of a weighted record.
+    fn key_of<'a>(&'a self, set_identifier: &'a str) -> &'a str {
+        if self.baseline.as_deref() == Some(set_identifier) {
+            BASELINE
+        } else {
+            set_identifier
+        }
+    }
+
     /// The changes that make `current` hold exactly `weights`; empty when it already does.
     fn changes_for(
         &self,
         weights: &Weights,
-        current: &[WeightedRecord],
+        current: &NameRecords,
     ) -> Result<Vec<RecordChange>, RouterError> {
         let invalid = |reason: String| RouterError::InvalidWeights {
             weights: weights.clone(),
             reason,
         };
         let mut changes = Vec::new();
-        for (stack, percent) in weights.iter() {
-            let existing = current.iter().find(|record| record.set_identifier == stack);
-            let target = match (self.endpoints.get(stack), existing) {
-                (Some(endpoint), _) => self.target_of(endpoint),
-                // A record cutover did not create (or a release it no longer knows): keep
-                // pointing where it points, change only its weight.
-                (None, Some(record)) => record.target.clone(),
-                (None, None) => {
-                    return Err(invalid(match self.unroutable.get(stack) {
-                        Some(reason) => format!("{stack} cannot take traffic: {reason}"),
-                        None => format!("{stack} is not a release stack of this app"),
+        if let Some(plain) = &current.plain {
+            if self.baseline.is_none() {
+                return Err(invalid(format!(
+                    "{} is not weighted and belongs to no release; adopt it as the baseline first (`cutover deploy APP --adopt`)",
+                    self.record.plain_key()
+                )));
+            }
+            // It becomes the weighted baseline record (or goes, when the baseline is let go) in
+            // this batch: Route 53 refuses weighted records beside a plain one.
+            changes.push(RecordChange::DeletePlain(plain.clone()));
+        }
+        for (key, percent) in weights.iter() {
+            let set_identifier = match (key, &self.baseline) {
+                (BASELINE, Some(baseline)) => baseline.as_str(),
+                (BASELINE, None) => {
+                    return Err(invalid("the app has no baseline".into()));
+                }
+                (stack, _) => stack,
+            };
+            let existing = current
+                .weighted
+                .iter()
+                .find(|record| record.set_identifier == set_identifier);
+            let target = match (self.endpoints.get(key), existing, &current.plain) {
+                (Some(endpoint), _, _) => self.target_of(endpoint),
+                // A record cutover did not create (the baseline, or a release it no longer
+                // knows): keep pointing where it points, change only its weight.
+                (None, Some(record), _) => record.target.clone(),
+                (None, None, Some(plain)) if key == BASELINE => plain.clone(),
+                (None, None, _) => {
+                    return Err(invalid(match self.unroutable.get(key) {
+                        Some(reason) => format!("{key} cannot take traffic: {reason}"),
+                        None => format!("{key} is not a release stack of this app"),
                     }))
                 }
             };
             let desired = WeightedRecord {
-                set_identifier: stack.to_string(),
+                set_identifier: set_identifier.to_string(),
                 weight: percent,
                 target,
             };
@@ -132,11 +197,9 @@ impl<D: DnsApi> Route53Router<D> {
                 changes.push(RecordChange::Upsert(desired));
             }
         }
-        for record in current {
-            if weights
-                .iter()
-                .all(|(stack, _)| stack != record.set_identifier)
-            {
+        for record in &current.weighted {
+            let key = self.key_of(&record.set_identifier);
+            if weights.iter().all(|(stack, _)| stack != key) {
                 changes.push(RecordChange::Delete(record.clone()));
             }
         }
@@ -149,16 +212,41 @@ impl<D: DnsApi + Send> TrafficRouter for Route53Router<D> {
         let records = self
             .current_records(|| format!("read the weights of the {}", self.describe()))
             .await?;
-        let sum: u32 = records.iter().map(|record| u32::from(record.weight)).sum();
-        Ok(records
-            .iter()
-            .map(|record| {
-                (
-                    record.set_identifier.clone(),
-                    to_percent(u32::from(record.weight), sum),
-                )
-            })
-            .collect())
+        let mut weights: Weights = if records.weighted.iter().all(|record| record.weight == 0) {
+            // Route 53 answers all-zero weighted records in equal shares.
+            let count = records.weighted.len() as u32;
+            records
+                .weighted
+                .iter()
+                .map(|record| {
+                    let key = self.key_of(&record.set_identifier).to_string();
+                    (key, to_percent(1, count))
+                })
+                .collect()
+        } else {
+            let sum: u32 = records
+                .weighted
+                .iter()
+                .map(|record| u32::from(record.weight))
+                .sum();
+            records
+                .weighted
+                .iter()
+                .map(|record| {
+                    let key = self.key_of(&record.set_identifier).to_string();
+                    (key, to_percent(u32::from(record.weight), sum))
+                })
+                .collect()
+        };
+        if records.plain.is_some() {
+            // A plain record answers every query of the name.
+            let key = match self.baseline {
+                Some(_) => BASELINE.to_string(),
+                None => self.record.plain_key(),
+            };
+            weights.set(&key, 100);
+        }
+        Ok(weights)
     }
 
     async fn set_weights(&self, weights: &Weights) -> Result<(), RouterError> {
@@ -207,17 +295,16 @@ mod tests {
     #[derive(Default)]
     struct FakeZone {
         records: Mutex<Vec<WeightedRecord>>,
+        plain: Mutex<Option<RecordTarget>>,
         batches: Mutex<Vec<Vec<RecordChange>>>,
     }
 
     impl DnsApi for &FakeZone {
-        async fn weighted_records(
-            &self,
-            _: &str,
-            _: &str,
-            _: &str,
-        ) -> Result<Vec<WeightedRecord>, AwsError> {
-            Ok(self.records.lock().unwrap().clone())
+        async fn records(&self, _: &str, _: &str, _: &str) -> Result<NameRecords, AwsError> {
+            Ok(NameRecords {
+                weighted: self.records.lock().unwrap().clone(),
+                plain: self.plain.lock().unwrap().clone(),
+            })
         }
 
         async fn change_records(
@@ -241,7 +328,16 @@ mod tests {
                         );
                         records.retain(|old| old != record);
                     }
+                    RecordChange::DeletePlain(target) => {
+                        let mut plain = self.plain.lock().unwrap();
+                        assert_eq!(plain.as_ref(), Some(target), "exact plain record");
+                        *plain = None;
+                    }
                 }
+                assert!(
+                    records.is_empty() || self.plain.lock().unwrap().is_none(),
+                    "Route 53 refuses weighted records beside a plain one"
+                );
             }
             self.batches.lock().unwrap().push(changes.to_vec());
             Ok(())
@@ -322,6 +418,94 @@ mod tests {
             .find(|record| record.set_identifier == "manual")
             .unwrap();
         assert_eq!((kept.weight, &kept.target), (0, &manual.target));
+    }
+
+    fn legacy() -> RecordTarget {
+        RecordTarget::Values {
+            ttl: 300,
+            values: vec!["legacy.example.net".into()],
+        }
+    }
+
+    #[tokio::test]
+    async fn all_zero_weights_read_as_equal_shares() {
+        let zone = FakeZone::default();
+        let at_zero = |stack: &str| WeightedRecord {
+            set_identifier: stack.into(),
+            weight: 0,
+            target: legacy(),
+        };
+        zone.records.lock().unwrap().push(at_zero("web-r1"));
+        let router = router(&zone);
+        assert_eq!(
+            router.read_weights().await.unwrap(),
+            Weights::all_on("web-r1")
+        );
+        zone.records.lock().unwrap().push(at_zero("web-r2"));
+        let weights = router.read_weights().await.unwrap();
+        assert_eq!((weights.share_of("web-r1"), weights.share_of("web-r2")), (50, 50));
+        // A canary's first step from there is written as such, and reads back so.
+        let step = Weights::split("web-r2", Some("web-r1"), 10);
+        router.set_weights(&step).await.unwrap();
+        assert_eq!(router.read_weights().await.unwrap(), step);
+    }
+
+    #[tokio::test]
+    async fn an_adopted_plain_record_becomes_the_weighted_baseline_in_one_batch() {
+        let zone = FakeZone::default();
+        *zone.plain.lock().unwrap() = Some(legacy());
+        let unadopted = router(&zone);
+        assert_eq!(
+            unadopted.read_weights().await.unwrap(),
+            Weights::all_on("plain CNAME record api.example.com")
+        );
+        let refused = unadopted
+            .set_weights(&Weights::all_on("web-r1"))
+            .await
+            .unwrap_err();
+        assert!(refused.to_string().contains("--adopt"), "{refused}");
+        assert!(zone.batches.lock().unwrap().is_empty());
+
+        let router = router(&zone).with_baseline(BASELINE);
+        assert_eq!(
+            router.read_weights().await.unwrap(),
+            Weights::all_on(BASELINE)
+        );
+        let step = Weights::split("web-r1", Some(BASELINE), 10);
+        router.set_weights(&step).await.unwrap();
+        assert_eq!(router.read_weights().await.unwrap(), step);
+        let batches = zone.batches.lock().unwrap();
+        assert_eq!(batches.len(), 1, "one atomic batch");
+        assert!(matches!(&batches[0][0], RecordChange::DeletePlain(target) if *target == legacy()));
+        let records = zone.records.lock().unwrap();
+        let baseline = records
+            .iter()
+            .find(|record| record.set_identifier == BASELINE)
+            .unwrap();
+        assert_eq!((baseline.weight, &baseline.target), (90, &legacy()));
+    }
+
+    #[tokio::test]
+    async fn an_adopted_weighted_record_keeps_its_set_identifier() {
+        let zone = FakeZone::default();
+        zone.records.lock().unwrap().push(WeightedRecord {
+            set_identifier: "legacy".into(),
+            weight: 7,
+            target: legacy(),
+        });
+        let router = router(&zone).with_baseline("legacy");
+        assert_eq!(
+            router.read_weights().await.unwrap(),
+            Weights::all_on(BASELINE)
+        );
+        router
+            .set_weights(&Weights::split("web-r1", Some(BASELINE), 100))
+            .await
+            .unwrap();
+        let records = zone.records.lock().unwrap();
+        assert!(records
+            .iter()
+            .any(|record| record.set_identifier == "legacy" && record.weight == 0));
     }
 
     #[tokio::test]

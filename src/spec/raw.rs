@@ -60,6 +60,7 @@ pub(crate) enum RouterKind {
 pub(crate) struct RawRouter {
     pub kind: RouterKind,
     pub listener: Option<RawValue>,
+    pub rule: Option<RawValue>,
     pub target_group_output: Option<String>,
     pub hosted_zone_id: Option<RawValue>,
     pub record_name: Option<String>,
@@ -92,6 +93,7 @@ pub(crate) struct RawStrategy {
     pub weights: Option<Vec<u32>>,
     pub pause: Option<RawDuration>,
     pub final_bake: Option<RawDuration>,
+    pub hold_for_stickiness: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

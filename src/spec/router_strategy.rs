@@ -5,11 +5,12 @@ use std::time::Duration;
 
 use super::error::{KeyPath, SpecError};
 use super::raw::{RawRouter, RawStrategy, RouterKind, StrategyName};
-use super::types::{RecordType, RouterSpec, StrategyKind, StrategySpec};
+use super::types::{AlbRouteSpec, RecordType, RouterSpec, StrategyKind, StrategySpec};
 use super::validate::Checker;
 
 const ROUTER_KEYS: &[(&str, RouterKind)] = &[
     ("listener", RouterKind::Alb),
+    ("rule", RouterKind::Alb),
     ("target_group_output", RouterKind::Alb),
     ("hosted_zone_id", RouterKind::Route53),
     ("record_name", RouterKind::Route53),
@@ -103,6 +104,7 @@ fn required<T>(
 pub(crate) fn router(check: &Checker<'_>, raw: RawRouter) -> Result<RouterSpec, SpecError> {
     let present = [
         ("listener", raw.listener.is_some()),
+        ("rule", raw.rule.is_some()),
         ("target_group_output", raw.target_group_output.is_some()),
         ("hosted_zone_id", raw.hosted_zone_id.is_some()),
         ("record_name", raw.record_name.is_some()),
@@ -125,7 +127,26 @@ pub(crate) fn router(check: &Checker<'_>, raw: RawRouter) -> Result<RouterSpec, 
     let kind = router_kind_name(raw.kind);
     match raw.kind {
         RouterKind::Alb => {
-            let listener = required(check, "router", kind, "listener", raw.listener)?;
+            let route = match (raw.listener, raw.rule) {
+                (Some(listener), None) => {
+                    AlbRouteSpec::Listener(check.value_source(key.key("listener"), listener)?)
+                }
+                (None, Some(rule)) => AlbRouteSpec::Rule(check.value_source(key.key("rule"), rule)?),
+                (Some(_), Some(_)) => {
+                    return Err(check.invalid_with_hint(
+                        key.key("rule"),
+                        "`listener` and `rule` are both set; the router writes one of them",
+                        "keep `rule` to route through one listener rule (a load balancer shared with other apps), or `listener` to route through the listener's default action",
+                    ))
+                }
+                (None, None) => {
+                    return Err(check.invalid_with_hint(
+                        key.clone(),
+                        "router kind `alb` needs `listener` or `rule`",
+                        "`listener` routes through the listener's default action; `rule` through one listener rule",
+                    ))
+                }
+            };
             let output = required(
                 check,
                 "router",
@@ -134,7 +155,7 @@ pub(crate) fn router(check: &Checker<'_>, raw: RawRouter) -> Result<RouterSpec, 
                 raw.target_group_output,
             )?;
             Ok(RouterSpec::Alb {
-                listener: check.value_source(key.key("listener"), listener)?,
+                route,
                 target_group_output: check.output_name(key.key("target_group_output"), &output)?,
             })
         }
@@ -233,6 +254,7 @@ pub(crate) fn strategy(
         return Ok(StrategySpec {
             kind: StrategyKind::AllAtOnce,
             final_bake: Duration::ZERO,
+            hold_for_stickiness: true,
         });
     };
     let present = [
@@ -292,6 +314,7 @@ pub(crate) fn strategy(
     Ok(StrategySpec {
         kind,
         final_bake: raw.final_bake.map_or(Duration::ZERO, |bake| bake.0),
+        hold_for_stickiness: raw.hold_for_stickiness.unwrap_or(true),
     })
 }
 

@@ -128,10 +128,10 @@ impl fmt::Display for Capability {
 /// What moves traffic between releases.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RouterSpec {
-    /// Weighted target groups on a listener of a long-lived stack.
+    /// Weighted target groups on a listener's default action, or on one listener rule.
     Alb {
-        /// The listener ARN (usually the base stack's output).
-        listener: ValueSource,
+        /// The listener's default action or one rule (usually outputs of a base stack).
+        route: AlbRouteSpec,
         /// The output of each release stack that holds its target group ARN.
         target_group_output: String,
     },
@@ -155,6 +155,33 @@ pub enum RouterSpec {
         /// The output of each release stack that holds its instance id.
         instance_output: String,
     },
+}
+
+/// Where the ALB router writes its weights: exactly one of `router.listener` and `router.rule`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AlbRouteSpec {
+    /// `listener`: the listener ARN; cutover edits its default action.
+    Listener(ValueSource),
+    /// `rule`: one listener rule's ARN; cutover edits only its forward action, keeping its
+    /// conditions, priority and authenticate actions (several apps can share one load balancer,
+    /// a rule each).
+    Rule(ValueSource),
+}
+
+impl AlbRouteSpec {
+    /// The spec key that holds it: `router.listener` or `router.rule`.
+    pub fn key(&self) -> &'static str {
+        match self {
+            AlbRouteSpec::Listener(_) => "router.listener",
+            AlbRouteSpec::Rule(_) => "router.rule",
+        }
+    }
+
+    pub fn source(&self) -> &ValueSource {
+        match self {
+            AlbRouteSpec::Listener(source) | AlbRouteSpec::Rule(source) => source,
+        }
+    }
 }
 
 impl RouterSpec {
@@ -201,6 +228,10 @@ pub struct StrategySpec {
     pub kind: StrategyKind,
     /// Time at 100 % with the gates watched before the previous release is let go.
     pub final_bake: Duration,
+    /// With ALB target group stickiness on, clients stay on the target group they were sent to
+    /// for the stickiness duration whatever the weights say: each step before 100 % is then held
+    /// at least that long (default), unless this is false.
+    pub hold_for_stickiness: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -19,7 +19,7 @@ use cutover::cutover::CutoverOutcome;
 use cutover::gates::{build_gates, AppGates, GateChecker, GateOutcome};
 use cutover::router::{TrafficRouter, Weights};
 use cutover::spec::{
-    AppSpec, GatesSpec, HttpGate, HttpTarget, RecordType, RouterSpec, StrategyKind,
+    AlbRouteSpec, AppSpec, GatesSpec, HttpGate, HttpTarget, RecordType, RouterSpec, StrategyKind,
     TargetHealthGate, ValueSource,
 };
 
@@ -53,10 +53,10 @@ async fn alb_world() -> (World, String) {
 fn alb_spec(gates: GatesSpec) -> AppSpec {
     app(
         RouterSpec::Alb {
-            listener: ValueSource::StackOutput {
+            route: AlbRouteSpec::Listener(ValueSource::StackOutput {
                 stack: "routers-base".into(),
                 output: "ListenerArn".into(),
-            },
+            }),
             target_group_output: "TargetGroupArn".into(),
         },
         gates,

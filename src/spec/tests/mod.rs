@@ -84,7 +84,8 @@ fn a_minimal_spec_gets_the_documented_defaults() {
         app.strategy,
         StrategySpec {
             kind: StrategyKind::AllAtOnce,
-            final_bake: Duration::ZERO
+            final_bake: Duration::ZERO,
+            hold_for_stickiness: true,
         }
     );
     assert_eq!(app.gates, GatesSpec::default());

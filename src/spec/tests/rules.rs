@@ -22,8 +22,32 @@ fn a_key_of_another_router_kind_is_refused_naming_its_kind() {
     ));
     assert_eq!(
         error.hint().unwrap(),
-        "router kind `alb` takes: listener, target_group_output"
+        "router kind `alb` takes: listener, rule, target_group_output"
     );
+}
+
+#[test]
+fn an_alb_router_takes_a_listener_or_one_rule_not_both() {
+    let rule = spec(
+        "[router]\nkind = \"alb\"\nrule = { stack_output = \"shared-alb\", output = \"WebRuleArn\" }\ntarget_group_output = \"Tg\"\n",
+    );
+    let app = Fixture::new().load(&rule).unwrap();
+    assert_eq!(
+        app.router,
+        RouterSpec::Alb {
+            route: AlbRouteSpec::Rule(ValueSource::StackOutput {
+                stack: "shared-alb".into(),
+                output: "WebRuleArn".into()
+            }),
+            target_group_output: "Tg".into()
+        }
+    );
+    let (error, text, line, key) = failure(&spec(
+        "[router]\nkind = \"alb\"\nlistener = \"arn:l\"\nrule = \"arn:r\"\ntarget_group_output = \"Tg\"\n",
+    ));
+    assert_eq!((line, key.as_str()), (5, "router.rule"), "{text}");
+    assert!(text.contains("`listener` and `rule` are both set"), "{text}");
+    assert!(error.hint().unwrap().contains("shared with other apps"));
 }
 
 #[test]

@@ -140,6 +140,7 @@ pub(super) fn app(router: RouterSpec, gates: GatesSpec) -> AppSpec {
                 bake: BAKE,
             },
             final_bake: BAKE,
+            hold_for_stickiness: true,
         },
         gates,
         retention: RetentionSpec::default(),

@@ -441,15 +441,16 @@ impl LoadBalancerApi for Elbv2 {
                     .set_actions(Some(actions))
                     .send()
                     .await
-                    .map_err(|error| {
-                        classify(format!("modify listener rule {rule_arn}"), error)
-                    })?;
+                    .map_err(|error| classify(format!("modify listener rule {rule_arn}"), error))?;
             }
         }
         Ok(())
     }
 
-    async fn rules_forwarding_to(&self, target_group_arn: &str) -> Result<Vec<RuleFacts>, AwsError> {
+    async fn rules_forwarding_to(
+        &self,
+        target_group_arn: &str,
+    ) -> Result<Vec<RuleFacts>, AwsError> {
         let mut found = Vec::new();
         for load_balancer in self.load_balancers_of(target_group_arn).await? {
             for listener in self.listeners_of(&load_balancer).await? {
@@ -457,7 +458,9 @@ impl LoadBalancerApi for Elbv2 {
                     self.listener_rules(&listener)
                         .await?
                         .into_iter()
-                        .filter(|rule| rule.target_groups.iter().any(|arn| arn == target_group_arn)),
+                        .filter(|rule| {
+                            rule.target_groups.iter().any(|arn| arn == target_group_arn)
+                        }),
                 );
             }
         }

@@ -10,10 +10,9 @@ use crate::aws::cloudformation::{CloudFormation, StackFacts};
 use crate::aws::s3::S3;
 use crate::aws::{self, AwsContext, ConnectOptions};
 use crate::cli::{DeployArgs, GlobalArgs};
-use crate::deploy::preflight;
-use crate::route::{self, Baseline, RouteError};
 use crate::cutover::CutoverOutcome;
 use crate::deploy::plan::{self, CandidateOptions, Plan};
+use crate::deploy::preflight;
 use crate::deploy::render::render_plan;
 use crate::deploy::{self, handover, progress, upload, Cleanup, DeployError, Healthy};
 use crate::error::Exit;
@@ -21,6 +20,7 @@ use crate::output::prompt::{self, Answer};
 use crate::output::OutputSettings;
 use crate::release::live::observe_app;
 use crate::release::lock::{AppLocks, Holder};
+use crate::route::{self, Baseline, RouteError};
 use crate::spec::AppSpec;
 
 pub async fn run(

@@ -7,14 +7,14 @@ use std::time::SystemTime;
 
 use crate::aws::{self, ConnectOptions};
 use crate::cli::{FailOn, GlobalArgs};
-use crate::deploy::plan::{prepare, CandidateOptions};
 use crate::deploy::handover::HandoverError;
+use crate::deploy::plan::{prepare, CandidateOptions};
 use crate::deploy::render::render_plan;
-use crate::release::live::observe_app;
 use crate::deploy::DeployError;
 use crate::diff::{diff, render_json, render_text, ReleaseView, StackDiff};
 use crate::error::{Diagnostic, Exit};
 use crate::output::OutputSettings;
+use crate::release::live::observe_app;
 use crate::template::{self, TemplateError};
 
 #[derive(Debug, thiserror::Error)]

@@ -215,6 +215,7 @@ fn render_app(app: &AppReleases, palette: Palette, missing_spec_in: Option<&str>
     }
     if app.releases.is_empty() && app.baseline.is_none() {
         out.push_str("  no releases\n");
+        out.push_str(&foreign_notes(app, palette));
         return out;
     }
     let header = ["STACK", "RELEASE", "STATUS", "AGE", "WEIGHT", "ROLE"];
@@ -227,7 +228,7 @@ fn render_app(app: &AppReleases, palette: Palette, missing_spec_in: Option<&str>
         [
             BASELINE.to_string(),
             "-".to_string(),
-            baseline.record.target.to_string(),
+            "adopted".to_string(),
             short_age(
                 now.duration_since(baseline.record.adopted())
                     .unwrap_or_default(),
@@ -295,15 +296,38 @@ fn render_app(app: &AppReleases, palette: Palette, missing_spec_in: Option<&str>
             _ => text,
         });
     }
+    if let Some(baseline) = &app.baseline {
+        out.push_str(&format!(
+            "  baseline: {}, adopted {} by {}\n",
+            baseline.record.target, baseline.record.adopted_at, baseline.record.adopted_by
+        ));
+    }
+    out.push_str(&foreign_notes(app, palette));
+    out
+}
+
+/// One note per route entry that is neither a release of this app nor its baseline.
+fn foreign_notes(app: &AppReleases, palette: Palette) -> String {
+    let mut out = String::new();
     for entry in foreign_entries(app) {
         let whose = match &entry.owner {
             Owner::OtherApp { app, stack } => format!("{stack}, a release of app {app}"),
             _ => format!("{}, which no release of this app owns", entry.key),
         };
         out.push_str(&format!(
-            "  {} the router also sends {}% to {whose}\n",
+            "  {} the router sends {}% to {whose}\n",
             palette.warning("note:"),
             entry.weight
+        ));
+    }
+    if app.releases.is_empty()
+        && app.baseline.is_none()
+        && out.contains("no release of this app owns")
+    {
+        out.push_str(&format!(
+            "  {} `cutover deploy {} --adopt` takes that traffic as the app's baseline\n",
+            palette.dim("hint:"),
+            app.app
         ));
     }
     out
@@ -393,7 +417,7 @@ mod tests {
              \x20 STACK   RELEASE  STATUS           AGE     WEIGHT  ROLE\n\
              \x20 web-r1  r1       DELETE_FAILED    2h 30m  0%      retiring (Logs: bucket not empty)\n\
              \x20 web-r2  r2       CREATE_COMPLETE  2h 30m  100%    live\n\
-             \x20 note: the router also sends 0% to arn:tg/stray, which no release of this app owns\n"
+             \x20 note: the router sends 0% to arn:tg/stray, which no release of this app owns\n"
         );
         let json = app_json(&app, true);
         assert_eq!(json["live"], "web-r2");

@@ -323,7 +323,9 @@ impl StackApi for FakeStackApi {
         Ok(state
             .stacks
             .iter()
-            .filter(|stack| stack.facts.status != "DELETE_COMPLETE" && stack.facts.tag(key).is_some())
+            .filter(|stack| {
+                stack.facts.status != "DELETE_COMPLETE" && stack.facts.tag(key).is_some()
+            })
             .map(|stack| stack.facts.clone())
             .collect())
     }

@@ -59,10 +59,10 @@ pub enum DeployError {
         /// The outputs the template declares, comma-separated.
         declared: String,
     },
-    #[error("could not set up the {kind} router of app {app}: {reason}")]
+    /// The router's own error says what it tried (`could not set up the alb router of app web:
+    /// router.listener (…) does not exist`, `could not read the weights of listener …`).
+    #[error("{reason}")]
     RouterUnavailable {
-        app: String,
-        kind: &'static str,
         reason: String,
         hint: Option<String>,
     },

@@ -130,8 +130,6 @@ pub async fn check_route(
         (Some(router), None) => router,
         (_, Some(error)) => {
             return Err(DeployError::RouterUnavailable {
-                app: spec.name.clone(),
-                kind: spec.router.kind(),
                 reason: crate::release::retire::error_line(error),
                 hint: crate::error::Diagnostic::hint(error),
             })
@@ -245,7 +243,8 @@ mod tests {
         .unwrap()
     }
 
-    const ALB: &str = "kind = \"alb\"\nlistener = \"arn:l\"\ntarget_group_output = \"TargetGroupArn\"";
+    const ALB: &str =
+        "kind = \"alb\"\nlistener = \"arn:l\"\ntarget_group_output = \"TargetGroupArn\"";
 
     #[test]
     fn every_output_the_spec_names_must_be_declared() {
@@ -272,7 +271,10 @@ mod tests {
             error.to_string().contains("router.target_group_output"),
             "{error}"
         );
-        assert_eq!(crate::error::Diagnostic::exit(&error), crate::error::Exit::Error);
+        assert_eq!(
+            crate::error::Diagnostic::exit(&error),
+            crate::error::Exit::Error
+        );
     }
 
     #[test]

@@ -185,7 +185,10 @@ impl AppReleases {
     pub fn default_rollback_target(&self) -> Option<&str> {
         match self.previous_release() {
             Some(release) => Some(release.name()),
-            None if self.baseline.is_some() && !self.baseline_has_traffic() && self.live().is_some() => {
+            None if self.baseline.is_some()
+                && !self.baseline_has_traffic()
+                && self.live().is_some() =>
+            {
                 Some(BASELINE)
             }
             None => None,

@@ -129,7 +129,9 @@ pub enum BaselineError {
         #[source]
         source: AwsError,
     },
-    #[error("SSM parameter {parameter} does not hold a baseline record cutover can read: {reason}")]
+    #[error(
+        "SSM parameter {parameter} does not hold a baseline record cutover can read: {reason}"
+    )]
     Unreadable { parameter: String, reason: String },
     #[error("could not record the baseline of app {app} (SSM parameter {parameter})")]
     Write {
@@ -154,16 +156,20 @@ impl BaselineError {
 }
 
 /// The app's baseline as recorded, released or not.
-pub async fn read(store: &impl BaselineStore, app: &str) -> Result<Option<Baseline>, BaselineError> {
+pub async fn read(
+    store: &impl BaselineStore,
+    app: &str,
+) -> Result<Option<Baseline>, BaselineError> {
     let parameter = parameter_name(app);
-    let Some(text) = store
-        .read_baseline(&parameter)
-        .await
-        .map_err(|source| BaselineError::Read {
-            app: app.to_string(),
-            parameter: parameter.clone(),
-            source,
-        })?
+    let Some(text) =
+        store
+            .read_baseline(&parameter)
+            .await
+            .map_err(|source| BaselineError::Read {
+                app: app.to_string(),
+                parameter: parameter.clone(),
+                source,
+            })?
     else {
         return Ok(None);
     };
@@ -241,7 +247,10 @@ mod tests {
         assert_eq!(read_back.adopted(), adopted_at);
         assert!(!read_back.is_released());
         let released = read_back.released(adopted_at + Duration::from_secs(60));
-        assert_eq!(released.released_at.as_deref(), Some("2027-01-15T08:01:00Z"));
+        assert_eq!(
+            released.released_at.as_deref(),
+            Some("2027-01-15T08:01:00Z")
+        );
         assert!(released.is_released());
     }
 

@@ -25,7 +25,10 @@ pub enum Owner {
     /// A release stack of this app.
     Release,
     Baseline,
-    OtherApp { app: String, stack: String },
+    OtherApp {
+        app: String,
+        stack: String,
+    },
     Nobody,
 }
 
@@ -249,13 +252,23 @@ mod tests {
     }
 
     fn others() -> Vec<ReleaseStack> {
-        vec![other_release("api", "api-r1", &[("TargetGroupArn", API_GROUP)])]
+        vec![other_release(
+            "api",
+            "api-r1",
+            &[("TargetGroupArn", API_GROUP)],
+        )]
     }
 
     #[test]
     fn entries_are_releases_the_baseline_another_apps_or_nobodys() {
         let entries = classify(
-            &weights(&[("web-r1", 60), (BASELINE, 40), (API_GROUP, 0), (LEGACY, 0), ("api-r1", 0)]),
+            &weights(&[
+                ("web-r1", 60),
+                (BASELINE, 40),
+                (API_GROUP, 0),
+                (LEGACY, 0),
+                ("api-r1", 0),
+            ]),
             &["web-r1", "web-r2"],
             &others(),
         );
@@ -293,7 +306,10 @@ mod tests {
                 format!("the listener arn:l sends {weight}% of the traffic to api-r1, a release of app api: it is that app's route, and app web does not change it")
             );
             assert!(error.hint().contains("router.rule"));
-            assert_eq!(plan_adoption("web", "listener arn:l", &entries, true), Err(error));
+            assert_eq!(
+                plan_adoption("web", "listener arn:l", &entries, true),
+                Err(error)
+            );
         }
     }
 
@@ -301,7 +317,10 @@ mod tests {
     fn all_the_traffic_on_one_unowned_target_is_adopted_only_with_the_flag() {
         let entries = classify(&weights(&[(LEGACY, 100)]), &[], &others());
         let refused = plan_adoption("web", "listener arn:l", &entries, false).unwrap_err();
-        assert!(matches!(refused, OwnershipError::Unowned { weight: 100, .. }));
+        assert!(matches!(
+            refused,
+            OwnershipError::Unowned { weight: 100, .. }
+        ));
         assert!(refused.to_string().contains(LEGACY));
         assert!(refused.hint().contains("cutover deploy web --adopt"));
         assert_eq!(

@@ -74,10 +74,13 @@ impl AnyRouter {
     /// owns) as the baseline means; `None` for a key this router cannot have reported.
     pub fn baseline_target_for(&self, key: &str) -> Option<BaselineTarget> {
         match self {
-            AnyRouter::Alb(_) => (key.starts_with("arn:") && key.contains(":targetgroup/"))
-                .then(|| BaselineTarget::TargetGroup {
-                    arn: key.to_string(),
-                }),
+            AnyRouter::Alb(_) => {
+                (key.starts_with("arn:") && key.contains(":targetgroup/")).then(|| {
+                    BaselineTarget::TargetGroup {
+                        arn: key.to_string(),
+                    }
+                })
+            }
             AnyRouter::Route53(router) if key == router.record().plain_key() => {
                 Some(BaselineTarget::PlainRecord {
                     set_identifier: BASELINE.to_string(),

@@ -443,7 +443,10 @@ mod tests {
         );
         zone.records.lock().unwrap().push(at_zero("web-r2"));
         let weights = router.read_weights().await.unwrap();
-        assert_eq!((weights.share_of("web-r1"), weights.share_of("web-r2")), (50, 50));
+        assert_eq!(
+            (weights.share_of("web-r1"), weights.share_of("web-r2")),
+            (50, 50)
+        );
         // A canary's first step from there is written as such, and reads back so.
         let step = Weights::split("web-r2", Some("web-r1"), 10);
         router.set_weights(&step).await.unwrap();

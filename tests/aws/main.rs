@@ -10,3 +10,4 @@ mod harness;
 mod lifecycle;
 mod release;
 mod routers;
+mod routing;

@@ -46,7 +46,10 @@ fn an_alb_router_takes_a_listener_or_one_rule_not_both() {
         "[router]\nkind = \"alb\"\nlistener = \"arn:l\"\nrule = \"arn:r\"\ntarget_group_output = \"Tg\"\n",
     ));
     assert_eq!((line, key.as_str()), (5, "router.rule"), "{text}");
-    assert!(text.contains("`listener` and `rule` are both set"), "{text}");
+    assert!(
+        text.contains("`listener` and `rule` are both set"),
+        "{text}"
+    );
     assert!(error.hint().unwrap().contains("shared with other apps"));
 }
 

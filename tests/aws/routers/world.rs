@@ -118,7 +118,7 @@ impl World {
 
     pub(super) async fn router(&self, app: &AppSpec) -> AnyRouter {
         let releases = [self.stack(R1).await, self.stack(R2).await];
-        build_router(&self.ctx, app, releases.iter())
+        build_router(&self.ctx, app, releases.iter(), None)
             .await
             .expect("build_router")
     }

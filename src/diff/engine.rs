@@ -12,6 +12,7 @@ use super::model::{
     StackDiff, StatefulResource, ValueChange,
 };
 use super::network::rule_changes;
+use super::policy::canonical_resource;
 use super::tree::{added, diff_nodes, removed};
 use super::ReleaseView;
 use crate::template::Node;
@@ -117,6 +118,12 @@ fn resource_changes(
             });
             continue;
         };
+        if before == after {
+            continue;
+        }
+        // Policy documents compare as IAM reads them (a string is a one-element list, …).
+        let (before, after) = (canonical_resource(before), canonical_resource(after));
+        let (before, after) = (before.as_ref(), after.as_ref());
         if before == after {
             continue;
         }

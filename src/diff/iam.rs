@@ -1,12 +1,13 @@
 //! IAM statements added, removed or changed, from identity policies, trust policies and resource
 //! policies, with the changes that widen access marked.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
 use indexmap::IndexMap;
 
 use super::convert::{compact_json, node_from_json, short_text, texts_of};
 use super::model::{ChangeKind, Statement, StatementChange};
+use super::policy::policy_fields;
 use crate::template::Node;
 
 /// One policy document's statements, found in one resource.
@@ -146,9 +147,9 @@ fn broadening_reasons(
             if old.effect != "Allow" {
                 reasons.push("Deny became Allow".to_string());
             }
-            let actions = gained(&old.actions, &statement.actions);
-            let resources = gained(&old.resources, &statement.resources);
-            let principals = gained(&old.principals, &statement.principals);
+            let actions = gained(&old.actions, &statement.actions, Case::Insensitive);
+            let resources = gained(&old.resources, &statement.resources, Case::Sensitive);
+            let principals = gained(&old.principals, &statement.principals, Case::Sensitive);
             for (what, gained) in [
                 ("actions", &actions),
                 ("resources", &resources),
@@ -164,7 +165,7 @@ fn broadening_reasons(
             wildcard_reasons(&actions, &resources, &principals, &mut reasons);
         }
         (ChangeKind::Modified, Some(old)) if old.effect == "Deny" => {
-            let actions = gained(&statement.actions, &old.actions);
+            let actions = gained(&statement.actions, &old.actions, Case::Insensitive);
             if !actions.is_empty() {
                 reasons.push(format!("Deny no longer covers {}", actions.join(", ")));
             }
@@ -174,13 +175,61 @@ fn broadening_reasons(
     reasons
 }
 
-/// Values in `new` that `old` did not have.
-fn gained(old: &[String], new: &[String]) -> Vec<String> {
-    let before: HashSet<&String> = old.iter().collect();
+/// IAM action names are case-insensitive; resources and principals are not (IAM JSON policy
+/// element reference).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Case {
+    Sensitive,
+    Insensitive,
+}
+
+/// Values in `new` that no value of `old` covers. A value covers another when it is the same or
+/// matches it as an IAM wildcard pattern (`*` any run of characters, `?` one): `s3:*` covers
+/// `s3:GetObject`. The principal `*` (everyone) covers every principal, `AWS:*` included: going
+/// from `"Principal": "*"` to `{"AWS": "*"}` grants nothing new.
+fn gained(old: &[String], new: &[String], case: Case) -> Vec<String> {
+    let fold = |text: &str| match case {
+        Case::Sensitive => text.to_string(),
+        Case::Insensitive => text.to_ascii_lowercase(),
+    };
+    let before: Vec<String> = old.iter().map(|value| fold(value)).collect();
     new.iter()
-        .filter(|value| !before.contains(value))
+        .filter(|value| {
+            let value = fold(value);
+            !before
+                .iter()
+                .any(|pattern| pattern == "*" || wildcard_match(pattern, &value))
+        })
         .cloned()
         .collect()
+}
+
+/// IAM wildcard matching: `*` matches any run of characters (also none), `?` one character.
+fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let (pattern, text): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut p, mut t) = (0, 0);
+    let mut backtrack: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some('*') => {
+                backtrack = Some((p, t));
+                p += 1;
+            }
+            Some(&c) if c == '?' || c == text[t] => {
+                p += 1;
+                t += 1;
+            }
+            _ => match backtrack {
+                Some((star, matched)) => {
+                    p = star + 1;
+                    t = matched + 1;
+                    backtrack = Some((star, matched + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|&c| c == '*')
 }
 
 fn wildcard_reasons(
@@ -232,18 +281,21 @@ fn documents(resources: &IndexMap<String, Node>) -> Vec<Document> {
     found
 }
 
-/// Where each resource type keeps its policy documents.
+/// Where each resource type keeps its policy documents (see [`policy_fields`]).
 fn policy_documents(resource_type: &str, properties: Option<&Node>) -> Vec<(String, Node)> {
     let Some(properties) = properties else {
         return Vec::new();
     };
-    let field = |name: &str| {
-        properties
-            .get(name)
-            .map(|document| (format!("Properties.{name}"), document.clone()))
-    };
-    let inline_policies = || {
-        let mut documents = Vec::new();
+    let (fields, inline) = policy_fields(resource_type);
+    let mut documents: Vec<(String, Node)> = fields
+        .iter()
+        .filter_map(|name| {
+            properties
+                .get(name)
+                .map(|document| (format!("Properties.{name}"), document.clone()))
+        })
+        .collect();
+    if inline {
         for (index, policy) in properties
             .get("Policies")
             .and_then(Node::as_list)
@@ -262,36 +314,8 @@ fn policy_documents(resource_type: &str, properties: Option<&Node>) -> Vec<(Stri
                 ));
             }
         }
-        documents
-    };
-    match resource_type {
-        "AWS::IAM::Role" => field("AssumeRolePolicyDocument")
-            .into_iter()
-            .chain(inline_policies())
-            .collect(),
-        "AWS::IAM::User" | "AWS::IAM::Group" => inline_policies(),
-        "AWS::KMS::Key" => field("KeyPolicy").into_iter().collect(),
-        "AWS::SecretsManager::ResourcePolicy" => field("ResourcePolicy").into_iter().collect(),
-        "AWS::ECR::Repository" => field("RepositoryPolicyText").into_iter().collect(),
-        "AWS::OpenSearchService::Domain" | "AWS::Elasticsearch::Domain" => {
-            field("AccessPolicies").into_iter().collect()
-        }
-        "AWS::ApiGateway::RestApi" => field("Policy").into_iter().collect(),
-        "AWS::EFS::FileSystem" => field("FileSystemPolicy").into_iter().collect(),
-        "AWS::Backup::BackupVault" => field("AccessPolicy").into_iter().collect(),
-        "AWS::Events::EventBusPolicy" => field("Statement").into_iter().collect(),
-        "AWS::IAM::Policy"
-        | "AWS::IAM::ManagedPolicy"
-        | "AWS::IAM::RolePolicy"
-        | "AWS::IAM::UserPolicy"
-        | "AWS::IAM::GroupPolicy"
-        | "AWS::S3::BucketPolicy"
-        | "AWS::S3Express::BucketPolicy"
-        | "AWS::SQS::QueuePolicy"
-        | "AWS::SNS::TopicPolicy"
-        | "AWS::Logs::ResourcePolicy" => field("PolicyDocument").into_iter().collect(),
-        _ => Vec::new(),
     }
+    documents
 }
 
 /// The statements of a document given as a tree, a JSON string, or `Fn::Sub` over a JSON string.

@@ -11,6 +11,7 @@ mod iam;
 mod mask;
 mod model;
 mod network;
+mod policy;
 mod render_json;
 mod render_text;
 mod tree;

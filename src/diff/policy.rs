@@ -324,7 +324,7 @@ mod tests {
     #[test]
     fn intrinsic_lists_are_left_alone() {
         let node = |yaml: &str| {
-            parse(&format!("Resources: {{}}\nV: {yaml}\n"), "t.yaml")
+            parse(&format!("Resources: {{T: {{Type: AWS::SNS::Topic}}}}\nV: {yaml}\n"), "t.yaml")
                 .unwrap()
                 .root
                 .get("V")

@@ -206,7 +206,8 @@ fn gained(old: &[String], new: &[String], case: Case) -> Vec<String> {
 
 /// IAM wildcard matching: `*` matches any run of characters (also none), `?` one character.
 fn wildcard_match(pattern: &str, text: &str) -> bool {
-    let (pattern, text): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (pattern, text): (Vec<char>, Vec<char>) =
+        (pattern.chars().collect(), text.chars().collect());
     let (mut p, mut t) = (0, 0);
     let mut backtrack: Option<(usize, usize)> = None;
     while t < text.len() {

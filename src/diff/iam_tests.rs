@@ -97,12 +97,24 @@ fn wildcards_cover_what_they_match_and_everyone_covers_any_aws_principal() {
     let strings = |values: &[&str]| values.iter().map(|v| v.to_string()).collect::<Vec<_>>();
     assert!(wildcard_match("s3:*", "s3:getobject"));
     assert!(wildcard_match("s3:Get*", "s3:Get*"));
-    assert!(wildcard_match("arn:aws:s3:::b/*/logs?", "arn:aws:s3:::b/x/y/logs1"));
+    assert!(wildcard_match(
+        "arn:aws:s3:::b/*/logs?",
+        "arn:aws:s3:::b/x/y/logs1"
+    ));
     assert!(!wildcard_match("s3:Get*", "s3:*"));
     assert!(!wildcard_match("a?", "a"));
-    assert!(gained(&strings(&["s3:*"]), &strings(&["S3:GetObject"]), Case::Insensitive).is_empty());
+    assert!(gained(
+        &strings(&["s3:*"]),
+        &strings(&["S3:GetObject"]),
+        Case::Insensitive
+    )
+    .is_empty());
     assert_eq!(
-        gained(&strings(&["s3:Get*"]), &strings(&["s3:*"]), Case::Insensitive),
+        gained(
+            &strings(&["s3:Get*"]),
+            &strings(&["s3:*"]),
+            Case::Insensitive
+        ),
         ["s3:*"]
     );
     assert!(gained(&strings(&["*"]), &strings(&["AWS:*"]), Case::Sensitive).is_empty());
@@ -112,7 +124,11 @@ fn wildcards_cover_what_they_match_and_everyone_covers_any_aws_principal() {
         "everyone (anonymous too) is more than any AWS principal"
     );
     assert_eq!(
-        gained(&strings(&["arn:b/*"]), &strings(&["arn:B/x"]), Case::Sensitive),
+        gained(
+            &strings(&["arn:b/*"]),
+            &strings(&["arn:B/x"]),
+            Case::Sensitive
+        ),
         ["arn:B/x"],
         "resources are case-sensitive"
     );
@@ -121,9 +137,11 @@ fn wildcards_cover_what_they_match_and_everyone_covers_any_aws_principal() {
 #[test]
 fn principal_everyone_to_any_aws_principal_is_not_broadening() {
     let policy = |principal: serde_json::Value| {
-        resources(json!({"P": {"Type": "AWS::S3::BucketPolicy", "Properties": {
+        resources(
+            json!({"P": {"Type": "AWS::S3::BucketPolicy", "Properties": {
             "Bucket": "b", "PolicyDocument": {"Statement": [{"Sid": "Read", "Effect": "Allow",
-            "Principal": principal, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}]}}}}))
+            "Principal": principal, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}]}}}}),
+        )
     };
     let narrowed = statement_changes(&policy(json!("*")), &policy(json!({"AWS": "*"})));
     assert_eq!(narrowed.len(), 1, "{narrowed:?}");

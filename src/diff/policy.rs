@@ -1,15 +1,17 @@
-//! IAM policy documents as IAM reads them, so that the property diff compares meaning, not form.
+//! IAM policy documents as IAM reads them, so that the diff compares meaning, not form.
 //!
 //! The rules (IAM User Guide, "IAM JSON policy element reference" and "Policy evaluation logic"):
 //! `Action`, `NotAction`, `Resource`, `NotResource`, each principal type's value and each
 //! condition key's value take a string or an array of strings, and a one-element array is the
 //! same as the string; `Statement` is one statement or an array of them; the order of values and
-//! of statements has no meaning. The canonical form written here is the array form everywhere
-//! (statements stay in their order: the tree diff already matches them by `Sid`, else by
-//! content, and value lists as sets). A policy given as a JSON string (or as `Fn::Sub` over one)
-//! is parsed, put in canonical form with sorted keys, values and statements, and written back as
-//! indented JSON text, so that its line diff shows only what changed. Text that is not JSON is
-//! left as it is.
+//! of statements has no meaning.
+//!
+//! Policies written as trees are compared by the tree diff itself (`tree`: these values compare
+//! as sets whatever their form, statements match by `Sid`, else by [`canonical_statement`]), so
+//! the diff shows them as written. A policy given as a JSON string (or as `Fn::Sub` over one) is
+//! text to the tree diff: [`canonical_resource`] parses it and writes it back in canonical form
+//! (arrays everywhere, sorted keys, values and statements, indented), so that its line diff
+//! shows only what changed. Text that is not JSON is left as it is.
 //!
 //! Where each resource type keeps its policies is [`policy_fields`], shared with the statement
 //! summary in `iam`.
@@ -52,7 +54,8 @@ pub fn policy_fields(resource_type: &str) -> (&'static [&'static str], bool) {
     }
 }
 
-/// The resource with every policy document in canonical form; borrowed when it has none.
+/// The resource with every policy document written as JSON text in canonical form; borrowed
+/// when it has none.
 pub fn canonical_resource(resource: &Node) -> Cow<'_, Node> {
     let Some(resource_type) = resource.get("Type").and_then(Node::as_str) else {
         return Cow::Borrowed(resource);
@@ -61,9 +64,20 @@ pub fn canonical_resource(resource: &Node) -> Cow<'_, Node> {
     let Some(properties) = resource.get("Properties").and_then(Node::as_map) else {
         return Cow::Borrowed(resource);
     };
-    let has_policy = fields.iter().any(|field| properties.contains_key(*field))
-        || (inline && properties.contains_key("Policies"));
-    if !has_policy {
+    let inline_documents = || {
+        properties
+            .get("Policies")
+            .and_then(Node::as_list)
+            .into_iter()
+            .flatten()
+            .filter_map(|policy| policy.get("PolicyDocument"))
+    };
+    let has_text = fields
+        .iter()
+        .filter_map(|field| properties.get(*field))
+        .chain(inline.then(inline_documents).into_iter().flatten())
+        .any(is_text_document);
+    if !has_text {
         return Cow::Borrowed(resource);
     }
     let mut properties = properties.clone();
@@ -88,9 +102,16 @@ pub fn canonical_resource(resource: &Node) -> Cow<'_, Node> {
     Cow::Owned(Node::Map(resource))
 }
 
-/// One policy document (a tree, a JSON string, or `Fn::Sub` over a JSON string) in canonical
-/// form. For `AWS::Events::EventBusPolicy` the "document" is one statement, which the same rules
-/// cover.
+fn is_text_document(document: &Node) -> bool {
+    match document {
+        Node::String(_) => true,
+        Node::Map(map) => map.len() == 1 && map.contains_key("Fn::Sub"),
+        _ => false,
+    }
+}
+
+/// A policy document given as text (a string, or `Fn::Sub` over one) in canonical form; any
+/// other document as it is.
 pub fn canonical_document(document: &Node) -> Node {
     match document {
         Node::String(text) => Node::String(canonical_text(text).unwrap_or_else(|| text.clone())),
@@ -112,7 +133,6 @@ pub fn canonical_document(document: &Node) -> Node {
             };
             Node::Map(IndexMap::from([("Fn::Sub".to_string(), sub)]))
         }
-        Node::Map(_) => canonical_tree(document, false),
         other => other.clone(),
     }
 }
@@ -120,55 +140,50 @@ pub fn canonical_document(document: &Node) -> Node {
 /// A policy written as JSON text, canonical and indented; `None` when the text is not JSON.
 fn canonical_text(text: &str) -> Option<String> {
     let value: serde_json::Value = serde_json::from_str(text).ok()?;
-    let tree = canonical_tree(&node_from_json(&value), true);
+    let tree = canonical_tree(&node_from_json(&value));
     let sorted = sorted_keys(&serde_json::to_value(&tree).ok()?);
     serde_json::to_string_pretty(&sorted).ok()
 }
 
-/// `ordered`: also sort value lists and statements (for text, which is compared as text).
-fn canonical_tree(document: &Node, ordered: bool) -> Node {
+/// Arrays everywhere, value lists and statements sorted: text is compared as text.
+fn canonical_tree(document: &Node) -> Node {
     let Node::Map(map) = document else {
         return document.clone();
     };
     let mut map = map.clone();
     let statements = match map.get("Statement") {
-        Some(Node::List(items)) => Some(
-            items
-                .iter()
-                .map(|statement| canonical_statement(statement, ordered))
-                .collect::<Vec<_>>(),
-        ),
-        Some(single @ Node::Map(_)) => Some(vec![canonical_statement(single, ordered)]),
+        Some(Node::List(items)) => Some(items.iter().map(canonical_statement).collect::<Vec<_>>()),
+        Some(single @ Node::Map(_)) => Some(vec![canonical_statement(single)]),
         // Not a statement or a list of them (an intrinsic): left alone.
         Some(_) => None,
         // A lone statement (EventBusPolicy's `Statement` property).
-        None if map.contains_key("Effect") => return canonical_statement(document, ordered),
+        None if map.contains_key("Effect") => return canonical_statement(document),
         None => None,
     };
     if let Some(mut statements) = statements {
-        if ordered {
-            statements.sort_by_key(canonical_key);
-        }
+        statements.sort_by_key(canonical_key);
         map.insert("Statement".into(), Node::List(statements));
     }
     Node::Map(map)
 }
 
-fn canonical_statement(statement: &Node, ordered: bool) -> Node {
+/// One statement with its values as sorted, deduplicated lists (a string becomes a list of
+/// one): two statements IAM reads alike have the same canonical statement.
+pub fn canonical_statement(statement: &Node) -> Node {
     let Node::Map(map) = statement else {
         return statement.clone();
     };
     let mut map = map.clone();
     for key in ["Action", "NotAction", "Resource", "NotResource"] {
         if let Some(value) = map.get_mut(key) {
-            *value = value_list(value, ordered);
+            *value = value_list(value);
         }
     }
     for key in ["Principal", "NotPrincipal"] {
         if let Some(Node::Map(principals)) = map.get_mut(key) {
             if !is_intrinsic(principals) {
                 for value in principals.values_mut() {
-                    *value = value_list(value, ordered);
+                    *value = value_list(value);
                 }
             }
         }
@@ -179,9 +194,7 @@ fn canonical_statement(statement: &Node, ordered: bool) -> Node {
                 if let Node::Map(keys) = keys {
                     if !is_intrinsic(keys) {
                         for value in keys.values_mut() {
-                            // Condition values are read as a set too, but nothing else orders
-                            // them: sort them here.
-                            *value = value_list(value, true);
+                            *value = value_list(value);
                         }
                     }
                 }
@@ -191,19 +204,17 @@ fn canonical_statement(statement: &Node, ordered: bool) -> Node {
     Node::Map(map)
 }
 
-/// A scalar becomes a one-element list; a list keeps its items (sorted and deduplicated when
-/// `ordered`). An intrinsic function (`Fn::If`, `Ref` to a list parameter) is left alone: what
-/// it yields is not known here.
-fn value_list(value: &Node, ordered: bool) -> Node {
+/// A scalar becomes a one-element list; a list keeps its items, sorted and deduplicated. An
+/// intrinsic function that may yield a list (`Fn::If`, `Ref` to a list parameter) is left
+/// alone: what it yields is not known here.
+fn value_list(value: &Node) -> Node {
     let mut items = match value {
         Node::List(items) => items.clone(),
         Node::Map(map) if is_intrinsic(map) && !is_scalar_intrinsic(map) => return value.clone(),
         scalar => vec![scalar.clone()],
     };
-    if ordered {
-        items.sort_by_key(canonical_key);
-        items.dedup_by(|a, b| canonical_key(a) == canonical_key(b));
-    }
+    items.sort_by_key(canonical_key);
+    items.dedup_by(|a, b| canonical_key(a) == canonical_key(b));
     Node::List(items)
 }
 
@@ -255,8 +266,14 @@ mod tests {
         template.resources().unwrap()["R"].clone()
     }
 
+    /// Whether the whole diff finds no change between the two resources.
     fn same(a: &str, b: &str) -> bool {
-        canonical_resource(&resource(a)) == canonical_resource(&resource(b))
+        let view = |yaml: &str| {
+            let template = parse(&format!("Resources:\n  R:\n{yaml}"), "t.yaml").unwrap();
+            crate::diff::ReleaseView::of_template(template.root, Default::default())
+        };
+        let result = crate::diff::diff(Some(&view(a)), &view(b));
+        !result.has_differences()
     }
 
     #[test]
@@ -272,7 +289,11 @@ mod tests {
         ));
         assert!(!same(
             &role("sts:AssumeRole", "arn:aws:iam::1:root", "'111'"),
-            &role("[sts:AssumeRole, sts:TagSession]", "arn:aws:iam::1:root", "'111'"),
+            &role(
+                "[sts:AssumeRole, sts:TagSession]",
+                "arn:aws:iam::1:root",
+                "'111'"
+            ),
         ));
         assert!(!same(
             &role("sts:AssumeRole", "arn:aws:iam::1:root", "'111'"),
@@ -287,7 +308,10 @@ mod tests {
                 "    Type: AWS::S3::BucketPolicy\n    Properties:\n      Bucket: b\n      PolicyDocument:\n        Statement:\n          - Effect: Deny\n            Principal: '*'\n            Action: 's3:*'\n            Resource: '*'\n            Condition: {{StringNotEquals: {{aws:SourceVpce: {values}}}}}\n"
             )
         };
-        assert!(same(&policy("[vpce-1, vpce-2]"), &policy("[vpce-2, vpce-1]")));
+        assert!(same(
+            &policy("[vpce-1, vpce-2]"),
+            &policy("[vpce-2, vpce-1]")
+        ));
     }
 
     #[test]
@@ -324,16 +348,19 @@ mod tests {
     #[test]
     fn intrinsic_lists_are_left_alone() {
         let node = |yaml: &str| {
-            parse(&format!("Resources: {{T: {{Type: AWS::SNS::Topic}}}}\nV: {yaml}\n"), "t.yaml")
-                .unwrap()
-                .root
-                .get("V")
-                .unwrap()
-                .clone()
+            parse(
+                &format!("Resources: {{T: {{Type: AWS::SNS::Topic}}}}\nV: {yaml}\n"),
+                "t.yaml",
+            )
+            .unwrap()
+            .root
+            .get("V")
+            .unwrap()
+            .clone()
         };
         let if_list = node("{Fn::If: [C, [a, b], [c]]}");
-        assert_eq!(value_list(&if_list, true), if_list);
+        assert_eq!(value_list(&if_list), if_list);
         let sub = node("{Fn::Sub: 'arn:${X}'}");
-        assert_eq!(value_list(&sub, true), Node::List(vec![sub.clone()]));
+        assert_eq!(value_list(&sub), Node::List(vec![sub.clone()]));
     }
 }

@@ -171,6 +171,11 @@ impl Text {
                         ChangeTag::Insert => self.palette.added(&format!("{indent}+ {text}")),
                     };
                     self.line(&line);
+                    // Otherwise a value that only lost (or gained) its final newline shows
+                    // the same line removed and added.
+                    if change.missing_newline() && change.tag() != ChangeTag::Equal {
+                        self.line(&format!("{indent}  \\ no newline at the end"));
+                    }
                 }
             }
         }

@@ -38,6 +38,11 @@ pub fn diff_nodes(path: &mut Path, old: &Node, new: &Node, out: &mut Vec<Propert
         (Node::List(old_items), Node::List(new_items)) => {
             diff_lists(path, old_items, new_items, out)
         }
+        // IAM reads a string as a one-element list (and one statement as a list of one).
+        _ if iam_list_valued(path) && (old.as_list().is_some() != new.as_list().is_some()) => {
+            let (old_items, new_items) = (as_items(old), as_items(new));
+            diff_lists(path, &old_items, &new_items, out)
+        }
         _ => out.push(PropertyChange {
             path: path.clone(),
             kind: ChangeKind::Modified,
@@ -86,6 +91,50 @@ fn intrinsic_name(node: &Node) -> Option<&str> {
     (key == "Ref" || key == "Condition" || key.starts_with("Fn::")).then_some(key.as_str())
 }
 
+/// Whether the value at `path` is one IAM reads as a list that may be written as one item:
+/// `Action`, `NotAction`, `Resource`, `NotResource`, a principal type's value (`AWS`, `Service`,
+/// `Federated`, `CanonicalUser`), a condition key's value (`Condition.<operator>.<key>`), and
+/// `Statement` (IAM User Guide, "IAM JSON policy element reference").
+fn iam_list_valued(path: &Path) -> bool {
+    let last = path.0.last();
+    matches!(last, Some(PathSegment::Key(key)) if IAM_LIST_KEYS.contains(&key.as_str()))
+        || is_condition_value(path)
+}
+
+/// `…Condition.<operator>.<key>`: the values a condition key is compared with, a set.
+fn is_condition_value(path: &Path) -> bool {
+    let mut keys = path.0.iter().rev().take(3);
+    matches!(
+        (keys.next(), keys.next(), keys.next()),
+        (
+            Some(PathSegment::Key(_)),
+            Some(PathSegment::Key(_)),
+            Some(PathSegment::Key(condition))
+        ) if condition == "Condition"
+    )
+}
+
+const IAM_LIST_KEYS: [&str; 9] = [
+    "Action",
+    "NotAction",
+    "Resource",
+    "NotResource",
+    "AWS",
+    "Service",
+    "Federated",
+    "CanonicalUser",
+    "Statement",
+];
+
+/// A list's items, or the one value as a list of one. An intrinsic that yields a list
+/// (`Fn::If`, a `Ref` to a list parameter) is one item: what it yields is not known here.
+fn as_items(node: &Node) -> Vec<Node> {
+    match node {
+        Node::List(items) => items.clone(),
+        other => vec![other.clone()],
+    }
+}
+
 /// How the items of one list are told apart.
 struct Identity {
     /// Items with the same key are the same item.
@@ -126,7 +175,11 @@ fn identity_for(path: &Path, old: &[Node], new: &[Node]) -> Option<Identity> {
                 key: |statement| {
                     Some(match statement.get("Sid").and_then(Node::scalar_text) {
                         Some(sid) => format!("sid:{sid}"),
-                        None => format!("content:{}", canonical_key(statement)),
+                        // The content as IAM reads it: `Action: a` is `Action: [a]`.
+                        None => format!(
+                            "content:{}",
+                            canonical_key(&super::policy::canonical_statement(statement))
+                        ),
                     })
                 },
                 loose_key: Some(|statement| {
@@ -134,6 +187,12 @@ fn identity_for(path: &Path, old: &[Node], new: &[Node]) -> Option<Identity> {
                     let effect = statement.get("Effect").map(canonical_key);
                     (!has_sid).then(|| effect.unwrap_or_default())
                 }),
+            });
+        }
+        _ if is_condition_value(path) => {
+            return Some(Identity {
+                key: |item| Some(canonical_key(item)),
+                loose_key: None,
             })
         }
         Some(key) if UNORDERED_SCALAR_LISTS.contains(&key) => {

@@ -49,7 +49,7 @@ impl fmt::Display for Location {
 
 /// The YAML tags CloudFormation understands, as written in templates (for hints).
 pub const SUPPORTED_TAGS: &str = "!Ref !Sub !GetAtt !Join !If !Equals !Not !And !Or !FindInMap \
-     !Select !Split !Base64 !Cidr !GetAZs !ImportValue !Condition !Transform, the rule functions \
+     !Select !Split !Base64 !Cidr !GetAZs !ImportValue !GetStackOutput !Condition !Transform, the rule functions \
      !Contains !EachMemberEquals !EachMemberIn !RefAll !ValueOf !ValueOfAll, and (with the \
      AWS::LanguageExtensions transform) !Length !ToJsonString";
 
@@ -154,9 +154,9 @@ impl Diagnostic for TemplateError {
             TemplateError::UnknownTag { .. } => {
                 Some(format!("CloudFormation's YAML short forms are {SUPPORTED_TAGS}"))
             }
-            TemplateError::DuplicateKey { .. } => {
-                Some("CloudFormation rejects templates with duplicate keys; keep one".into())
-            }
+            TemplateError::DuplicateKey { .. } => Some(
+                "YAML and JSON require unique keys; CloudFormation silently keeps the last one, so the first is lost: keep one".into(),
+            ),
             TemplateError::TooLarge { .. } => Some(
                 "split the template into nested stacks or move large inline code (e.g. Lambda ZipFile) to S3".into(),
             ),

@@ -26,6 +26,7 @@ pub fn long_form(tag_name: &str) -> Option<&'static str> {
         "Cidr" => "Fn::Cidr",
         "GetAZs" => "Fn::GetAZs",
         "ImportValue" => "Fn::ImportValue",
+        "GetStackOutput" => "Fn::GetStackOutput",
         "Transform" => "Fn::Transform",
         // Rule functions (the `Rules` section) have short forms too.
         "Contains" => "Fn::Contains",

@@ -6,6 +6,7 @@ mod intrinsics;
 mod json;
 mod limits;
 mod node;
+mod scalars;
 mod yaml;
 
 use std::collections::BTreeSet;
@@ -65,10 +66,7 @@ pub fn load_file(path: &Path) -> Result<Template, TemplateError> {
 pub fn parse(body: &str, origin: &str) -> Result<Template, TemplateError> {
     limits::check_body_size(body, origin)?;
     let format = detect_format(body);
-    let mut root = match format {
-        Format::Json => json::parse(body, origin)?,
-        Format::Yaml => yaml::parse(body, origin)?,
-    };
+    let mut root = parse_root(body, origin, format)?;
     intrinsics::normalise(&mut root);
     limits::check_structure(&root, origin)?;
     Ok(Template {
@@ -77,6 +75,17 @@ pub fn parse(body: &str, origin: &str) -> Result<Template, TemplateError> {
         body: body.to_string(),
         root,
     })
+}
+
+/// The tree of `body`. A UTF-8 byte order mark at the start is not content: YAML 1.1 allows one
+/// at the start of a stream (it names the encoding), and CloudFormation accepts templates that
+/// begin with one, JSON or YAML. The body sent to CloudFormation is left as it is.
+fn parse_root(body: &str, origin: &str, format: Format) -> Result<Node, TemplateError> {
+    let text = body.strip_prefix('\u{feff}').unwrap_or(body);
+    match format {
+        Format::Json => json::parse(text, origin),
+        Format::Yaml => yaml::parse(text, origin),
+    }
 }
 
 fn detect_format(body: &str) -> Format {
@@ -146,10 +155,7 @@ pub fn load_file_for_diff(path: &Path) -> Result<(Template, Option<TemplateError
     })?;
     let mut over_quota = limits::check_body_size(&body, &origin).err();
     let format = detect_format(&body);
-    let mut root = match format {
-        Format::Json => json::parse(&body, &origin)?,
-        Format::Yaml => yaml::parse(&body, &origin)?,
-    };
+    let mut root = parse_root(&body, &origin, format)?;
     intrinsics::normalise(&mut root);
     match limits::check_structure(&root, &origin) {
         Err(error @ TemplateError::TooMany { .. }) => over_quota = over_quota.or(Some(error)),

@@ -181,9 +181,15 @@ fn scalars_compare_as_text_across_formats() {
     let from_yaml = yaml("Resources:\n  R:\n    Type: X\n    Properties: {Port: 80, On: true, V: 1.10, D: 2010-09-09}\n");
     let from_json = json(
         r#"{"AWSTemplateFormatVersion": "2010-09-09", "Resources": {"R": {"Type": "X",
-            "Properties": {"Port": "80", "On": "true", "V": "1.10", "D": "2010-09-09"}}}}"#,
+            "Properties": {"Port": "80", "On": "true", "V": "1.1", "D": "2010-09-09"}}}}"#,
     );
     assert_eq!(from_yaml.root, from_json.root);
+    // YAML 1.1 reads the plain 1.10 as the number 1.1: against the string "1.10" it is a change.
+    let quoted_version = json(
+        r#"{"AWSTemplateFormatVersion": "2010-09-09", "Resources": {"R": {"Type": "X",
+            "Properties": {"Port": "80", "On": "true", "V": "1.10", "D": "2010-09-09"}}}}"#,
+    );
+    assert_ne!(from_yaml.root, quoted_version.root);
     let version = from_yaml.root.get("AWSTemplateFormatVersion").unwrap();
     assert!(matches!(version, Node::String(s) if s == "2010-09-09"));
 }
@@ -386,4 +392,42 @@ fn a_yaml_flow_map_starting_with_a_brace_is_read_as_json() {
     );
     let spaced = parse("\n  {\"Resources\": {\"T\": {\"Type\": \"X\"}}}", "t.json").unwrap();
     assert_eq!(spaced.format, Format::Json);
+}
+
+#[test]
+fn a_byte_order_mark_is_not_content_in_json_or_yaml() {
+    let plain_yaml = parse(
+        "Resources:\n  T:\n    Type: AWS::SNS::Topic\n",
+        "plain.yaml",
+    )
+    .unwrap();
+    let bom_yaml = parse(
+        "\u{feff}Resources:\n  T:\n    Type: AWS::SNS::Topic\n",
+        "bom.yaml",
+    )
+    .unwrap();
+    assert_eq!(bom_yaml.root, plain_yaml.root);
+    assert!(
+        bom_yaml.body.starts_with('\u{feff}'),
+        "the body is sent as it is"
+    );
+    let plain_json = parse(
+        r#"{"Resources": {"T": {"Type": "AWS::SNS::Topic"}}}"#,
+        "plain.json",
+    )
+    .unwrap();
+    let bom_json = parse(
+        "\u{feff}{\"Resources\": {\"T\": {\"Type\": \"AWS::SNS::Topic\"}}}",
+        "bom.json",
+    )
+    .unwrap();
+    assert_eq!(bom_json.format, Format::Json);
+    assert_eq!(bom_json.root, plain_json.root);
+}
+
+#[test]
+fn get_stack_output_short_form_loads_like_its_long_form() {
+    let short = yaml("Resources:\n  T:\n    Type: AWS::SNS::Topic\n    Properties:\n      TopicName: !GetStackOutput\n        StackName: network\n        OutputName: VpcId\n");
+    let long = yaml("Resources:\n  T:\n    Type: AWS::SNS::Topic\n    Properties:\n      TopicName:\n        Fn::GetStackOutput: {StackName: network, OutputName: VpcId}\n");
+    assert_eq!(short.root, long.root);
 }

@@ -1,14 +1,13 @@
 //! YAML templates, read event by event so that we decide what tags and plain scalars mean
 //! (CloudFormation's reading, not a generic YAML library's) and can report lines.
 
-use std::collections::HashMap;
-
 use indexmap::IndexMap;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 use super::error::{Location, TemplateError};
 use super::intrinsics;
+use super::scalars;
 use super::{Format, Node};
 
 /// Parses one YAML document into a `Node`, short-form intrinsics expanded to long forms.
@@ -20,13 +19,36 @@ pub fn parse(body: &str, origin: &str) -> Result<Node, TemplateError> {
         return Err(error);
     }
     if let Err(scan) = result {
+        let mut at = location(origin, scan.marker());
+        if scan.info().contains("tab") {
+            at = tab_location(body, origin, scan.marker().line()).unwrap_or(at);
+        }
         return Err(TemplateError::Syntax {
-            at: location(origin, scan.marker()),
+            at,
             format: Format::Yaml,
             message: scan.info().to_string(),
         });
     }
     Ok(builder.root.unwrap_or(Node::Null))
+}
+
+/// The tab a "found a tab" error is about: yaml-rust2 may report it at the end of the scalar
+/// before it (the previous line), so the first line from `line` on whose indentation holds a
+/// tab is the one to show.
+fn tab_location(body: &str, origin: &str, line: usize) -> Option<Location> {
+    body.lines()
+        .enumerate()
+        .skip(line.saturating_sub(1))
+        .take(3)
+        .find_map(|(index, text)| {
+            let indentation = &text[..text.len() - text.trim_start().len()];
+            let column = indentation.find('\t')?;
+            Some(Location::at(
+                origin,
+                index + 1,
+                indentation[..column].chars().count() + 1,
+            ))
+        })
 }
 
 fn location(origin: &str, mark: &Marker) -> Location {
@@ -61,7 +83,8 @@ enum TagMeaning {
     /// A short-form intrinsic: wrap the value in `{long_form: value}`.
     Intrinsic(&'static str),
     Str,
-    Number,
+    Int,
+    Float,
     Bool,
     Null,
     /// `!!map`, `!!seq`, or the non-specific `!`: no change.
@@ -72,7 +95,8 @@ fn tag_meaning(tag: &Tag) -> Option<TagMeaning> {
     if tag.handle == "tag:yaml.org,2002:" {
         return Some(match tag.suffix.as_str() {
             "str" => TagMeaning::Str,
-            "int" | "float" => TagMeaning::Number,
+            "int" => TagMeaning::Int,
+            "float" => TagMeaning::Float,
             "bool" => TagMeaning::Bool,
             "null" => TagMeaning::Null,
             "map" | "seq" => TagMeaning::Plain,
@@ -108,7 +132,6 @@ enum Container {
 
 struct Frame {
     container: Container,
-    anchor: usize,
     tag: Option<TagMeaning>,
 }
 
@@ -116,7 +139,6 @@ struct Builder<'a> {
     body: &'a str,
     origin: &'a str,
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Node>,
     root: Option<Node>,
     documents: usize,
     error: Option<TemplateError>,
@@ -128,7 +150,6 @@ impl<'a> Builder<'a> {
             body,
             origin,
             stack: Vec::new(),
-            anchors: HashMap::new(),
             root: None,
             documents: 0,
             error: None,
@@ -177,10 +198,7 @@ impl<'a> Builder<'a> {
     }
 
     /// Places a finished value in its parent (or as the document root).
-    fn add_value(&mut self, node: Node, anchor: usize) {
-        if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
-        }
+    fn add_value(&mut self, node: Node) {
         let origin = self.origin;
         let duplicate = match self.stack.last_mut() {
             None => {
@@ -225,23 +243,13 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn on_scalar(
-        &mut self,
-        text: String,
-        style: TScalarStyle,
-        anchor: usize,
-        tag: Option<Tag>,
-        mark: Marker,
-    ) {
+    fn on_scalar(&mut self, text: String, style: TScalarStyle, tag: Option<Tag>, mark: Marker) {
         let Ok(meaning) = self.resolve_tag(tag, &mark) else {
             return;
         };
         if self.expecting_key() {
             if let Some(TagMeaning::Intrinsic(_)) = meaning {
                 return self.unsupported(&mark, "an intrinsic function cannot be a map key");
-            }
-            if anchor > 0 {
-                self.anchors.insert(anchor, Node::String(text.clone()));
             }
             if let Some(Frame {
                 container: Container::Map { pending_key, .. },
@@ -253,40 +261,60 @@ impl<'a> Builder<'a> {
             return;
         }
         let node = match meaning {
-            None if style == TScalarStyle::Plain => plain_scalar(text),
+            None if style == TScalarStyle::Plain => scalars::plain(text),
             None | Some(TagMeaning::Str) => Node::String(text),
             Some(TagMeaning::Plain) => Node::String(text),
-            Some(TagMeaning::Number) => Node::Number(text),
+            Some(TagMeaning::Int) => match scalars::integer(&text) {
+                Some(number) => Node::Number(number),
+                None => {
+                    let what = format!("`{text}` is tagged !!int but is not a YAML 1.1 integer");
+                    return self.unsupported(&mark, &what);
+                }
+            },
+            Some(TagMeaning::Float) => {
+                match scalars::float(&text).or_else(|| scalars::integer(&text)) {
+                    Some(number) => Node::Number(number),
+                    None => {
+                        let what = format!("`{text}` is tagged !!float but is not a number");
+                        return self.unsupported(&mark, &what);
+                    }
+                }
+            }
             Some(TagMeaning::Null) => Node::Null,
-            Some(TagMeaning::Bool) => match text.as_str() {
-                "true" | "True" | "TRUE" => Node::Bool(true),
-                "false" | "False" | "FALSE" => Node::Bool(false),
-                _ => {
-                    let what = format!("`{text}` is tagged !!bool but is not true or false");
+            Some(TagMeaning::Bool) => match scalars::boolean(&text) {
+                Some(value) => Node::Bool(value),
+                None => {
+                    let what = format!(
+                        "`{text}` is tagged !!bool but is not true, false, yes, no, on or off"
+                    );
                     return self.unsupported(&mark, &what);
                 }
             },
             // The argument of a scalar short form is the text as written (`!GetAZs ''`).
             Some(TagMeaning::Intrinsic(long)) => intrinsics::wrap(long, Node::String(text)),
         };
-        self.add_value(node, anchor);
+        self.add_value(node);
     }
 
-    fn open(&mut self, container: Container, anchor: usize, tag: Option<Tag>, mark: Marker) {
+    fn open(&mut self, container: Container, tag: Option<Tag>, mark: Marker) {
         if self.expecting_key() {
             return self.unsupported(&mark, "a list or map cannot be a map key");
         }
         let Ok(meaning) = self.resolve_tag(tag, &mark) else {
             return;
         };
-        if let Some(TagMeaning::Str | TagMeaning::Number | TagMeaning::Bool | TagMeaning::Null) =
-            meaning
+        if let Some(
+            TagMeaning::Str
+            | TagMeaning::Int
+            | TagMeaning::Float
+            | TagMeaning::Bool
+            | TagMeaning::Null,
+        ) = meaning
         {
             return self.unsupported(&mark, "a scalar tag (!!str, !!int, …) on a list or map");
         }
         self.stack.push(Frame {
             container,
-            anchor,
             tag: meaning,
         });
     }
@@ -303,7 +331,7 @@ impl<'a> Builder<'a> {
             Some(TagMeaning::Intrinsic(long)) => intrinsics::wrap(long, node),
             _ => node,
         };
-        self.add_value(node, frame.anchor);
+        self.add_value(node);
     }
 }
 
@@ -320,93 +348,33 @@ impl MarkedEventReceiver for Builder<'_> {
                     self.fail(TemplateError::MultipleDocuments { at });
                 }
             }
-            Event::Scalar(text, style, anchor, tag) => {
-                self.on_scalar(text, style, anchor, tag, mark)
+            // Anchors (`&name`) alone change nothing; only aliases would use them.
+            Event::Scalar(text, style, _anchor, tag) => {
+                self.on_scalar(text, style, tag, mark)
             }
-            Event::SequenceStart(anchor, tag) => {
-                self.open(Container::List(Vec::new()), anchor, tag, mark)
+            Event::SequenceStart(_anchor, tag) => {
+                self.open(Container::List(Vec::new()), tag, mark)
             }
-            Event::MappingStart(anchor, tag) => {
+            Event::MappingStart(_anchor, tag) => {
                 let map = Container::Map {
                     entries: IndexMap::new(),
                     key_lines: Vec::new(),
                     pending_key: None,
                 };
-                self.open(map, anchor, tag, mark)
+                self.open(map, tag, mark)
             }
             Event::SequenceEnd | Event::MappingEnd => self.close(),
-            Event::Alias(id) => {
-                if self.expecting_key() {
-                    return self.unsupported(&mark, "an alias cannot be a map key");
-                }
-                match self.anchors.get(&id).cloned() {
-                    Some(node) => self.add_value(node, 0),
-                    None => self.unsupported(
-                        &mark,
-                        "an alias refers to an anchor that is not complete here",
-                    ),
-                }
-            }
+            // CloudFormation does not accept YAML aliases (CloudFormation User Guide, "Template
+            // format": aliases are not supported); expanding them is also how a few hundred bytes
+            // of nested aliases become gigabytes. Refused at the first one, so memory and time
+            // stay bounded by the file's size.
+            Event::Alias(_) => self.unsupported(
+                &mark,
+                "a YAML alias (`*name`): CloudFormation does not accept aliases; write the value out, or use a parameter, a mapping or `Fn::Sub`",
+            ),
             Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => {}
         }
     }
-}
-
-/// CloudFormation's reading of an untagged plain scalar.
-fn plain_scalar(text: String) -> Node {
-    match text.as_str() {
-        "" | "~" | "null" | "Null" | "NULL" => Node::Null,
-        "true" | "True" | "TRUE" => Node::Bool(true),
-        "false" | "False" | "FALSE" => Node::Bool(false),
-        _ if is_yaml_number(&text) => Node::Number(text),
-        _ => Node::String(text),
-    }
-}
-
-/// YAML 1.2 core and 1.1 integer and float forms (`12`, `-1.5e3`, `0x1F`, `0o17`, `1_000`,
-/// `.inf`). Dates and version strings (`2010-09-09`, `1.2.3`) are not numbers.
-fn is_yaml_number(text: &str) -> bool {
-    if matches!(text, ".nan" | ".NaN" | ".NAN") {
-        return true;
-    }
-    let body = text.strip_prefix(['+', '-']).unwrap_or(text);
-    if matches!(body, ".inf" | ".Inf" | ".INF") {
-        return true;
-    }
-    let digits_in = |s: &str, radix: u32| {
-        !s.is_empty()
-            && s.chars().all(|c| c == '_' || c.is_digit(radix))
-            && s.chars().any(|c| c != '_')
-    };
-    if let Some(hex) = body.strip_prefix("0x") {
-        return digits_in(hex, 16);
-    }
-    if let Some(octal) = body.strip_prefix("0o") {
-        return digits_in(octal, 8);
-    }
-    if let Some(binary) = body.strip_prefix("0b") {
-        return digits_in(binary, 2);
-    }
-    let (mantissa, exponent) = match body.find(['e', 'E']) {
-        Some(at) => (&body[..at], Some(&body[at + 1..])),
-        None => (body, None),
-    };
-    if let Some(exponent) = exponent {
-        let exponent = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
-        if exponent.is_empty() || !exponent.chars().all(|c| c.is_ascii_digit()) {
-            return false;
-        }
-    }
-    let (whole, fraction) = match mantissa.split_once('.') {
-        Some((whole, fraction)) => (whole, Some(fraction)),
-        None => (mantissa, None),
-    };
-    let decimal = |s: &str| s.chars().all(|c| c == '_' || c.is_ascii_digit());
-    let whole_ok =
-        whole.is_empty() || (whole.starts_with(|c: char| c.is_ascii_digit()) && decimal(whole));
-    let fraction_ok = fraction.is_none_or(|f| decimal(f) && !f.starts_with('_'));
-    let has_digit = mantissa.chars().any(|c| c.is_ascii_digit());
-    whole_ok && fraction_ok && has_digit
 }
 
 #[cfg(test)]

@@ -9,44 +9,65 @@ fn value(body: &str) -> Node {
 }
 
 #[test]
-fn plain_scalars_are_typed_as_cloudformation_reads_them() {
-    for text in ["true", "True", "TRUE"] {
+fn plain_scalars_are_typed_as_cloudformation_reads_yaml_1_1() {
+    for text in ["true", "True", "TRUE", "yes", "Yes", "ON", "on"] {
         assert!(matches!(value(text), Node::Bool(true)), "{text}");
     }
-    for text in ["false", "False", "FALSE"] {
+    for text in ["false", "False", "FALSE", "no", "No", "OFF", "off"] {
         assert!(matches!(value(text), Node::Bool(false)), "{text}");
     }
     for text in ["null", "~", ""] {
         assert!(matches!(value(text), Node::Null), "{text:?}");
     }
-    for text in [
-        "80", "-1", "+3", "1.10", "1e5", "-2.5E-3", ".5", "0x1F", "0o17", "1_000", ".inf", ".nan",
-        "012",
+    for (text, canonical) in [
+        ("80", "80"),
+        ("-1", "-1"),
+        ("+3", "3"),
+        ("1.10", "1.1"),
+        ("1.30", "1.3"),
+        ("-2.5E-3", "-0.0025"),
+        (".5", "0.5"),
+        ("0x1F", "31"),
+        ("1_000", "1000"),
+        ("012", "10"),
+        ("012345670123", "1402433619"),
+        (".inf", "inf"),
     ] {
         match value(text) {
-            Node::Number(kept) => assert_eq!(kept, text),
+            Node::Number(kept) => assert_eq!(kept, canonical, "{text}"),
             other => panic!("{text} loaded as {other:?}"),
         }
     }
     for text in [
         "2010-09-09",
         "1.2.3",
-        "yes",
-        "No",
-        "on",
         "v1",
         "1.2.3-beta",
         "0x",
         "e5",
         "1e",
+        "1e5",
+        "0o17",
         "1:30",
         ".",
+        "y",
+        "n",
     ] {
         match value(text) {
             Node::String(kept) => assert_eq!(kept, text),
             other => panic!("{text} loaded as {other:?}"),
         }
     }
+}
+
+#[test]
+fn a_quoted_scalar_and_its_plain_twin_differ_where_yaml_1_1_says_so() {
+    assert_ne!(value("OFF"), value("\"OFF\""));
+    assert_eq!(value("yes"), value("\"true\""));
+    assert_ne!(value("012345670123"), value("\"012345670123\""));
+    assert_eq!(value("1.30"), value("1.3"));
+    assert_ne!(value("1.30"), value("\"1.30\""));
+    assert_eq!(value("2010-09-09"), value("\"2010-09-09\""));
 }
 
 #[test]
@@ -60,16 +81,47 @@ fn quoted_and_block_scalars_are_always_strings() {
 #[test]
 fn standard_tags_set_the_type() {
     assert!(matches!(value("!!str 80"), Node::String(s) if s == "80"));
+    assert!(matches!(value("!!str yes"), Node::String(s) if s == "yes"));
     assert!(matches!(value("!!int '80'"), Node::Number(s) if s == "80"));
+    assert!(matches!(value("!!int 012"), Node::Number(s) if s == "10"));
+    assert!(matches!(value("!!float 1.30"), Node::Number(s) if s == "1.3"));
+    assert!(matches!(value("!!float 2"), Node::Number(s) if s == "2"));
     assert!(matches!(value("!!bool 'true'"), Node::Bool(true)));
+    assert!(matches!(value("!!bool Off"), Node::Bool(false)));
     assert!(matches!(value("!!null ''"), Node::Null));
+    for bad in ["!!int 1.5", "!!float x", "!!bool maybe"] {
+        let error = parse(&format!("V: {bad}\n"), "t.yaml").unwrap_err();
+        assert!(error.to_string().starts_with("t.yaml:1:"), "{bad}: {error}");
+    }
 }
 
 #[test]
-fn anchors_and_aliases_resolve() {
-    let root = load("A: &tags\n  - Key: a\n    Value: b\nB: *tags\nC: &name x\nD: *name\n");
-    assert_eq!(root.get("A"), root.get("B"));
-    assert!(matches!(root.get("D"), Some(Node::String(s)) if s == "x"));
+fn anchors_alone_are_accepted_and_aliases_refused_where_they_are() {
+    let root = load("A: &tags\n  - Key: a\n    Value: b\nC: &name x\n");
+    assert!(matches!(root.get("C"), Some(Node::String(s)) if s == "x"));
+    let error = parse("A: &tags [a]\nB:\n  C: *tags\n", "t.yaml").unwrap_err();
+    assert!(error.to_string().starts_with("t.yaml:3:6: "), "{error}");
+    assert!(error
+        .to_string()
+        .contains("CloudFormation does not accept aliases"));
+}
+
+#[test]
+fn nested_aliases_are_refused_in_bounded_time_and_memory() {
+    // 10^8 leaves once expanded; refused at the first alias, without expanding anything.
+    let mut body = String::from("Resources: {T: {Type: AWS::SNS::Topic}}\nMetadata:\n  a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for (name, previous) in ["b", "c", "d", "e", "f", "g", "h"]
+        .iter()
+        .zip(["a", "b", "c", "d", "e", "f", "g"])
+    {
+        let items = vec![format!("*{previous}"); 10].join(", ");
+        body.push_str(&format!("  {name}: &{name} [{items}]\n"));
+    }
+    let error = super::super::parse(&body, "bomb.yaml").unwrap_err();
+    assert!(
+        matches!(&error, TemplateError::UnsupportedYaml { at, .. } if at.line == Some(4)),
+        "{error}"
+    );
 }
 
 #[test]
@@ -134,10 +186,20 @@ fn syntax_errors_carry_line_and_column() {
 }
 
 #[test]
-fn number_detection_rejects_non_numbers() {
-    for text in [
-        "", "-", "+", "_1", "1._5", "1.5.", "0b2", "0o8", "1e+", "--1", "1-2",
+fn a_tab_in_the_indentation_is_pointed_at_on_its_own_line() {
+    for (body, line) in [
+        ("A:\n  B: x\n\tC: y\n", 3),
+        ("A:\n\tB: x\n", 2),
+        ("A:\n  B:\n\t- x\n", 3),
     ] {
-        assert!(!is_yaml_number(text), "{text:?}");
+        let error = parse(body, "t.yaml").unwrap_err();
+        let TemplateError::Syntax { at, .. } = &error else {
+            panic!("{body:?}: {error}")
+        };
+        assert_eq!(
+            (at.line, at.column),
+            (Some(line), Some(1)),
+            "{body:?}: {error}"
+        );
     }
 }

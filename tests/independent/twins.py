@@ -6,7 +6,8 @@ Loads each pair (same path stem, `.json` and `.yaml`/`.yml`) with cfn-lint's own
 decoder), normalises both the way the Rust loader's canonical tree compares them (short forms
 are already long forms here; `Fn::GetAtt: "A.B"` becomes `[A, B]`; the `Fn::GetAZs` arguments
 that name the stack's region (bare `!GetAZs`, "", null, `{"Ref": "AWS::Region"}`) become "";
-scalars compare as the text CloudFormation sees; null is distinct from every string), and prints one JSON object to stdout:
+scalars compare as the text CloudFormation sees after a YAML 1.1 reading; null is distinct from
+every string), and prints one JSON object to stdout:
 `{twin_stem: [paths where the two files differ]}` for every pair both files of which load (an
 empty list means the files mean the same). Paths are JSON Pointers. Pairs that cannot be read
 and pairs that are not CloudFormation templates (no `Resources`) are listed on stderr.
@@ -17,9 +18,11 @@ Usage: twins.py CORPUS_DIR
 import datetime
 import importlib.metadata
 import json
+import math
 import os
 import sys
 
+import yaml
 from cfnlint.decode import cfn_json, cfn_yaml
 
 
@@ -40,41 +43,42 @@ def twins(root):
 # file is not a CloudFormation template as written.
 KNOWN_TAGS = {
     "Ref", "Condition", "Sub", "GetAtt", "Join", "If", "Equals", "Not", "And", "Or",
-    "FindInMap", "Select", "Split", "Base64", "Cidr", "GetAZs", "ImportValue", "Transform",
+    "FindInMap", "Select", "Split", "Base64", "Cidr", "GetAZs", "ImportValue", "GetStackOutput",
+    "Transform",
     # Rule functions, and the AWS::LanguageExtensions ones.
     "Contains", "EachMemberEquals", "EachMemberIn", "RefAll", "ValueOf", "ValueOfAll",
     "Length", "ToJsonString",
 }
-TRUE_FORMS = {"true", "True", "TRUE"}
-FALSE_FORMS = {"false", "False", "FALSE"}
-
-
 # cfn-lint names its loader CfnFullLoader since 1.x and MarkedLoader before; both take
 # (stream, filename) and get the "!" multi-constructor added per instance.
 CFN_LINT_LOADER = getattr(cfn_yaml, "CfnFullLoader", None) or getattr(cfn_yaml, "MarkedLoader")
 
 
 class CloudFormationLoader(CFN_LINT_LOADER):
-    """cfn-lint's loader, with PyYAML's YAML 1.1 scalar reading narrowed to CloudFormation's:
-    only true/false are booleans (`Yes`, `No`, `on` stay text) and numbers and dates keep the
-    text they are written with (scalars compare as text)."""
+    """cfn-lint's loader: PyYAML's YAML 1.1 resolver (plain yes/no/on/off/true/false are
+    booleans, 012 is octal, 0x1F hex, 1.30 the float 1.3), with two readings cutover documents
+    as its own: sexagesimal numbers (1:30) and timestamps (2010-09-09) stay text."""
 
 
-def construct_bool(loader, node):
-    if node.value in TRUE_FORMS:
-        return True
-    if node.value in FALSE_FORMS:
-        return False
-    return node.value
+def construct_int(loader, node):
+    if ":" in node.value:
+        return node.value
+    return yaml.constructor.SafeConstructor.construct_yaml_int(loader, node)
+
+
+def construct_float(loader, node):
+    if ":" in node.value:
+        return node.value
+    return yaml.constructor.SafeConstructor.construct_yaml_float(loader, node)
 
 
 def construct_as_written(loader, node):
     return node.value
 
 
-CloudFormationLoader.add_constructor("tag:yaml.org,2002:bool", construct_bool)
-for _kind in ("int", "float", "timestamp"):
-    CloudFormationLoader.add_constructor(f"tag:yaml.org,2002:{_kind}", construct_as_written)
+CloudFormationLoader.add_constructor("tag:yaml.org,2002:int", construct_int)
+CloudFormationLoader.add_constructor("tag:yaml.org,2002:float", construct_float)
+CloudFormationLoader.add_constructor("tag:yaml.org,2002:timestamp", construct_as_written)
 
 
 def known_tags_only(loader, tag_suffix, node):
@@ -106,6 +110,8 @@ def scalar_text(value):
         return "true" if value else "false"
     if isinstance(value, (datetime.date, datetime.datetime)):
         return value.isoformat()
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
     return str(value)
 
 

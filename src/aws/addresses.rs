@@ -12,6 +12,9 @@ pub struct AddressFacts {
     pub public_ip: Option<String>,
     /// The instance the address is associated with, if any.
     pub instance_id: Option<String>,
+    /// The network interface it is associated with (also set, with the instance, when it is on
+    /// an instance's interface).
+    pub network_interface_id: Option<String>,
 }
 
 /// The EC2 address calls the EIP router makes.
@@ -75,6 +78,10 @@ impl AddressApi for Ec2Addresses {
                 public_ip: address.public_ip().map(str::to_string),
                 instance_id: address
                     .instance_id()
+                    .filter(|id| !id.is_empty())
+                    .map(str::to_string),
+                network_interface_id: address
+                    .network_interface_id()
                     .filter(|id| !id.is_empty())
                     .map(str::to_string),
             }))

@@ -81,6 +81,9 @@ pub struct ForwardAction {
     /// Target group stickiness: how long a client keeps going to the group it was first sent
     /// to, whatever the weights say (1 s to 7 days); `None` when off.
     pub stickiness: Option<Duration>,
+    /// A redirect that answers instead of a forward (`redirect to https://#{host}:443/#{path}`):
+    /// it is traffic going somewhere, which a forward would replace. A fixed response is not.
+    pub redirect: Option<String>,
 }
 
 /// One listener rule (the default action counts as a rule, as DescribeRules lists it).
@@ -114,13 +117,16 @@ pub trait LoadBalancerApi: Sync {
         route: &AlbRoute,
     ) -> impl Future<Output = Result<ForwardAction, AwsError>> + Send;
 
-    /// Makes the route forward to exactly `groups`. Authentication actions before it, the
+    /// Makes the route forward to `groups`. A group the route forwards to now that is neither in
+    /// `groups` nor in `known` (the caller's releases and baseline) is kept, at weight 0: what
+    /// cutover does not own it never removes. Authentication actions before the forward, the
     /// stickiness setting and (for a rule) its conditions and priority are kept; nothing is
     /// written when the route already forwards exactly so.
     fn set_forward(
         &self,
         route: &AlbRoute,
         groups: &[WeightedTargetGroup],
+        known: &[&str],
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 
     /// Every rule (default actions included) of every listener of every load balancer the target
@@ -296,6 +302,22 @@ fn is_authentication(action: &Action) -> bool {
     )
 }
 
+/// An authentication action to write back as it is. DescribeListeners and DescribeRules do not
+/// return an OIDC client secret, and a ModifyListener or ModifyRule without one fails unless
+/// it asks to keep the existing secret (`UseExistingClientSecret`, Elastic Load Balancing API
+/// reference, `AuthenticateOidcActionConfig`).
+fn keeping_client_secret(action: &Action) -> Action {
+    let Some(config) = action.authenticate_oidc_config() else {
+        return action.clone();
+    };
+    let mut config = config.clone();
+    config.client_secret = None;
+    config.use_existing_client_secret = Some(true);
+    let mut action = action.clone();
+    action.authenticate_oidc_config = Some(config);
+    action
+}
+
 fn forward_groups(actions: &[Action]) -> Vec<WeightedTargetGroup> {
     let Some(action) = terminal_action(actions) else {
         return Vec::new();
@@ -352,6 +374,22 @@ fn referenced_groups(actions: &[Action]) -> Vec<String> {
     groups
 }
 
+fn redirect_of(actions: &[Action]) -> Option<String> {
+    let action = terminal_action(actions)?;
+    if action.r#type() != Some(&ActionTypeEnum::Redirect) {
+        return None;
+    }
+    let config = action.redirect_config();
+    let part = |value: Option<&str>, default: &str| value.unwrap_or(default).to_string();
+    Some(format!(
+        "redirect to {}://{}:{}{}",
+        part(config.and_then(|c| c.protocol()), "#{protocol}").to_lowercase(),
+        part(config.and_then(|c| c.host()), "#{host}"),
+        part(config.and_then(|c| c.port()), "#{port}"),
+        part(config.and_then(|c| c.path()), "/#{path}"),
+    ))
+}
+
 fn stickiness(actions: &[Action]) -> Option<Duration> {
     let config = terminal_action(actions)?
         .forward_config()?
@@ -368,6 +406,7 @@ impl LoadBalancerApi for Elbv2 {
         Ok(ForwardAction {
             groups: forward_groups(&actions),
             stickiness: stickiness(&actions),
+            redirect: redirect_of(&actions),
         })
     }
 
@@ -375,6 +414,7 @@ impl LoadBalancerApi for Elbv2 {
         &self,
         route: &AlbRoute,
         groups: &[WeightedTargetGroup],
+        known: &[&str],
     ) -> Result<(), AwsError> {
         let last_read = self
             .last_read
@@ -394,6 +434,16 @@ impl LoadBalancerApi for Elbv2 {
                 actions
             }
         };
+        let mut groups = groups.to_vec();
+        for kept in forward_groups(&current) {
+            let listed = groups.iter().any(|group| group.arn == kept.arn);
+            if !listed && !known.contains(&kept.arn.as_str()) {
+                groups.push(WeightedTargetGroup {
+                    arn: kept.arn,
+                    weight: 0,
+                });
+            }
+        }
         if forward_groups(&current) == groups {
             return Ok(());
         }
@@ -404,7 +454,7 @@ impl LoadBalancerApi for Elbv2 {
                 .and_then(|config| config.target_group_stickiness_config())
                 .cloned(),
         );
-        for group in groups {
+        for group in &groups {
             forward = forward.target_groups(
                 TargetGroupTuple::builder()
                     .target_group_arn(&group.arn)
@@ -420,7 +470,7 @@ impl LoadBalancerApi for Elbv2 {
         let mut actions: Vec<Action> = current
             .iter()
             .filter(|action| is_authentication(action))
-            .cloned()
+            .map(keeping_client_secret)
             .collect();
         actions.push(forward_action);
         match route {
@@ -508,5 +558,59 @@ impl LoadBalancerApi for Elbv2 {
                 }
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_elasticloadbalancingv2::types::{
+        AuthenticateOidcActionConfig, RedirectActionConfig, RedirectActionStatusCodeEnum,
+    };
+
+    use super::*;
+
+    #[test]
+    fn an_oidc_action_is_written_back_keeping_its_secret_without_sending_it() {
+        let config = AuthenticateOidcActionConfig::builder()
+            .issuer("https://idp.example.com")
+            .authorization_endpoint("https://idp.example.com/auth")
+            .token_endpoint("https://idp.example.com/token")
+            .user_info_endpoint("https://idp.example.com/user")
+            .client_id("app")
+            .client_secret("s3cr3t")
+            .build();
+        let action = Action::builder()
+            .r#type(ActionTypeEnum::AuthenticateOidc)
+            .order(1)
+            .authenticate_oidc_config(config)
+            .build();
+        let kept = keeping_client_secret(&action);
+        let config = kept.authenticate_oidc_config().unwrap();
+        assert_eq!(config.client_secret(), None);
+        assert_eq!(config.use_existing_client_secret(), Some(true));
+        assert_eq!(config.client_id(), Some("app"));
+        assert_eq!(kept.order(), Some(1));
+    }
+
+    #[test]
+    fn a_redirect_is_named_and_a_fixed_response_is_no_traffic() {
+        let redirect = Action::builder()
+            .r#type(ActionTypeEnum::Redirect)
+            .redirect_config(
+                RedirectActionConfig::builder()
+                    .protocol("HTTPS")
+                    .port("443")
+                    .status_code(RedirectActionStatusCodeEnum::Http301)
+                    .build(),
+            )
+            .build();
+        assert_eq!(
+            redirect_of(&[redirect]).as_deref(),
+            Some("redirect to https://#{host}:443/#{path}")
+        );
+        let fixed = Action::builder()
+            .r#type(ActionTypeEnum::FixedResponse)
+            .build();
+        assert_eq!(redirect_of(&[fixed]), None);
     }
 }

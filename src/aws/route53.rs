@@ -16,6 +16,8 @@ pub struct WeightedRecord {
     /// Route 53 weights are 0–255.
     pub weight: u8,
     pub target: RecordTarget,
+    /// The health check Route 53 consults before answering with this record; kept as found.
+    pub health_check_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +28,8 @@ pub enum RecordTarget {
     Alias {
         hosted_zone_id: String,
         dns_name: String,
+        /// Whether Route 53 answers with it only while the target is healthy.
+        evaluate_target_health: bool,
     },
 }
 
@@ -36,6 +40,8 @@ pub enum RecordTarget {
 pub struct NameRecords {
     pub weighted: Vec<WeightedRecord>,
     pub plain: Option<RecordTarget>,
+    /// Other record types the name has (`A`, `MX`, …).
+    pub other_types: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +56,7 @@ pub enum RecordChange {
 
 /// The Route 53 calls the Route 53 router makes. `name` may be given with or without the final dot.
 pub trait DnsApi: Sync {
-    /// The records of `name` and `record_type`.
+    /// The records of `name` and `record_type`, and the other types the name has.
     fn records(
         &self,
         zone_id: &str,
@@ -102,6 +108,7 @@ fn target_of_set(set: &ResourceRecordSet) -> RecordTarget {
         Some(alias) => RecordTarget::Alias {
             hosted_zone_id: alias.hosted_zone_id().to_string(),
             dns_name: alias.dns_name().to_string(),
+            evaluate_target_health: alias.evaluate_target_health(),
         },
         None => RecordTarget::Values {
             ttl: set.ttl().unwrap_or(0),
@@ -114,17 +121,21 @@ fn target_of_set(set: &ResourceRecordSet) -> RecordTarget {
     }
 }
 
+/// One record set for a change: `weighted` is `None` for the plain record.
 fn record_set(
     name: &str,
     record_type: &str,
-    weighted: Option<(&str, u8)>,
+    weighted: Option<&WeightedRecord>,
     target: &RecordTarget,
 ) -> Result<ResourceRecordSet, String> {
     let mut set = ResourceRecordSet::builder()
         .name(name)
         .r#type(RrType::from(record_type));
-    if let Some((set_identifier, weight)) = weighted {
-        set = set.set_identifier(set_identifier).weight(i64::from(weight));
+    if let Some(record) = weighted {
+        set = set
+            .set_identifier(&record.set_identifier)
+            .weight(i64::from(record.weight))
+            .set_health_check_id(record.health_check_id.clone());
     }
     match target {
         RecordTarget::Values { ttl, values } => {
@@ -141,12 +152,13 @@ fn record_set(
         RecordTarget::Alias {
             hosted_zone_id,
             dns_name,
+            evaluate_target_health,
         } => {
             set = set.alias_target(
                 AliasTarget::builder()
                     .hosted_zone_id(hosted_zone_id)
                     .dns_name(dns_name)
-                    .evaluate_target_health(false)
+                    .evaluate_target_health(*evaluate_target_health)
                     .build()
                     .map_err(|error| error.to_string())?,
             );
@@ -162,33 +174,42 @@ impl DnsApi for Route53 {
         name: &str,
         record_type: &str,
     ) -> Result<NameRecords, AwsError> {
-        let action = format!("list the {record_type} records of {name} in hosted zone {zone_id}");
+        let action = format!("list the records of {name} in hosted zone {zone_id}");
         let mut records = NameRecords::default();
-        let mut start = (name.to_string(), record_type.to_string(), None::<String>);
+        // From the name's first record on: the types sort after the name, so records of other
+        // types of the name (which may conflict with ours) are seen too.
+        let mut start = (name.to_string(), None::<String>, None::<String>);
         loop {
             let output = self
                 .client
                 .list_resource_record_sets()
                 .hosted_zone_id(bare_zone_id(zone_id))
                 .start_record_name(&start.0)
-                .start_record_type(RrType::from(start.1.as_str()))
+                .set_start_record_type(start.1.as_deref().map(RrType::from))
                 .set_start_record_identifier(start.2.clone())
                 .send()
                 .await
                 .map_err(|error| classify(&action, error))?;
             let mut past_the_name = false;
             for set in output.resource_record_sets() {
-                // The listing starts at the name and runs on in DNS order: stop at the first
-                // record of another name or type.
-                if !same_name(set.name(), name) || set.r#type().as_str() != record_type {
+                // The listing runs on in DNS order: stop at the first record of another name.
+                if !same_name(set.name(), name) {
                     past_the_name = true;
                     break;
+                }
+                let kind = set.r#type().as_str();
+                if kind != record_type {
+                    if !records.other_types.iter().any(|known| known == kind) {
+                        records.other_types.push(kind.to_string());
+                    }
+                    continue;
                 }
                 match set.set_identifier() {
                     Some(set_identifier) => records.weighted.push(WeightedRecord {
                         set_identifier: set_identifier.to_string(),
                         weight: set.weight().unwrap_or(0).clamp(0, 255) as u8,
                         target: target_of_set(set),
+                        health_check_id: set.health_check_id().map(str::to_string),
                     }),
                     None => records.plain = Some(target_of_set(set)),
                 }
@@ -203,8 +224,7 @@ impl DnsApi for Route53 {
                         next_name.to_string(),
                         output
                             .next_record_type()
-                            .map_or(record_type, |kind| kind.as_str())
-                            .to_string(),
+                            .map(|kind| kind.as_str().to_string()),
                         output.next_record_identifier().map(str::to_string),
                     );
                 }
@@ -232,16 +252,12 @@ impl DnsApi for Route53 {
         let mut batch = ChangeBatch::builder().comment("cutover: weighted traffic shift");
         for change in changes {
             let (kind, weighted, target) = match change {
-                RecordChange::Upsert(record) => (
-                    ChangeAction::Upsert,
-                    Some((record.set_identifier.as_str(), record.weight)),
-                    &record.target,
-                ),
-                RecordChange::Delete(record) => (
-                    ChangeAction::Delete,
-                    Some((record.set_identifier.as_str(), record.weight)),
-                    &record.target,
-                ),
+                RecordChange::Upsert(record) => {
+                    (ChangeAction::Upsert, Some(record), &record.target)
+                }
+                RecordChange::Delete(record) => {
+                    (ChangeAction::Delete, Some(record), &record.target)
+                }
                 RecordChange::DeletePlain(target) => (ChangeAction::Delete, None, target),
             };
             batch = batch.changes(

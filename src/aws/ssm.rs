@@ -120,6 +120,27 @@ impl BaselineStore for Ssm {
             .map(|parameter| parameter.value.unwrap_or_default()))
     }
 
+    async fn list_baselines(&self, path: &str) -> Result<Vec<(String, String)>, AwsError> {
+        let mut pages = self
+            .client
+            .get_parameters_by_path()
+            .path(path)
+            .recursive(false)
+            .into_paginator()
+            .send();
+        let mut found = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|error| classify(format!("list SSM parameters under {path}"), error))?;
+            for parameter in page.parameters() {
+                if let (Some(name), Some(value)) = (parameter.name(), parameter.value()) {
+                    found.push((name.to_string(), value.to_string()));
+                }
+            }
+        }
+        Ok(found)
+    }
+
     async fn write_baseline(&self, name: &str, value: &str) -> Result<(), AwsError> {
         self.client
             .put_parameter()

@@ -106,15 +106,18 @@ async fn deploy_under_lock(
         .await
         .map_err(handover::HandoverError::from)?;
     // A cutover that a previous run left half way is finished (or turned back) first: a new
-    // release must start from a router that points at one live release.
+    // release must start from a router that points at one live release. Then this deploy goes
+    // on, from what AWS shows now.
     if let Some((candidate, outcome)) =
         handover::resume_unfinished(context, spec, &mut app, settings).await?
     {
         eprintln!(
-            "the cutover to {candidate} ended: {outcome}; run `cutover deploy {}` again for a new release",
-            spec.name
+            "the unfinished cutover to {candidate} ended: {outcome}; now deploying {} (the plan above compared against the release live before)",
+            plan.candidate.stack_name
         );
-        return Ok(outcome.exit());
+        app = observe_app(context, spec)
+            .await
+            .map_err(handover::HandoverError::from)?;
     }
     // The route is checked again under the lock (it may have changed since the plan), and the
     // baseline recorded before the stack exists: a run that dies after CreateStack leaves a

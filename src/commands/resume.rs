@@ -63,7 +63,10 @@ pub async fn run(
 ) -> Result<Exit, ResumeError> {
     let spec = crate::spec::load_app(&global.stacks_dir, &args.app)?;
     let context = aws::connect(&ConnectOptions::from_args(global)).await?;
-    let found = unfinished_candidate(&observe_app(&context, &spec).await?);
+    let app = observe_app(&context, &spec).await?;
+    // Another app's release or baseline in the route: nothing of it is this app's to resume.
+    app.check_own_route().map_err(HandoverError::from)?;
+    let found = unfinished_candidate(&app);
     let Some(candidate) = found else {
         eprintln!(
             "nothing to resume: no release of app {} is part way through a cutover",

@@ -129,6 +129,11 @@ async fn roll_back(
         resolved = with_router(app, target, None)?;
     }
     let target = resolved.target.name().to_string();
+    if let (Target::Baseline, Some(baseline), false) =
+        (&resolved.target, &resolved.app.baseline, args.force)
+    {
+        crate::rollback::baseline::check_ready(context, &baseline.record.target).await?;
+    }
     let shifted = shift_traffic(
         context,
         spec,
@@ -335,8 +340,10 @@ fn plan_text(resolved: &Resolved, args: &RollbackArgs) -> String {
     }
     row(
         "how",
-        if resolved.target == Target::Baseline {
-            "all traffic at once; the baseline is not a release, so the release gates are not checked".into()
+        if resolved.target == Target::Baseline && args.force {
+            "all traffic at once, without looking at the baseline (--force)".into()
+        } else if resolved.target == Target::Baseline {
+            "all traffic at once, after checking that the baseline can take it (a healthy target, a running instance); it is not a release, so the release gates are not checked".into()
         } else if args.force {
             "all traffic at once, gates skipped (--force)".into()
         } else {

@@ -20,7 +20,7 @@ use crate::release::retire::error_line;
 use crate::release::tags::APP;
 use crate::release::Role;
 use crate::route::{Owner, RouteEntry};
-use crate::router::{TrafficRouter, BASELINE};
+use crate::router::BASELINE;
 use crate::spec::{self, AppSpec, SpecError};
 
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +110,8 @@ pub async fn run(
                 router_error: None,
                 baseline: None,
                 other_apps: Vec::new(),
+                other_baselines: Vec::new(),
+                stickiness: None,
             });
         }
     }
@@ -165,7 +167,7 @@ fn app_json(app: &AppReleases, has_spec: bool) -> Value {
         "router_error": app.router_error.as_ref().map(|error| error_line(error)),
         "live": app.live_name(),
         "route": app.router.as_ref().map(|router| router.route()),
-        "stickiness_secs": app.router.as_ref().and_then(|router| router.stickiness()).map(|hold| hold.as_secs()),
+        "stickiness_secs": app.stickiness.map(|hold| hold.as_secs()),
         "baseline": app.baseline.as_ref().map(baseline_json),
         "releases": app.releases.iter().map(release_json).collect::<Vec<_>>(),
         "foreign_weights": foreign_entries(app).into_iter().map(|entry| json!({ "target": entry.key, "weight": entry.weight, "owner": entry.owner })).collect::<Vec<_>>(),
@@ -196,9 +198,7 @@ fn foreign_entries(app: &AppReleases) -> Vec<RouteEntry> {
 fn render_app(app: &AppReleases, palette: Palette, missing_spec_in: Option<&str>) -> String {
     let mut out = palette.bold(&app.app);
     let stickiness = app
-        .router
-        .as_ref()
-        .and_then(|router| router.stickiness())
+        .stickiness
         .map(|hold| {
             format!(
                 "; target group stickiness on: clients stay on their release up to {}",
@@ -312,6 +312,9 @@ fn foreign_notes(app: &AppReleases, palette: Palette) -> String {
     for entry in foreign_entries(app) {
         let whose = match &entry.owner {
             Owner::OtherApp { app, stack } => format!("{stack}, a release of app {app}"),
+            Owner::OtherAppsBaseline { app } => {
+                format!("{}, the baseline of app {app}", entry.key)
+            }
             _ => format!("{}, which no release of this app owns", entry.key),
         };
         out.push_str(&format!(
@@ -401,6 +404,8 @@ mod tests {
             router_error: None,
             baseline: None,
             other_apps: Vec::new(),
+            other_baselines: Vec::new(),
+            stickiness: None,
         }
     }
 

@@ -149,6 +149,11 @@ impl<R: TrafficRouter, G: GateChecker, S: StackWatch> Controller<'_, R, G, S> {
             previous: releases.previous.clone(),
             weights: weights.clone(),
             plan: plan.weights(),
+            bakes_secs: plan
+                .steps()
+                .iter()
+                .map(|step| step.bake.as_secs_f64())
+                .collect(),
             stickiness_secs: self.router.stickiness().map(|hold| hold.as_secs()),
         });
         let mut run = RunState {

@@ -145,6 +145,11 @@ async fn resumes_from_every_intermediate_weight_and_restarts_that_bake() {
                     previous: Some(PREV.to_owned()),
                     weights: at(step.weight),
                     plan: plan.weights(),
+                    bakes_secs: plan
+                        .steps()
+                        .iter()
+                        .map(|step| step.bake.as_secs_f64())
+                        .collect(),
                     stickiness_secs: None,
                 },
                 "{case}"
@@ -207,7 +212,7 @@ async fn events_serialize_one_json_object_per_line() {
         .collect();
     assert_eq!(
         lines[0],
-        r#"{"event":"started","candidate":"web-r2","previous":"web-r1","weights":{"web-r1":100,"web-r2":0},"plan":[10,100]}"#
+        r#"{"event":"started","candidate":"web-r2","previous":"web-r1","weights":{"web-r1":100,"web-r2":0},"plan":[10,100],"bakes_secs":[300.0,600.0]}"#
     );
     assert!(lines.contains(
         &r#"{"event":"weights_set","weights":{"web-r1":90,"web-r2":10},"step":{"index":0,"count":2,"weight":10}}"#.to_owned()

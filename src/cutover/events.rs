@@ -23,6 +23,8 @@ pub enum CutoverEvent {
         weights: Weights,
         /// The candidate's weight at each step of the plan.
         plan: Vec<u8>,
+        /// How long each step is held, in seconds (the last is the final bake).
+        bakes_secs: Vec<f64>,
         /// ALB target group stickiness of the route, in seconds, when it is on.
         #[serde(skip_serializing_if = "Option::is_none")]
         stickiness_secs: Option<u64>,
@@ -98,6 +100,7 @@ impl fmt::Display for CutoverEvent {
                 weights,
                 plan,
                 stickiness_secs,
+                ..
             } => {
                 let plan = plan
                     .iter()

@@ -21,7 +21,7 @@ use crate::release::retire::{
 };
 use crate::release::{tags, Role};
 use crate::route::RouteError;
-use crate::router::{RouterError, TrafficRouter, BASELINE};
+use crate::router::{RouterError, BASELINE};
 use crate::spec::{AppSpec, StrategyKind};
 
 #[derive(Debug, thiserror::Error)]
@@ -199,7 +199,7 @@ pub async fn cut_over(
             })
         }
     };
-    let plan = plan_for(spec, router.stickiness())?;
+    let plan = plan_for(spec, app.stickiness)?;
     let previous = previous_live(app, candidate);
     let plan = if previous.is_none() {
         plan.first_deploy()

@@ -115,6 +115,8 @@ pub struct Previous {
     pub view: ReleaseView,
     /// The router says it serves traffic; otherwise it is only the newest release.
     pub live: bool,
+    /// The app's baseline holds the traffic (so no release does).
+    pub baseline_live: bool,
 }
 
 /// Reads a previous release's view from what CloudFormation recorded for it.
@@ -306,6 +308,8 @@ impl Plan {
                 previous.release.stack.name,
                 if previous.live {
                     "the live release"
+                } else if previous.baseline_live {
+                    "the newest release; the adopted baseline holds the traffic"
                 } else {
                     "the newest release; none holds traffic"
                 }

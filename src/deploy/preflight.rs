@@ -18,7 +18,7 @@ use crate::aws::cloudwatch::{AlarmApi, CloudWatch};
 use crate::aws::AwsContext;
 use crate::gates::alarms::alarm_name;
 use crate::release::live::AppReleases;
-use crate::route::{plan_adoption, Adoption, BaselineTarget, RouteError};
+use crate::route::{plan_adoption, Adoption, BaselineTarget, OwnershipError, RouteError};
 use crate::router::TrafficRouter;
 use crate::spec::{AppSpec, HttpTarget, RouterSpec, StrategyKind};
 use crate::template::Template;
@@ -138,17 +138,34 @@ pub async fn check_route(
     };
     check_alarms(&CloudWatch::new(ctx), spec).await?;
     let route = router.route();
-    let adoption = match plan_adoption(&spec.name, &route, &app.route_entries(), adopt)
-        .map_err(RouteError::from)?
-    {
-        Adoption::Nothing => None,
-        Adoption::Adopt { key } => {
-            let target = router
-                .baseline_target_for(&key)
-                .expect("the router reported this key itself");
-            Some(PlannedAdoption { key, target })
-        }
-    };
+    let entries = app.route_entries();
+    let adoption =
+        match plan_adoption(&spec.name, &route, &entries, adopt).map_err(RouteError::from)? {
+            Adoption::Nothing => None,
+            Adoption::Adopt { key } => match router.baseline_target_for(&key) {
+                Some(target) => Some(PlannedAdoption { key, target }),
+                None => {
+                    let weight = entries
+                        .iter()
+                        .find(|entry| entry.key == key)
+                        .map_or(100, |entry| entry.weight);
+                    return Err(RouteError::from(OwnershipError::NotAdoptable {
+                        why: format!(
+                            "a baseline is a {}; cutover would replace this",
+                            match spec.router {
+                                RouterSpec::Alb { .. } => "target group the route forwards to",
+                                RouterSpec::Route53 { .. } => "record of the name",
+                                RouterSpec::Eip { .. } => "instance that holds the address",
+                            }
+                        ),
+                        route,
+                        target: key,
+                        weight,
+                    })
+                    .into());
+                }
+            },
+        };
     Ok(RouteCheck {
         route,
         adoption,

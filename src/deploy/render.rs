@@ -48,6 +48,7 @@ pub async fn render_plan(
                 view: plan::previous_view(&release, &body)?,
                 release,
                 live: is_live,
+                baseline_live: app.baseline_has_traffic(),
             })
         }
         None => None,

@@ -14,7 +14,7 @@ use crate::aws::cloudformation::{CloudFormation, StackFacts};
 use crate::aws::ssm::Ssm;
 use crate::aws::AwsContext;
 use crate::error::{Diagnostic, Exit};
-use crate::route::{self, Baseline, BaselineError, RouteEntry, RouteError};
+use crate::route::{self, Baseline, BaselineError, Owners, RouteEntry, RouteError};
 use crate::router::{build_router, AnyRouter, RouterError, TrafficRouter, Weights, BASELINE};
 use crate::spec::AppSpec;
 
@@ -110,6 +110,10 @@ pub struct AppReleases {
     pub baseline: Option<ObservedBaseline>,
     /// Every other app's release stacks in the account and region: whose a route entry is.
     pub other_apps: Vec<ReleaseStack>,
+    /// Every other app's baseline in the account and region: (app, record).
+    pub other_baselines: Vec<(String, Baseline)>,
+    /// ALB target group stickiness of the route's forward action, as read with the weights.
+    pub stickiness: Option<Duration>,
 }
 
 impl AppReleases {
@@ -139,11 +143,24 @@ impl AppReleases {
 
     /// Every entry of the route and whose it is; empty when the router could not be read.
     pub fn route_entries(&self) -> Vec<RouteEntry> {
+        let Some(weights) = &self.weights else {
+            return Vec::new();
+        };
         let releases: Vec<&str> = self.releases.iter().map(ObservedRelease::name).collect();
-        self.weights
+        // Without a router there is no route another app's baseline could be recorded on.
+        let route = self
+            .router
             .as_ref()
-            .map(|weights| route::classify(weights, &releases, &self.other_apps))
-            .unwrap_or_default()
+            .map(AnyRouter::route)
+            .unwrap_or_default();
+        Owners {
+            route: &route,
+            releases: &releases,
+            has_baseline: self.baseline.is_some(),
+            other_apps: &self.other_apps,
+            other_baselines: &self.other_baselines,
+        }
+        .classify(weights)
     }
 
     /// Refuses a route that holds another app's release (see `route::ownership`): checked by
@@ -263,7 +280,12 @@ impl Diagnostic for LiveError {
 pub async fn observe_app(ctx: &AwsContext, spec: &AppSpec) -> Result<AppReleases, LiveError> {
     let stacks = CloudFormation::new(ctx);
     let account = discovery::account_releases(&stacks, &spec.name).await?;
-    let baseline = route::baseline::read(&Ssm::new(ctx), &spec.name).await?;
+    let (own, other_baselines): (Vec<_>, Vec<_>) =
+        route::baseline::read_all(&Ssm::new(ctx), &spec.name)
+            .await?
+            .into_iter()
+            .partition(|(app, _)| *app == spec.name);
+    let baseline = own.into_iter().next().map(|(_, record)| record);
     let releases = account.app;
     let built = build_router(
         ctx,
@@ -280,6 +302,7 @@ pub async fn observe_app(ctx: &AwsContext, spec: &AppSpec) -> Result<AppReleases
         Err(error) => (None, None, Some(error)),
     };
     let baseline = observed_baseline(baseline, router.as_ref(), weights.as_ref());
+    let stickiness = router.as_ref().and_then(TrafficRouter::stickiness);
     Ok(AppReleases {
         app: spec.name.clone(),
         releases: derive_roles(releases, weights.as_ref(), SystemTime::now()),
@@ -288,6 +311,8 @@ pub async fn observe_app(ctx: &AwsContext, spec: &AppSpec) -> Result<AppReleases
         router_error,
         baseline,
         other_apps: account.other_apps,
+        other_baselines,
+        stickiness,
     })
 }
 
@@ -346,6 +371,8 @@ impl AppReleases {
             router_error,
             baseline: self.baseline,
             other_apps: self.other_apps,
+            other_baselines: self.other_baselines,
+            stickiness: self.stickiness,
         }
     }
 
@@ -373,6 +400,8 @@ impl AppReleases {
             router_error: None,
             baseline,
             other_apps: self.other_apps.clone(),
+            other_baselines: self.other_baselines.clone(),
+            stickiness: self.stickiness,
         }
     }
 }
@@ -579,6 +608,8 @@ mod tests {
             router_error: None,
             baseline: None,
             other_apps: Vec::new(),
+            other_baselines: Vec::new(),
+            stickiness: None,
         };
         assert!(app.retention_facts().is_none());
     }
@@ -602,6 +633,8 @@ mod tests {
             router_error: None,
             baseline: None,
             other_apps: Vec::new(),
+            other_baselines: Vec::new(),
+            stickiness: None,
         };
         assert_eq!(app.live().map(ObservedRelease::name), Some("web-r3"));
         assert_eq!(

@@ -243,6 +243,10 @@ mod steps {
             Ok(self.0.lock().unwrap().clone())
         }
 
+        async fn list_baselines(&self, _: &str) -> Result<Vec<(String, String)>, AwsError> {
+            unreachable!("retirement writes the baseline it was given")
+        }
+
         async fn write_baseline(&self, _: &str, value: &str) -> Result<(), AwsError> {
             *self.0.lock().unwrap() = Some(value.to_string());
             Ok(())
@@ -322,6 +326,8 @@ mod steps {
             router_error: None,
             baseline: None,
             other_apps: Vec::new(),
+            other_baselines: Vec::new(),
+            stickiness: None,
         };
         World {
             stacks: FakeStacks {

@@ -7,6 +7,7 @@
 //! - [`rebuild`]: a retired release recreated from its recorded template and parameters;
 //! - [`shift`]: the traffic move and the mark on the release rolled away from.
 
+pub mod baseline;
 pub mod rebuild;
 pub mod shift;
 pub mod target;
@@ -49,6 +50,14 @@ pub enum RollbackError {
     Route(#[from] RouteError),
     #[error("app {app} has no baseline to roll back to (none was adopted on this route, or retention let it go); nothing was changed")]
     NoBaseline { app: String },
+    #[error("refusing to send the traffic back to the baseline: {reason}; nothing was changed")]
+    BaselineUnready { reason: String },
+    #[error("could not look at the baseline ({target}); nothing was changed")]
+    BaselineLookup {
+        target: String,
+        #[source]
+        source: AwsError,
+    },
     #[error("app {app} has no retained release to roll back to{}; nothing was changed", live.as_ref().map(|live| format!(" (live: {live})")).unwrap_or_default())]
     NoPreviousRelease { app: String, live: Option<String> },
     #[error("refusing to roll back to stack {stack}: it is not a release of app {app} ({}); nothing was changed", owner.as_ref().map(|owner| format!("its cutover:app tag says {owner}")).unwrap_or_else(|| "it has no cutover:app tag".into()))]
@@ -151,6 +160,10 @@ impl Diagnostic for RollbackError {
             RollbackError::Cutover(error) => error.hint(),
             RollbackError::Rebuild(error) => error.hint(),
             RollbackError::Route(error) => error.hint(),
+            RollbackError::BaselineUnready { .. } => Some(
+                "the baseline is not cutover's: bring it back (register healthy targets, start the instance), or pass --force to move the traffic anyway".into(),
+            ),
+            RollbackError::BaselineLookup { source, .. } => source.hint(),
             RollbackError::NoBaseline { app } => Some(format!(
                 "`cutover status {app}` lists the releases (and the baseline, when there is one); pass one with --to STACK"
             )),

@@ -15,9 +15,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::aws::AwsError;
 
+/// The folder of SSM parameters that record baselines, one per app.
+pub const PARAMETER_PATH: &str = "/cutover/baselines/";
+
 /// The SSM parameter that records the baseline of `app`.
 pub fn parameter_name(app: &str) -> String {
-    format!("/cutover/baselines/{app}")
+    format!("{PARAMETER_PATH}{app}")
 }
 
 /// What was adopted.
@@ -99,6 +102,23 @@ impl Baseline {
         }
     }
 
+    /// Whether the router entry `key` on `route` is this baseline (a router that does not know
+    /// it as its app's baseline reports its raw target: a target group ARN, a set identifier,
+    /// `plain … record …` before the plain record is made weighted, an instance id).
+    pub fn claims(&self, route: &str, key: &str) -> bool {
+        if self.is_released() || self.route != route {
+            return false;
+        }
+        match &self.target {
+            BaselineTarget::TargetGroup { arn } => key == arn,
+            BaselineTarget::WeightedRecord { set_identifier } => key == set_identifier,
+            BaselineTarget::PlainRecord { set_identifier } => {
+                key == set_identifier || key.starts_with("plain ")
+            }
+            BaselineTarget::Instance { instance_id } => key == instance_id,
+        }
+    }
+
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("a baseline always serializes")
     }
@@ -111,6 +131,12 @@ pub trait BaselineStore: Sync {
         &self,
         name: &str,
     ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
+
+    /// Every record under `path` (one level): (parameter name, value).
+    fn list_baselines(
+        &self,
+        path: &str,
+    ) -> impl Future<Output = Result<Vec<(String, String)>, AwsError>> + Send;
 
     /// Creates or replaces the record.
     fn write_baseline(
@@ -181,6 +207,42 @@ pub async fn read(
         })
 }
 
+/// Every app's baseline in the account and region, released or not, in one listing: (app,
+/// record). Another app's record that cannot be read is left out with a warning; this app's
+/// (`app`) is an error, as in [`read`].
+pub async fn read_all(
+    store: &impl BaselineStore,
+    app: &str,
+) -> Result<Vec<(String, Baseline)>, BaselineError> {
+    let listed = store
+        .list_baselines(PARAMETER_PATH)
+        .await
+        .map_err(|source| BaselineError::Read {
+            app: app.to_string(),
+            parameter: PARAMETER_PATH.to_string(),
+            source,
+        })?;
+    let mut baselines = Vec::new();
+    for (parameter, text) in listed {
+        let Some(owner) = parameter.strip_prefix(PARAMETER_PATH) else {
+            continue;
+        };
+        match serde_json::from_str::<Baseline>(&text) {
+            Ok(baseline) => baselines.push((owner.to_string(), baseline)),
+            Err(error) if owner == app => {
+                return Err(BaselineError::Unreadable {
+                    parameter,
+                    reason: error.to_string(),
+                })
+            }
+            Err(error) => {
+                tracing::warn!("ignoring SSM parameter {parameter}: not a baseline record: {error}")
+            }
+        }
+    }
+    Ok(baselines)
+}
+
 /// Records (or replaces) the app's baseline.
 pub async fn write(
     store: &impl BaselineStore,
@@ -212,6 +274,17 @@ mod tests {
     impl BaselineStore for MemoryStore {
         async fn read_baseline(&self, name: &str) -> Result<Option<String>, AwsError> {
             Ok(self.0.lock().unwrap().get(name).cloned())
+        }
+
+        async fn list_baselines(&self, path: &str) -> Result<Vec<(String, String)>, AwsError> {
+            Ok(self
+                .0
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|(name, _)| name.starts_with(path))
+                .map(|(name, value)| (name.clone(), value.clone()))
+                .collect())
         }
 
         async fn write_baseline(&self, name: &str, value: &str) -> Result<(), AwsError> {
@@ -252,6 +325,31 @@ mod tests {
             Some("2027-01-15T08:01:00Z")
         );
         assert!(released.is_released());
+    }
+
+    #[tokio::test]
+    async fn every_apps_record_is_listed_and_only_this_apps_must_be_readable() {
+        let store = MemoryStore::default();
+        let record = Baseline::new(
+            "listener arn:l".into(),
+            BaselineTarget::Instance {
+                instance_id: "i-1".into(),
+            },
+            SystemTime::UNIX_EPOCH,
+            "ops".into(),
+        );
+        write(&store, "web", &record).await.unwrap();
+        store
+            .write_baseline("/cutover/baselines/junk", "not json")
+            .await
+            .unwrap();
+        let all = read_all(&store, "web").await.unwrap();
+        assert_eq!(all, [("web".to_string(), record)]);
+        let error = read_all(&store, "junk").await.unwrap_err();
+        assert!(
+            error.to_string().contains("/cutover/baselines/junk"),
+            "{error}"
+        );
     }
 
     #[tokio::test]

@@ -8,7 +8,7 @@ pub mod ownership;
 
 pub use baseline::{Baseline, BaselineError, BaselineStore, BaselineTarget};
 pub use ownership::{
-    check_own_route, classify, plan_adoption, Adoption, Owner, OwnershipError, RouteEntry,
+    check_own_route, plan_adoption, Adoption, Owner, Owners, OwnershipError, RouteEntry,
 };
 
 use crate::error::{Diagnostic, Exit};

@@ -3,18 +3,20 @@
 //! An entry of the router's weights (a target group, a weighted record, the instance holding an
 //! Elastic IP) belongs to one of: a release of this app, this app's baseline, a release of
 //! another app (by the other release stack's name or one of its outputs: a target group ARN,
-//! an instance id), or nobody. The rules, checked before any change to AWS:
-//! - a route that holds a release of another app is never written by this app (deploy,
+//! an instance id), another app's baseline (recorded on the same route), or nobody. The rules,
+//! checked before any change to AWS:
+//! - a route that holds another app's release or baseline is never written by this app (deploy,
 //!   rollback, resume, retire): each app owns its route, never another's;
 //! - traffic to something nobody owns stops a deploy unless it is adopted as the baseline,
 //!   which is allowed only when it is all the traffic (an app's first cutover), and only one
 //!   target can be adopted;
-//! - entries nobody owns at weight 0 are no traffic: the next write drops them from the route.
+//! - entries nobody owns at weight 0 are no traffic, and the routers leave them as they are.
 
 use std::fmt;
 
 use serde::Serialize;
 
+use super::baseline::Baseline;
 use crate::release::discovery::ReleaseStack;
 use crate::router::{Weights, BASELINE};
 
@@ -29,6 +31,9 @@ pub enum Owner {
         app: String,
         stack: String,
     },
+    OtherAppsBaseline {
+        app: String,
+    },
     Nobody,
 }
 
@@ -42,48 +47,71 @@ pub struct RouteEntry {
     pub owner: Owner,
 }
 
-/// Classifies every entry of `weights`. `releases` are this app's release stack names;
-/// `other_apps` every other app's release stacks, with their outputs.
-pub fn classify(
-    weights: &Weights,
-    releases: &[&str],
-    other_apps: &[ReleaseStack],
-) -> Vec<RouteEntry> {
-    weights
-        .iter()
-        .map(|(key, weight)| {
-            let owner = if releases.contains(&key) {
-                Owner::Release
-            } else if key == BASELINE {
-                Owner::Baseline
-            } else if let Some(other) = other_apps.iter().find(|other| {
-                other.stack.name == key || other.stack.outputs.iter().any(|(_, value)| value == key)
-            }) {
-                Owner::OtherApp {
-                    app: other.tags.app.clone(),
-                    stack: other.stack.name.clone(),
-                }
-            } else {
-                Owner::Nobody
-            };
-            RouteEntry {
+/// What is known about who owns what, for one app's route.
+#[derive(Debug, Clone, Copy)]
+pub struct Owners<'a> {
+    /// The route, as the router names it.
+    pub route: &'a str,
+    /// This app's release stack names.
+    pub releases: &'a [&'a str],
+    /// Whether this app has a baseline on this route (the router then reports it as
+    /// [`BASELINE`]).
+    pub has_baseline: bool,
+    /// Every other app's release stacks, with their outputs.
+    pub other_apps: &'a [ReleaseStack],
+    /// Every other app's baseline: (app, record).
+    pub other_baselines: &'a [(String, Baseline)],
+}
+
+impl Owners<'_> {
+    /// Classifies every entry of `weights`.
+    pub fn classify(&self, weights: &Weights) -> Vec<RouteEntry> {
+        weights
+            .iter()
+            .map(|(key, weight)| RouteEntry {
                 key: key.to_string(),
                 weight,
-                owner,
-            }
-        })
-        .collect()
+                owner: self.owner_of(key),
+            })
+            .collect()
+    }
+
+    fn owner_of(&self, key: &str) -> Owner {
+        if self.releases.contains(&key) {
+            return Owner::Release;
+        }
+        if key == BASELINE && self.has_baseline {
+            return Owner::Baseline;
+        }
+        if let Some(other) = self.other_apps.iter().find(|other| {
+            other.stack.name == key || other.stack.outputs.iter().any(|(_, value)| value == key)
+        }) {
+            return Owner::OtherApp {
+                app: other.tags.app.clone(),
+                stack: other.stack.name.clone(),
+            };
+        }
+        if let Some((app, _)) = self
+            .other_baselines
+            .iter()
+            .find(|(_, baseline)| baseline.claims(self.route, key))
+        {
+            return Owner::OtherAppsBaseline { app: app.clone() };
+        }
+        Owner::Nobody
+    }
 }
 
 /// Why this app may not change the route, or not as asked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OwnershipError {
-    #[error("the {route} sends {weight}% of the traffic to {stack}, a release of app {other_app}: it is that app's route, and app {app} does not change it")]
+    #[error("the {route} sends {weight}% of the traffic to {what}: it is that app's route, and app {app} does not change it")]
     OtherApp {
         app: String,
         route: String,
         other_app: String,
-        stack: String,
+        /// `api-r1, a release of app api` or `the baseline of app api`.
+        what: String,
         weight: u8,
     },
     #[error("the {route} sends {weight}% of the traffic to {target}, which no release of app {app} owns")]
@@ -102,6 +130,13 @@ pub enum OwnershipError {
     },
     #[error("the {route} splits the traffic between {targets}, which no release owns; only one target can be adopted as the baseline")]
     SplitUnowned { route: String, targets: String },
+    #[error("the {route} sends {weight}% of the traffic to {target}, which cannot be adopted as a baseline: {why}")]
+    NotAdoptable {
+        route: String,
+        target: String,
+        weight: u8,
+        why: String,
+    },
 }
 
 impl OwnershipError {
@@ -114,31 +149,42 @@ impl OwnershipError {
                 "`cutover deploy {app} --adopt` takes it as the app's baseline: traffic moves from it to the new release by the strategy, behind the gates, and back to it if a gate fails; it is never deleted"
             ),
             OwnershipError::UnownedBesideReleases { app, .. } => format!(
-                "only an app without traffic can adopt a baseline; move that share back to a release (`cutover rollback {app}`) or take the target out of the route, then run again"
+                "only an app without traffic can adopt a baseline; take that target out of the route, or send all traffic to one release with `cutover rollback {app} --to STACK` (`cutover status {app}` lists them), then run again"
             ),
             OwnershipError::SplitUnowned { .. } => {
                 "send all of that traffic to one target first, then adopt it with --adopt".into()
+            }
+            OwnershipError::NotAdoptable { .. } => {
+                "route the app through a listener rule, record or address of its own, or change this one to forward to a target group (or answer with a fixed response) first".into()
             }
         }
     }
 }
 
-/// A route this app may write: no entry is another app's release. `route` names it in the
-/// error (`listener rule arn:…`).
+/// A route this app may write: no entry is another app's release or baseline. `route` names it
+/// in the error (`listener rule arn:…`).
 pub fn check_own_route(
     app: &str,
     route: &str,
     entries: &[RouteEntry],
 ) -> Result<(), OwnershipError> {
-    match entries.iter().find_map(|entry| match &entry.owner {
-        Owner::OtherApp { app: other, stack } => Some((entry, other, stack)),
+    let other = entries.iter().find_map(|entry| match &entry.owner {
+        Owner::OtherApp { app: other, stack } => {
+            Some((entry, other, format!("{stack}, a release of app {other}")))
+        }
+        Owner::OtherAppsBaseline { app: other } => Some((
+            entry,
+            other,
+            format!("{}, the baseline of app {other}", entry.key),
+        )),
         _ => None,
-    }) {
-        Some((entry, other_app, stack)) => Err(OwnershipError::OtherApp {
+    });
+    match other {
+        Some((entry, other_app, what)) => Err(OwnershipError::OtherApp {
             app: app.to_string(),
             route: route.to_string(),
             other_app: other_app.clone(),
-            stack: stack.clone(),
+            what,
             weight: entry.weight,
         }),
         None => Ok(()),
@@ -211,6 +257,7 @@ impl fmt::Display for Owner {
             Owner::Release => f.write_str("a release of this app"),
             Owner::Baseline => f.write_str("this app's baseline"),
             Owner::OtherApp { app, stack } => write!(f, "{stack}, a release of app {app}"),
+            Owner::OtherAppsBaseline { app } => write!(f, "the baseline of app {app}"),
             Owner::Nobody => f.write_str("no release"),
         }
     }
@@ -257,6 +304,22 @@ mod tests {
             "api-r1",
             &[("TargetGroupArn", API_GROUP)],
         )]
+    }
+
+    /// Classifies with no other app's baseline, for an app that has one.
+    fn classify(
+        weights: &Weights,
+        releases: &[&str],
+        other_apps: &[ReleaseStack],
+    ) -> Vec<RouteEntry> {
+        Owners {
+            route: "listener arn:l",
+            releases,
+            has_baseline: true,
+            other_apps,
+            other_baselines: &[],
+        }
+        .classify(weights)
     }
 
     #[test]
@@ -345,6 +408,67 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn another_apps_baseline_on_the_same_route_is_that_apps() {
+        let shop = Baseline::new(
+            "listener rule arn:rule".into(),
+            super::super::BaselineTarget::TargetGroup { arn: LEGACY.into() },
+            UNIX_EPOCH,
+            "ops".into(),
+        );
+        let other_baselines = [("shop".to_string(), shop.clone())];
+        let owners = |route| Owners {
+            route,
+            releases: &[],
+            has_baseline: false,
+            other_apps: &[],
+            other_baselines: &other_baselines,
+        };
+        let weights = weights(&[(LEGACY, 100)]);
+        let entries = owners("listener rule arn:rule").classify(&weights);
+        assert_eq!(
+            entries[0].owner,
+            Owner::OtherAppsBaseline { app: "shop".into() }
+        );
+        let error = plan_adoption("evil", "listener rule arn:rule", &entries, true).unwrap_err();
+        assert!(
+            error.to_string().contains("the baseline of app shop"),
+            "{error}"
+        );
+        // On another route the same target group is nobody's.
+        let elsewhere = owners("listener arn:other").classify(&weights);
+        assert_eq!(elsewhere[0].owner, Owner::Nobody);
+        // Once let go, it is nobody's again.
+        let released = [("shop".to_string(), shop.released(UNIX_EPOCH))];
+        let owners = Owners {
+            other_baselines: &released,
+            ..owners("listener rule arn:rule")
+        };
+        assert_eq!(owners.classify(&weights)[0].owner, Owner::Nobody);
+        // "baseline" is a raw record name to an app without a baseline.
+        let record = Baseline::new(
+            "CNAME record api.example.com in hosted zone Z1".into(),
+            super::super::BaselineTarget::PlainRecord {
+                set_identifier: BASELINE.into(),
+            },
+            UNIX_EPOCH,
+            "ops".into(),
+        );
+        let other_baselines = [("api".to_string(), record)];
+        let owners = Owners {
+            route: "CNAME record api.example.com in hosted zone Z1",
+            releases: &[],
+            has_baseline: false,
+            other_apps: &[],
+            other_baselines: &other_baselines,
+        };
+        let entries = owners.classify(&self::weights(&[(BASELINE, 100)]));
+        assert_eq!(
+            entries[0].owner,
+            Owner::OtherAppsBaseline { app: "api".into() }
+        );
     }
 
     #[test]

@@ -116,6 +116,10 @@ impl<A: LoadBalancerApi + Send> TrafficRouter for AlbRouter<A> {
             )
         })?;
         *self.stickiness.lock().expect("stickiness lock") = action.stickiness;
+        if let Some(redirect) = action.redirect {
+            // Not a release's: reported so that nothing replaces it unasked.
+            return Ok(Weights::all_on(&redirect));
+        }
         let forward = action.groups;
         let sum: u32 = forward.iter().map(|group| u32::from(group.weight)).sum();
         let stack_of: BTreeMap<&str, &str> = self
@@ -136,8 +140,9 @@ impl<A: LoadBalancerApi + Send> TrafficRouter for AlbRouter<A> {
 
     async fn set_weights(&self, weights: &Weights) -> Result<(), RouterError> {
         let forward = self.forward_for(weights)?;
+        let known: Vec<&str> = self.groups.values().map(String::as_str).collect();
         self.api
-            .set_forward(&self.route, &forward)
+            .set_forward(&self.route, &forward, &known)
             .await
             .map_err(|error| {
                 router_error(
@@ -189,6 +194,7 @@ mod tests {
             Ok(ForwardAction {
                 groups: self.forward.lock().unwrap().clone(),
                 stickiness: *self.stickiness.lock().unwrap(),
+                redirect: None,
             })
         }
 
@@ -196,9 +202,18 @@ mod tests {
             &self,
             _: &AlbRoute,
             groups: &[WeightedTargetGroup],
+            known: &[&str],
         ) -> Result<(), AwsError> {
             *self.writes.lock().unwrap() += 1;
-            *self.forward.lock().unwrap() = groups.to_vec();
+            let mut forward = groups.to_vec();
+            for kept in self.forward.lock().unwrap().iter() {
+                if !forward.iter().any(|group| group.arn == kept.arn)
+                    && !known.contains(&kept.arn.as_str())
+                {
+                    forward.push(group(&kept.arn, 0));
+                }
+            }
+            *self.forward.lock().unwrap() = forward;
             Ok(())
         }
 
@@ -319,6 +334,29 @@ mod tests {
         assert_eq!(
             *fake.forward.lock().unwrap(),
             [group(LEGACY, 90), group(TG1, 10)]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_group_no_release_owns_is_never_dropped_from_the_route() {
+        let fake = FakeListener::default();
+        *fake.forward.lock().unwrap() = vec![group(TG1, 100), group(STRAY, 0)];
+        router(&fake)
+            .set_weights(&Weights::split("web-r2", Some("web-r1"), 10))
+            .await
+            .unwrap();
+        assert_eq!(
+            *fake.forward.lock().unwrap(),
+            [group(TG1, 90), group(TG2, 10), group(STRAY, 0)]
+        );
+        // The app's own releases (and baseline) that the weights leave out do leave.
+        router(&fake)
+            .set_weights(&Weights::all_on("web-r2"))
+            .await
+            .unwrap();
+        assert_eq!(
+            *fake.forward.lock().unwrap(),
+            [group(TG2, 100), group(STRAY, 0)]
         );
     }
 

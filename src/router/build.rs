@@ -89,7 +89,7 @@ impl AnyRouter {
             AnyRouter::Route53(_) => Some(BaselineTarget::WeightedRecord {
                 set_identifier: key.to_string(),
             }),
-            AnyRouter::Eip(_) => Some(BaselineTarget::Instance {
+            AnyRouter::Eip(_) => key.starts_with("i-").then(|| BaselineTarget::Instance {
                 instance_id: key.to_string(),
             }),
         }

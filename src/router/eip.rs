@@ -74,7 +74,12 @@ impl<A: AddressApi + Send> TrafficRouter for EipRouter<A> {
                 missing: missing.clone(),
             })?;
         let Some(instance) = address.instance_id else {
-            return Ok(Weights::new());
+            // Associated with a network interface of no instance (a NAT, an endpoint): traffic
+            // goes there, and an Elastic IP router cannot take it over unasked.
+            return Ok(match address.network_interface_id {
+                Some(interface) => Weights::all_on(&format!("network interface {interface}")),
+                None => Weights::new(),
+            });
         };
         // An instance of no known release is reported by its id, so the controller sees it.
         let holder = self
@@ -118,6 +123,7 @@ mod tests {
     #[derive(Default)]
     struct FakeAddress {
         instance: Mutex<Option<String>>,
+        interface: Mutex<Option<String>>,
         moves: Mutex<u32>,
     }
 
@@ -127,6 +133,7 @@ mod tests {
                 allocation_id: id.to_string(),
                 public_ip: Some("198.51.100.7".into()),
                 instance_id: self.instance.lock().unwrap().clone(),
+                network_interface_id: self.interface.lock().unwrap().clone(),
             }))
         }
 
@@ -169,6 +176,13 @@ mod tests {
         );
         *address.instance.lock().unwrap() = Some("i-9".into());
         assert_eq!(router.read_weights().await.unwrap(), Weights::all_on("i-9"));
+        // On an interface of no instance, the traffic goes somewhere all the same.
+        *address.instance.lock().unwrap() = None;
+        *address.interface.lock().unwrap() = Some("eni-1".into());
+        assert_eq!(
+            router.read_weights().await.unwrap(),
+            Weights::all_on("network interface eni-1")
+        );
     }
 
     #[tokio::test]

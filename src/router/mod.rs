@@ -215,6 +215,14 @@ pub enum RouterError {
     /// The weights cannot be expressed by this router (checked before any call).
     #[error("cannot set weights {weights}: {reason}")]
     InvalidWeights { weights: Weights, reason: String },
+    /// What the route holds rules out this router's writes (a CNAME beside other records of
+    /// the name).
+    #[error("cannot use the {route}: {reason}")]
+    Conflict {
+        route: String,
+        reason: String,
+        hint: String,
+    },
 }
 
 impl RouterError {
@@ -234,6 +242,7 @@ impl Diagnostic for RouterError {
             RouterError::NotFound { .. } => Some(
                 "check the [router] section of the app spec and the base stack outputs".to_owned(),
             ),
+            RouterError::Conflict { hint, .. } => Some(hint.clone()),
             _ => None,
         }
     }

@@ -128,8 +128,36 @@ impl<D: DnsApi> Route53Router<D> {
             } => RecordTarget::Alias {
                 hosted_zone_id: hosted_zone_id.clone(),
                 dns_name: dns_name.clone(),
+                evaluate_target_health: false,
             },
         }
+    }
+
+    /// A CNAME cannot share its name with records of any other type (RFC 1034 section 3.6.2;
+    /// Route 53 refuses the change): refused before any write, naming what is there.
+    fn check_types(&self, records: &NameRecords) -> Result<(), RouterError> {
+        let ours = self.record.record_type.as_str();
+        let conflicting: Vec<&str> = records
+            .other_types
+            .iter()
+            .map(String::as_str)
+            .filter(|other| ours == "CNAME" || *other == "CNAME")
+            .collect();
+        if conflicting.is_empty() {
+            return Ok(());
+        }
+        let name = self.record.name.trim_end_matches('.');
+        Err(RouterError::Conflict {
+            route: self.describe(),
+            reason: format!(
+                "{name} already has {} records, and a CNAME cannot share a name with other records",
+                conflicting.join(", ")
+            ),
+            hint: format!(
+                "set `record_type` under [router] to the type the name already uses ({}), or route through another name",
+                conflicting.join(" or ")
+            ),
+        })
     }
 
     /// The weights key of a weighted record.
@@ -192,14 +220,21 @@ impl<D: DnsApi> Route53Router<D> {
                 set_identifier: set_identifier.to_string(),
                 weight: percent,
                 target,
+                // A health check someone attached (to the baseline's record) stays attached.
+                health_check_id: existing.and_then(|record| record.health_check_id.clone()),
             };
             if existing != Some(&desired) {
                 changes.push(RecordChange::Upsert(desired));
             }
         }
+        // Records of the app's releases and baseline that the weights leave out are deleted;
+        // a record cutover does not own is never touched.
         for record in &current.weighted {
             let key = self.key_of(&record.set_identifier);
-            if weights.iter().all(|(stack, _)| stack != key) {
+            let owned = key == BASELINE
+                || self.endpoints.contains_key(key)
+                || self.unroutable.contains_key(key);
+            if owned && weights.iter().all(|(stack, _)| stack != key) {
                 changes.push(RecordChange::Delete(record.clone()));
             }
         }
@@ -212,6 +247,7 @@ impl<D: DnsApi + Send> TrafficRouter for Route53Router<D> {
         let records = self
             .current_records(|| format!("read the weights of the {}", self.describe()))
             .await?;
+        self.check_types(&records)?;
         let mut weights: Weights = if records.weighted.iter().all(|record| record.weight == 0) {
             // Route 53 answers all-zero weighted records in equal shares.
             let count = records.weighted.len() as u32;
@@ -296,6 +332,7 @@ mod tests {
     struct FakeZone {
         records: Mutex<Vec<WeightedRecord>>,
         plain: Mutex<Option<RecordTarget>>,
+        other_types: Mutex<Vec<String>>,
         batches: Mutex<Vec<Vec<RecordChange>>>,
     }
 
@@ -304,6 +341,7 @@ mod tests {
             Ok(NameRecords {
                 weighted: self.records.lock().unwrap().clone(),
                 plain: self.plain.lock().unwrap().clone(),
+                other_types: self.other_types.lock().unwrap().clone(),
             })
         }
 
@@ -407,6 +445,7 @@ mod tests {
                 ttl: 60,
                 values: vec!["elsewhere.example".into()],
             },
+            health_check_id: None,
         };
         zone.records.lock().unwrap().push(manual.clone());
         let mut weights = Weights::all_on("web-r1");
@@ -434,6 +473,7 @@ mod tests {
             set_identifier: stack.into(),
             weight: 0,
             target: legacy(),
+            health_check_id: None,
         };
         zone.records.lock().unwrap().push(at_zero("web-r1"));
         let router = router(&zone);
@@ -495,12 +535,21 @@ mod tests {
             set_identifier: "legacy".into(),
             weight: 7,
             target: legacy(),
+            health_check_id: Some("hc-legacy".into()),
+        });
+        // A record nobody owns, at 0: left as it is.
+        zone.records.lock().unwrap().push(WeightedRecord {
+            set_identifier: "blue".into(),
+            weight: 0,
+            target: legacy(),
+            health_check_id: None,
         });
         let router = router(&zone).with_baseline("legacy");
-        assert_eq!(
-            router.read_weights().await.unwrap(),
-            Weights::all_on(BASELINE)
-        );
+        assert!(router
+            .read_weights()
+            .await
+            .unwrap()
+            .same_traffic(&Weights::all_on(BASELINE)));
         router
             .set_weights(&Weights::split("web-r1", Some(BASELINE), 100))
             .await
@@ -508,7 +557,24 @@ mod tests {
         let records = zone.records.lock().unwrap();
         assert!(records
             .iter()
-            .any(|record| record.set_identifier == "legacy" && record.weight == 0));
+            .any(|record| record.set_identifier == "legacy"
+                && record.weight == 0
+                && record.health_check_id.as_deref() == Some("hc-legacy")));
+        assert!(records.iter().any(|record| record.set_identifier == "blue"));
+    }
+
+    #[tokio::test]
+    async fn a_cname_beside_other_types_of_the_name_is_refused_when_read() {
+        let zone = FakeZone::default();
+        *zone.other_types.lock().unwrap() = vec!["A".into(), "MX".into()];
+        let error = router(&zone).read_weights().await.unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "cannot use the CNAME record api.example.com in hosted zone Z1: api.example.com already has A, MX records, and a CNAME cannot share a name with other records"
+        );
+        assert!(crate::error::Diagnostic::hint(&error)
+            .unwrap()
+            .contains("record_type"));
     }
 
     #[tokio::test]

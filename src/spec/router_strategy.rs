@@ -129,9 +129,9 @@ pub(crate) fn router(check: &Checker<'_>, raw: RawRouter) -> Result<RouterSpec, 
         RouterKind::Alb => {
             let route = match (raw.listener, raw.rule) {
                 (Some(listener), None) => {
-                    AlbRouteSpec::Listener(check.value_source(key.key("listener"), listener)?)
+                    AlbRouteSpec::Listener(check.router_value(key.key("listener"), listener)?)
                 }
-                (None, Some(rule)) => AlbRouteSpec::Rule(check.value_source(key.key("rule"), rule)?),
+                (None, Some(rule)) => AlbRouteSpec::Rule(check.router_value(key.key("rule"), rule)?),
                 (Some(_), Some(_)) => {
                     return Err(check.invalid_with_hint(
                         key.key("rule"),
@@ -195,8 +195,10 @@ pub(crate) fn router(check: &Checker<'_>, raw: RawRouter) -> Result<RouterSpec, 
                 ));
             }
             Ok(RouterSpec::Route53 {
-                hosted_zone_id: check.value_source(key.key("hosted_zone_id"), zone)?,
-                record_name,
+                hosted_zone_id: check.router_value(key.key("hosted_zone_id"), zone)?,
+                // DNS names are case-insensitive (RFC 4343) and Route 53 keeps them in lower
+                // case: `API.example.com` is the same name, and must be found as such.
+                record_name: record_name.to_ascii_lowercase(),
                 record_type,
                 ttl,
                 endpoint_output: check.output_name(key.key("endpoint_output"), &endpoint)?,
@@ -213,7 +215,7 @@ pub(crate) fn router(check: &Checker<'_>, raw: RawRouter) -> Result<RouterSpec, 
                 raw.instance_output,
             )?;
             Ok(RouterSpec::Eip {
-                allocation_id: check.value_source(key.key("allocation_id"), allocation)?,
+                allocation_id: check.router_value(key.key("allocation_id"), allocation)?,
                 instance_output: check.output_name(key.key("instance_output"), &instance)?,
             })
         }
@@ -274,6 +276,16 @@ pub(crate) fn strategy(
         strategy_kind_name,
     )?;
     let name = strategy_kind_name(raw.kind);
+    if raw.hold_for_stickiness.is_some() && !matches!(router, RouterSpec::Alb { .. }) {
+        return Err(check.invalid_with_hint(
+            key.key("hold_for_stickiness"),
+            format!(
+                "`hold_for_stickiness` is about ALB target group stickiness, and this router is `{}`",
+                router.kind()
+            ),
+            "remove it: only the alb router has stickiness",
+        ));
+    }
     if matches!(router, RouterSpec::Eip { .. }) && raw.kind != StrategyName::AllAtOnce {
         return Err(check.invalid_with_hint(
             key.key("kind"),

@@ -73,6 +73,22 @@ impl Checker<'_> {
         Ok(duration.0)
     }
 
+    /// A value the router needs (a listener, rule, hosted zone or address): like
+    /// [`Self::value_source`], but an empty literal is refused here rather than sent to AWS.
+    pub(crate) fn router_value(
+        &self,
+        key: KeyPath,
+        raw: RawValue,
+    ) -> Result<ValueSource, SpecError> {
+        match self.value_source(key.clone(), raw)? {
+            ValueSource::Literal(text) if text.trim().is_empty() => Err(self.invalid(
+                key,
+                "is empty; it names the listener, rule, hosted zone or Elastic IP to route through",
+            )),
+            value => Ok(value),
+        }
+    }
+
     pub(crate) fn value_source(
         &self,
         key: KeyPath,

@@ -885,3 +885,49 @@ async fn interrupt_during_a_bake_shifts_traffic_back() {
         "{weights:?}"
     );
 }
+
+/// A deploy that finds a cutover a killed run left half way finishes it first, then deploys the
+/// release it was asked for (it does not stop with exit 0 and no new release).
+#[tokio::test]
+async fn a_deploy_after_a_killed_one_finishes_that_cutover_then_deploys_its_own_release() {
+    let canary = |bake: &str| {
+        spec(5, "").replace(
+            "kind = \"all-at-once\"",
+            &format!("kind = \"canary\"\npercent = 30\nbake = \"{bake}\""),
+        )
+    };
+    let app = App::new("life-resume-deploy", RELEASE, &canary("0s")).await;
+    app.deploy("r1");
+    app.write_spec(&canary("60s"));
+    let mut doomed = app.spawn_cutover(&["deploy", &app.name, "--release", "r2", "--yes"]);
+    let mut split = BTreeMap::new();
+    for _ in 0..100 {
+        split = app.weights_by_stack(&["r1", "r2"]).await;
+        if split.get(&app.stack("r2")) == Some(&30) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(split.get(&app.stack("r2")), Some(&30), "{split:?}");
+    doomed.kill().unwrap();
+    doomed.wait().unwrap();
+    let unlock = app.cutover(&["unlock", &app.name, "--yes"]);
+    assert_eq!(unlock.status.code(), Some(0), "{}", show(&unlock));
+
+    app.write_spec(&canary("0s"));
+    let next = app.cutover(&["deploy", &app.name, "--release", "r3", "--yes"]);
+    assert_eq!(next.status.code(), Some(0), "{}", show(&next));
+    assert!(
+        text(&next.stderr).contains(&format!(
+            "the unfinished cutover to {} ended",
+            app.stack("r2")
+        )),
+        "{}",
+        show(&next)
+    );
+    let weights = app.weights_by_stack(&["r1", "r2", "r3"]).await;
+    assert_eq!(weights.get(&app.stack("r3")), Some(&100), "{weights:?}");
+    let roles = app.roles();
+    assert_eq!(role(&roles, &app.stack("r3")), role_of("live", 100));
+    assert_eq!(role(&roles, &app.stack("r2")), role_of("retained", 0));
+}

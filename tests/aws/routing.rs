@@ -88,6 +88,19 @@ async fn a_listener_that_already_forwards_is_adopted_and_takes_the_traffic_back_
     assert_eq!(status["baseline"]["weight"], 100, "{status:#}");
     assert_eq!(status["baseline"]["target"]["arn"], legacy.as_str());
 
+    // Another app on the same listener cannot adopt what shop adopted.
+    account.write_app("evil", ALB_RELEASE, ALB_LISTENER);
+    let creates = account.creates();
+    let stolen = account.cutover(&["deploy", "evil", "--release", "r1", "--adopt", "--yes"]);
+    assert_eq!(stolen.status.code(), Some(2), "{}", show(&stolen));
+    assert!(
+        text(&stolen.stderr).contains("the baseline of app shop"),
+        "{}",
+        show(&stolen)
+    );
+    assert_eq!(account.creates(), creates);
+    assert_eq!(account.listener_forward(&listener).await, after);
+
     // The baseline is recorded in AWS: the next deploy needs no --adopt and moves from it.
     account.set_alarm("shop-5xx", StateValue::Ok).await;
     account.write_app(
@@ -229,6 +242,22 @@ async fn a_plain_dns_record_is_adopted_in_one_batch_and_takes_the_traffic_back_o
     );
     assert_eq!(account.status("api")["live"], "baseline");
 
+    // The same name written in capitals is the same name, and its records are api's.
+    account.write_app(
+        "shout",
+        DNS_RELEASE,
+        &spec("60s").replace(name, &name.to_uppercase()),
+    );
+    let creates = account.creates();
+    let shouting = account.cutover(&["deploy", "shout", "--release", "r1", "--adopt", "--yes"]);
+    assert_eq!(shouting.status.code(), Some(2), "{}", show(&shouting));
+    assert!(
+        text(&shouting.stderr).contains("of app api"),
+        "{}",
+        show(&shouting)
+    );
+    assert_eq!(account.creates(), creates);
+
     account.set_alarm("api-5xx", StateValue::Ok).await;
     account.write_app("api", DNS_RELEASE, &spec("2s"));
     let deploy = account.spawn(&["deploy", "api", "--release", "r2", "--yes"]);
@@ -280,9 +309,11 @@ async fn an_elastic_ip_held_by_a_server_is_adopted_and_moves_back_to_it_on_alarm
         .await
         .expect("associate_address");
     account.put_alarm("bastion-5xx").await;
+    // keep = 2: moto cannot mark the turned-back r1 failed (a tag-only update of a stack with
+    // parameters), so r1 would otherwise hold the one place the baseline needs at the end.
     let spec = |final_bake: &str| {
         format!(
-            "[parameters]\nSubnetId = {{ stack_output = \"base\", output = \"SubnetId\" }}\n\n[router]\nkind = \"eip\"\nallocation_id = {{ stack_output = \"base\", output = \"AllocationId\" }}\ninstance_output = \"InstanceId\"\n\n[strategy]\nkind = \"all-at-once\"\nfinal_bake = \"{final_bake}\"\n\n[gates]\nalarms = [\"bastion-5xx\"]\ninterval = \"1s\"\nwarmup = \"0s\"\n"
+            "[parameters]\nSubnetId = {{ stack_output = \"base\", output = \"SubnetId\" }}\n\n[router]\nkind = \"eip\"\nallocation_id = {{ stack_output = \"base\", output = \"AllocationId\" }}\ninstance_output = \"InstanceId\"\n\n[strategy]\nkind = \"all-at-once\"\nfinal_bake = \"{final_bake}\"\n\n[gates]\nalarms = [\"bastion-5xx\"]\ninterval = \"1s\"\nwarmup = \"0s\"\n\n[retention]\nkeep = 2\n"
         )
     };
     account.write_app("bastion", EIP_RELEASE, &spec("60s"));
@@ -338,6 +369,34 @@ async fn an_elastic_ip_held_by_a_server_is_adopted_and_moves_back_to_it_on_alarm
     );
     assert!(account.instance_exists(&server).await);
     assert_eq!(account.status("bastion")["live"], "bastion-r2");
+
+    // Back to the baseline only while its server runs (or with --force).
+    account
+        .ec2()
+        .stop_instances()
+        .instance_ids(&server)
+        .send()
+        .await
+        .expect("stop_instances");
+    let r2 = account.output("bastion-r2", "InstanceId").await;
+    let refused = account.cutover(&["rollback", "bastion", "--to", "baseline", "--yes"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", show(&refused));
+    assert!(
+        text(&refused.stderr).contains(&format!("instance {server} is stopped")),
+        "{}",
+        show(&refused)
+    );
+    assert_eq!(account.address_holder(&allocation).await, Some(r2));
+    account
+        .ec2()
+        .start_instances()
+        .instance_ids(&server)
+        .send()
+        .await
+        .expect("start_instances");
+    let back = account.cutover(&["rollback", "bastion", "--to", "baseline", "--yes"]);
+    assert_eq!(back.status.code(), Some(0), "{}", show(&back));
+    assert_eq!(account.address_holder(&allocation).await, Some(server));
 }
 
 fn rule_spec(rule_output: &str, strategy: &str) -> String {
@@ -354,10 +413,11 @@ async fn two_apps_on_one_listener_each_on_its_rule_never_touch_each_other() {
     let api_rule = account.output("base", "ApiRuleArn").await;
     let legacy_web = account.output("base", "LegacyWebGroupArn").await;
     account.put_alarm("web-5xx").await;
+    // Bake 0s: the rule's 2 s stickiness decides how long the canary step is held.
     account.write_app(
         "web",
         ALB_RELEASE,
-        &rule_spec("WebRuleArn", &canary("2s", "web-5xx")),
+        &rule_spec("WebRuleArn", &canary("0s", "web-5xx")),
     );
     account.write_app(
         "api",
@@ -366,8 +426,66 @@ async fn two_apps_on_one_listener_each_on_its_rule_never_touch_each_other() {
     );
     let default_action = account.listener_forward(&listener).await;
     let web_before = account.rule(&web_rule).await;
+
+    // A rule that redirects carries traffic to no target group: not replaced, not adoptable.
+    // (moto cannot create a redirect rule from a template, so the test adds it.)
+    use aws_sdk_elasticloadbalancingv2::types::{
+        Action, ActionTypeEnum, PathPatternConditionConfig, RedirectActionConfig,
+        RedirectActionStatusCodeEnum, RuleCondition,
+    };
+    let created = account
+        .elbv2()
+        .create_rule()
+        .listener_arn(&listener)
+        .priority(40)
+        .conditions(
+            RuleCondition::builder()
+                .field("path-pattern")
+                .path_pattern_config(
+                    PathPatternConditionConfig::builder()
+                        .values("/old/*")
+                        .build(),
+                )
+                .build(),
+        )
+        .actions(
+            Action::builder()
+                .r#type(ActionTypeEnum::Redirect)
+                .redirect_config(
+                    RedirectActionConfig::builder()
+                        .protocol("HTTPS")
+                        .port("443")
+                        .path("/new/#{path}")
+                        .status_code(RedirectActionStatusCodeEnum::Http301)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create_rule");
+    let redirect_rule = created.rules()[0].rule_arn().unwrap().to_string();
+    let redirect_before = account.rule(&redirect_rule).await;
+    account.write_app(
+        "old",
+        ALB_RELEASE,
+        &format!("[router]\nkind = \"alb\"\nrule = \"{redirect_rule}\"\ntarget_group_output = \"TargetGroupArn\"\n"),
+    );
+    for adopt in [&[][..], &["--adopt"][..]] {
+        let mut args = vec!["deploy", "old", "--release", "r1", "--yes"];
+        args.extend_from_slice(adopt);
+        let refused = account.cutover(&args);
+        assert_eq!(refused.status.code(), Some(2), "{}", show(&refused));
+        assert!(
+            text(&refused.stderr).contains("redirect to https://#{host}:443/new/#{path}"),
+            "{}",
+            show(&refused)
+        );
+    }
+    assert_eq!(account.rule(&redirect_rule).await, redirect_before);
+    assert_eq!(account.creates(), 1, "only the base stack");
     let mut api_now = account.rule(&api_rule).await;
-    assert_eq!(web_before.stickiness, Some(1));
+    assert_eq!(web_before.stickiness, Some(2));
 
     // The plan names the rule and the stickiness; each step is held at least that long.
     let dry = account.cutover(&["deploy", "web", "--release", "r1", "--adopt", "--dry-run"]);
@@ -377,15 +495,35 @@ async fn two_apps_on_one_listener_each_on_its_rule_never_touch_each_other() {
         plan.contains(&format!("listener rule {web_rule}")),
         "{plan}"
     );
-    assert!(plan.contains("target group stickiness on (1s)"), "{plan}");
+    assert!(
+        plan.contains(
+            "target group stickiness on (2s): each step before 100 % is held 2s instead of 0s"
+        ),
+        "{plan}"
+    );
 
-    let deploy = account.spawn(&["deploy", "web", "--release", "r1", "--adopt", "--yes"]);
+    let deploy = account.spawn(&[
+        "deploy",
+        "web",
+        "--release",
+        "r1",
+        "--adopt",
+        "--yes",
+        "--output",
+        "json",
+    ]);
     let (output, seen) = watch(deploy, async || account.rule(&web_rule).await.forward).await;
     assert_eq!(output.status.code(), Some(0), "{}", show(&output));
-    assert!(
-        text(&output.stderr).contains("target group stickiness on"),
-        "{}",
-        show(&output)
+    let started: serde_json::Value = text(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|event| event["event"] == "started")
+        .unwrap_or_else(|| panic!("no started event: {}", show(&output)));
+    assert_eq!(started["stickiness_secs"], 2, "{started}");
+    assert_eq!(
+        started["bakes_secs"],
+        serde_json::json!([2.0, 0.0]),
+        "the canary step is held for the stickiness: {started}"
     );
     let web_r1 = account.output("web-r1", "TargetGroupArn").await;
     assert!(
@@ -410,7 +548,7 @@ async fn two_apps_on_one_listener_each_on_its_rule_never_touch_each_other() {
     assert_eq!(account.rule(&api_rule).await, api_now);
     assert_eq!(account.listener_forward(&listener).await, default_action);
     let status = account.status("web");
-    assert_eq!(status["stickiness_secs"], 1, "{status:#}");
+    assert_eq!(status["stickiness_secs"], 2, "{status:#}");
 
     // The other app onboards on its own rule; the web rule is left alone.
     let api_deploy = account.cutover(&["deploy", "api", "--release", "r1", "--adopt", "--yes"]);
@@ -613,6 +751,50 @@ async fn route53_weights_all_at_zero_read_as_equal_shares() {
         Some(Some(100))
     );
     assert_eq!(account.status("www")["live"], "www-r2");
+
+    // A name that already has A records cannot take a CNAME: said before anything is created.
+    let mail = "mail.routing.example.com";
+    let a_record = ResourceRecordSet::builder()
+        .name(mail)
+        .r#type(RrType::A)
+        .ttl(60)
+        .resource_records(
+            ResourceRecord::builder()
+                .value("192.0.2.10")
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    account
+        .route53()
+        .change_resource_record_sets()
+        .hosted_zone_id(&zone)
+        .change_batch(
+            ChangeBatch::builder()
+                .changes(
+                    Change::builder()
+                        .action(ChangeAction::Create)
+                        .resource_record_set(a_record)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("create the A record");
+    account.write_app("mail", DNS_RELEASE, &spec.replace(name, mail));
+    let creates = account.creates();
+    let refused = account.cutover(&["deploy", "mail", "--release", "r1", "--adopt", "--yes"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", show(&refused));
+    assert!(
+        text(&refused.stderr).contains("already has A records"),
+        "{}",
+        show(&refused)
+    );
+    assert_eq!(account.creates(), creates);
 }
 
 #[tokio::test]

@@ -90,6 +90,13 @@ fn route53_router_defaults_and_rules() {
         (*record_type, *ttl, alias_zone_output),
         (RecordType::Cname, 60, &None)
     );
+    // DNS names are case-insensitive: kept in lower case, as Route 53 keeps them.
+    let upper = Fixture::new()
+        .load(&spec(&base.replace("api.example.com", "API.Example.com")))
+        .unwrap();
+    assert!(
+        matches!(&upper.router, RouterSpec::Route53 { record_name, .. } if record_name == "api.example.com")
+    );
     assert_eq!(
         hosted_zone_id,
         &ValueSource::StackOutput {
@@ -455,4 +462,17 @@ fn tags_and_rotation_rules_are_checked() {
             refresh_ami: true
         }
     );
+}
+
+#[test]
+fn an_empty_route_and_stickiness_without_an_alb_are_refused() {
+    let (_, text, line, key) = failure(&spec(
+        "[router]\nkind = \"alb\"\nrule = \"\"\ntarget_group_output = \"Tg\"\n",
+    ));
+    assert_eq!((line, key.as_str()), (4, "router.rule"), "{text}");
+    assert!(text.contains("is empty"), "{text}");
+    let (_, text, _, key) = failure(&spec(
+        "[router]\nkind = \"eip\"\nallocation_id = \"eipalloc-1\"\ninstance_output = \"Id\"\n[strategy]\nkind = \"all-at-once\"\nhold_for_stickiness = false\n",
+    ));
+    assert_eq!(key, "strategy.hold_for_stickiness", "{text}");
 }

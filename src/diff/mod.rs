@@ -22,7 +22,9 @@ use indexmap::IndexMap;
 
 use crate::template::Node;
 
+pub use catalog::is_stateful;
 pub use engine::diff;
+pub use policy::policy_documents;
 pub use mask::MASK;
 pub use model::{
     ChangeKind, Direction, EntryChange, Path, PathSegment, PropertyChange, ResourceChange,

@@ -102,6 +102,61 @@ pub fn canonical_resource(resource: &Node) -> Cow<'_, Node> {
     Cow::Owned(Node::Map(resource))
 }
 
+/// Every policy document of a resource, as a tree (JSON text is parsed; text that is not JSON
+/// is left out), with the path of the property that holds it (`Properties`, `PolicyDocument`, or
+/// `Properties`, `Policies`, `0`, `PolicyDocument`).
+pub fn policy_documents(resource: &Node) -> Vec<(Vec<String>, Node)> {
+    let Some(resource_type) = resource.get("Type").and_then(Node::as_str) else {
+        return Vec::new();
+    };
+    let Some(properties) = resource.get("Properties") else {
+        return Vec::new();
+    };
+    let (fields, inline) = policy_fields(resource_type);
+    let mut documents: Vec<(Vec<String>, &Node)> = fields
+        .iter()
+        .filter_map(|field| {
+            properties
+                .get(field)
+                .map(|document| (vec!["Properties".to_string(), field.to_string()], document))
+        })
+        .collect();
+    if inline {
+        for (index, policy) in properties
+            .get("Policies")
+            .and_then(Node::as_list)
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
+            if let Some(document) = policy.get("PolicyDocument") {
+                let path = ["Properties", "Policies", &index.to_string(), "PolicyDocument"];
+                documents.push((path.iter().map(|part| part.to_string()).collect(), document));
+            }
+        }
+    }
+    documents
+        .into_iter()
+        .filter_map(|(path, document)| {
+            let text = match document {
+                Node::String(text) => Some(text.as_str()),
+                Node::Map(map) if map.len() == 1 => match map.get("Fn::Sub") {
+                    Some(Node::String(text)) => Some(text.as_str()),
+                    Some(Node::List(parts)) => parts.first().and_then(Node::as_str),
+                    _ => None,
+                },
+                _ => None,
+            };
+            match text {
+                Some(text) => serde_json::from_str::<serde_json::Value>(text)
+                    .ok()
+                    .map(|value| (path, node_from_json(&value))),
+                None => Some((path, document.clone())),
+            }
+        })
+        .collect()
+}
+
 fn is_text_document(document: &Node) -> bool {
     match document {
         Node::String(_) => true,

@@ -29,6 +29,23 @@ pub(crate) struct RawSpec {
     pub retention: RawRetention,
     #[serde(default)]
     pub rotation: RawRotation,
+    #[serde(default)]
+    pub check: RawCheck,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCheck {
+    #[serde(default)]
+    pub ignore: Vec<RawIgnore>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawIgnore {
+    pub rule: String,
+    pub resource: Option<String>,
+    pub reason: String,
 }
 
 #[derive(Debug, Default, Deserialize)]

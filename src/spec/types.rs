@@ -29,6 +29,8 @@ pub struct AppSpec {
     pub gates: GatesSpec,
     pub retention: RetentionSpec,
     pub rotation: RotationSpec,
+    /// Findings of `cutover check` the app has decided to live with.
+    pub check: CheckSpec,
 }
 
 /// Where a value comes from. Resolving it (reading the environment, calling SSM, CloudFormation or
@@ -341,6 +343,22 @@ impl Default for RetentionSpec {
             retire_after: None,
         }
     }
+}
+
+/// `[check]`: release-safety findings silenced for this app.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CheckSpec {
+    pub ignore: Vec<IgnoreRule>,
+}
+
+/// One silenced rule: for one resource (its logical id, or an output's or parameter's name), or
+/// for the whole app, with the reason the output repeats.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IgnoreRule {
+    /// A rule id of `cutover check` (`CO101`).
+    pub rule: String,
+    pub resource: Option<String>,
+    pub reason: String,
 }
 
 /// When `cutover rotate` redeploys the app.

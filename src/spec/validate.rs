@@ -9,14 +9,14 @@ use indexmap::IndexMap;
 use super::error::{KeyPath, SpecError};
 use super::names::{validate_bucket_name, validate_logical_id, validate_stack_name};
 use super::raw::{
-    RawAmiQuery, RawDuration, RawGates, RawRetention, RawRotation, RawSourceTable, RawSpec,
-    RawStack, RawValue,
+    RawAmiQuery, RawCheck, RawDuration, RawGates, RawRetention, RawRotation, RawSourceTable,
+    RawSpec, RawStack, RawValue,
 };
 use super::router_strategy::{router, strategy};
 use super::source_map::SourceMap;
 use super::types::{
-    AmiQuery, AppSpec, GatesSpec, HttpGate, HttpTarget, RetentionSpec, RotationSpec, RouterSpec,
-    StackSettings, TargetHealthGate, ValueSource,
+    AmiQuery, AppSpec, CheckSpec, GatesSpec, HttpGate, HttpTarget, IgnoreRule, RetentionSpec,
+    RotationSpec, RouterSpec, StackSettings, TargetHealthGate, ValueSource,
 };
 
 /// CloudFormation's limits on one stack.
@@ -257,6 +257,7 @@ pub(crate) fn build(
     let gates = gates(&check, raw.gates, &router)?;
     let retention = retention(&check, raw.retention)?;
     let rotation = rotation(&check, raw.rotation, &parameters)?;
+    let check_spec = check_section(&check, raw.check)?;
 
     Ok(AppSpec {
         name,
@@ -271,7 +272,36 @@ pub(crate) fn build(
         gates,
         retention,
         rotation,
+        check: check_spec,
     })
+}
+
+/// `[check] ignore`: every rule id is one of `cutover check`'s, and every reason is given.
+fn check_section(check: &Checker<'_>, raw: RawCheck) -> Result<CheckSpec, SpecError> {
+    let mut ignore = Vec::new();
+    for (index, entry) in raw.ignore.into_iter().enumerate() {
+        let key = KeyPath::root().key("check").key("ignore").index(index);
+        if !crate::check::RULES.iter().any(|rule| rule.id == entry.rule) {
+            let ids: Vec<&str> = crate::check::RULES.iter().map(|rule| rule.id).collect();
+            return Err(check.invalid_with_hint(
+                key.key("rule"),
+                format!("`{}` is not a rule of `cutover check`", entry.rule),
+                format!("the rules are {}", ids.join(", ")),
+            ));
+        }
+        if entry.reason.trim().is_empty() {
+            return Err(check.invalid(
+                key.key("reason"),
+                "give the reason this finding is accepted; `cutover check` repeats it",
+            ));
+        }
+        ignore.push(IgnoreRule {
+            rule: entry.rule,
+            resource: entry.resource,
+            reason: entry.reason,
+        });
+    }
+    Ok(CheckSpec { ignore })
 }
 
 fn resolve_template(

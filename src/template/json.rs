@@ -1,5 +1,6 @@
 //! JSON templates, read straight into a `Node` so that duplicate keys (which CloudFormation
-//! rejects, and a plain `serde_json::Value` would silently drop) are reported with their line.
+//! silently resolves to the last, and a plain `serde_json::Value` would drop without a word)
+//! are reported with their line.
 
 use std::fmt;
 

@@ -5,6 +5,7 @@ mod error;
 mod intrinsics;
 mod json;
 mod limits;
+mod lines;
 mod node;
 mod scalars;
 mod yaml;
@@ -18,6 +19,7 @@ use sha2::{Digest, Sha256};
 
 pub use compare::differing_paths;
 pub use error::{Location, TemplateError};
+pub use lines::KeyLines;
 pub use limits::{BODY_LIMIT, INLINE_BODY_LIMIT, OUTPUT_LIMIT, PARAMETER_LIMIT, RESOURCE_LIMIT};
 pub use node::Node;
 
@@ -46,6 +48,8 @@ pub struct Template {
     /// The exact source text.
     pub body: String,
     pub root: Node,
+    /// Where each map key is written, for messages that name a line.
+    pub lines: KeyLines,
 }
 
 /// Reads and loads a template file.
@@ -66,7 +70,7 @@ pub fn load_file(path: &Path) -> Result<Template, TemplateError> {
 pub fn parse(body: &str, origin: &str) -> Result<Template, TemplateError> {
     limits::check_body_size(body, origin)?;
     let format = detect_format(body);
-    let mut root = parse_root(body, origin, format)?;
+    let (mut root, lines) = parse_root(body, origin, format)?;
     intrinsics::normalise(&mut root);
     limits::check_structure(&root, origin)?;
     Ok(Template {
@@ -74,16 +78,21 @@ pub fn parse(body: &str, origin: &str) -> Result<Template, TemplateError> {
         format,
         body: body.to_string(),
         root,
+        lines,
     })
 }
 
 /// The tree of `body`. A UTF-8 byte order mark at the start is not content: YAML 1.1 allows one
 /// at the start of a stream (it names the encoding), and CloudFormation accepts templates that
 /// begin with one, JSON or YAML. The body sent to CloudFormation is left as it is.
-fn parse_root(body: &str, origin: &str, format: Format) -> Result<Node, TemplateError> {
+fn parse_root(
+    body: &str,
+    origin: &str,
+    format: Format,
+) -> Result<(Node, KeyLines), TemplateError> {
     let text = body.strip_prefix('\u{feff}').unwrap_or(body);
     match format {
-        Format::Json => json::parse(text, origin),
+        Format::Json => Ok((json::parse(text, origin)?, KeyLines::of_json(text))),
         Format::Yaml => yaml::parse(text, origin),
     }
 }
@@ -155,7 +164,7 @@ pub fn load_file_for_diff(path: &Path) -> Result<(Template, Option<TemplateError
     })?;
     let mut over_quota = limits::check_body_size(&body, &origin).err();
     let format = detect_format(&body);
-    let mut root = parse_root(&body, &origin, format)?;
+    let (mut root, lines) = parse_root(&body, &origin, format)?;
     intrinsics::normalise(&mut root);
     match limits::check_structure(&root, &origin) {
         Err(error @ TemplateError::TooMany { .. }) => over_quota = over_quota.or(Some(error)),
@@ -166,6 +175,7 @@ pub fn load_file_for_diff(path: &Path) -> Result<(Template, Option<TemplateError
         format,
         body,
         root,
+        lines,
     };
     Ok((template, over_quota))
 }

@@ -7,11 +7,13 @@ use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 use super::error::{Location, TemplateError};
 use super::intrinsics;
+use super::lines::KeyLines;
 use super::scalars;
 use super::{Format, Node};
 
-/// Parses one YAML document into a `Node`, short-form intrinsics expanded to long forms.
-pub fn parse(body: &str, origin: &str) -> Result<Node, TemplateError> {
+/// Parses one YAML document into a `Node`, short-form intrinsics expanded to long forms, and
+/// the line of each map key.
+pub fn parse(body: &str, origin: &str) -> Result<(Node, KeyLines), TemplateError> {
     let mut builder = Builder::new(body, origin);
     let result = Parser::new_from_str(body).load(&mut builder, true);
     // An error the builder met came before whatever the parser stopped on.
@@ -29,7 +31,7 @@ pub fn parse(body: &str, origin: &str) -> Result<Node, TemplateError> {
             message: scan.info().to_string(),
         });
     }
-    Ok(builder.root.unwrap_or(Node::Null))
+    Ok((builder.root.unwrap_or(Node::Null), builder.lines))
 }
 
 /// The tab a "found a tab" error is about: yaml-rust2 may report it at the end of the scalar
@@ -142,6 +144,7 @@ struct Builder<'a> {
     root: Option<Node>,
     documents: usize,
     error: Option<TemplateError>,
+    lines: KeyLines,
 }
 
 impl<'a> Builder<'a> {
@@ -153,6 +156,7 @@ impl<'a> Builder<'a> {
             root: None,
             documents: 0,
             error: None,
+            lines: KeyLines::default(),
         }
     }
 
@@ -181,6 +185,18 @@ impl<'a> Builder<'a> {
                 Err(())
             }
         }
+    }
+
+    /// The path of the value being read: each open map's pending key, each open list's next
+    /// index (a map waiting for its next key adds nothing).
+    fn open_path(&self) -> Vec<String> {
+        self.stack
+            .iter()
+            .filter_map(|frame| match &frame.container {
+                Container::List(items) => Some(items.len().to_string()),
+                Container::Map { pending_key, .. } => pending_key.as_ref().map(|(key, _)| key.clone()),
+            })
+            .collect()
     }
 
     /// True when the innermost open container is a map waiting for a key.
@@ -251,6 +267,9 @@ impl<'a> Builder<'a> {
             if let Some(TagMeaning::Intrinsic(_)) = meaning {
                 return self.unsupported(&mark, "an intrinsic function cannot be a map key");
             }
+            let mut path = self.open_path();
+            path.push(text.clone());
+            self.lines.record(&path, mark.line());
             if let Some(Frame {
                 container: Container::Map { pending_key, .. },
                 ..

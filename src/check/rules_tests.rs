@@ -1,0 +1,194 @@
+use super::*;
+use crate::template::parse;
+
+/// (rule, line, silenced) of every finding of a YAML template.
+fn found(yaml: &str) -> Vec<(&'static str, Option<usize>, bool)> {
+    let template = parse(yaml, "t.yaml").unwrap();
+    check_template(&template)
+        .into_iter()
+        .map(|finding| (finding.rule, finding.line, finding.silenced.is_some()))
+        .collect()
+}
+
+fn rules(yaml: &str) -> Vec<&'static str> {
+    found(yaml).into_iter().map(|(rule, _, _)| rule).collect()
+}
+
+/// The findings of one rule only (a bucket is also stateful, CO202).
+fn found_of(id: &str, yaml: &str) -> Vec<(&'static str, Option<usize>, bool)> {
+    found(yaml).into_iter().filter(|(rule, _, _)| *rule == id).collect()
+}
+
+fn resource(body: &str) -> String {
+    format!("Resources:\n  R:\n{body}")
+}
+
+#[test]
+fn co101_a_fixed_physical_name_fires_a_per_release_one_does_not() {
+    let bucket = |name: &str| {
+        resource(&format!(
+            "    Type: AWS::S3::Bucket\n    Properties:\n      BucketName: {name}\n"
+        ))
+    };
+    assert_eq!(found_of("CO101", &bucket("orders")), [("CO101", Some(5), false)]);
+    assert_eq!(found_of("CO101", &bucket("!Sub '${AWS::Region}-orders'")).len(), 1);
+    assert_eq!(rules(&bucket("!Sub '${AWS::StackName}-orders'")), ["CO202"]);
+    // Not a name property: no finding.
+    let vpc = resource("    Type: AWS::EC2::VPC\n    Properties:\n      CidrBlock: 10.0.0.0/16\n");
+    assert!(rules(&vpc).is_empty());
+    let group = resource(
+        "    Type: AWS::ElasticLoadBalancingV2::TargetGroup\n    Properties:\n      Name: web\n      Port: 80\n",
+    );
+    assert_eq!(rules(&group), ["CO101"]);
+    let template = parse(&bucket("orders"), "t.yaml").unwrap();
+    let findings = check_template(&template);
+    let finding = findings.iter().find(|finding| finding.rule == "CO101").unwrap();
+    assert_eq!(finding.path, "Resources.R.Properties.BucketName");
+    assert!(finding.message.contains("the literal \"orders\""), "{}", finding.message);
+    assert!(finding.fix.contains("!Sub \"${AWS::StackName}-orders\""), "{}", finding.fix);
+}
+
+#[test]
+fn co102_a_fixed_export_name_fires() {
+    let template = |name: &str| {
+        format!("Resources:\n  T: {{Type: AWS::SNS::Topic}}\nOutputs:\n  TopicArn:\n    Value: !Ref T\n    Export:\n      Name: {name}\n")
+    };
+    assert_eq!(found(&template("shared-topic")), [("CO102", Some(7), false)]);
+    assert!(rules(&template("!Sub '${AWS::StackName}-topic'")).is_empty());
+}
+
+#[test]
+fn co103_a_fixed_dns_record_fires_unless_its_set_identifier_varies() {
+    let record = |extra: &str| {
+        resource(&format!(
+            "    Type: AWS::Route53::RecordSet\n    Properties:\n      HostedZoneId: Z1\n      Name: api.example.com\n      Type: CNAME\n      TTL: '60'\n      ResourceRecords: [x.example.com]\n{extra}"
+        ))
+    };
+    assert_eq!(found(&record("")), [("CO103", Some(6), false)]);
+    assert!(rules(&record("      Weight: 1\n      SetIdentifier: !Ref AWS::StackName\n")).is_empty());
+    let group = resource(
+        "    Type: AWS::Route53::RecordSetGroup\n    Properties:\n      HostedZoneId: Z1\n      RecordSets:\n        - Name: a.example.com\n          Type: A\n          TTL: '60'\n          ResourceRecords: [192.0.2.1]\n",
+    );
+    assert_eq!(rules(&group), ["CO103"]);
+}
+
+#[test]
+fn co104_an_account_singleton_fires() {
+    assert_eq!(rules(&resource("    Type: AWS::GuardDuty::Detector\n    Properties: {Enable: true}\n")), ["CO104"]);
+}
+
+#[test]
+fn co201_retained_resources_fire_and_a_deleted_one_does_not() {
+    let queue = |policy: &str| resource(&format!("    Type: AWS::SNS::Topic\n    {policy}\n"));
+    for policy in [
+        "DeletionPolicy: Retain",
+        "DeletionPolicy: RetainExceptOnCreate",
+        "UpdateReplacePolicy: Retain",
+    ] {
+        assert_eq!(rules(&queue(policy)), ["CO201"], "{policy}");
+    }
+    assert!(rules(&queue("DeletionPolicy: Delete")).is_empty());
+}
+
+#[test]
+fn co202_stateful_resources_fire() {
+    let table = resource("    Type: AWS::DynamoDB::Table\n    Properties:\n      KeySchema: [{AttributeName: id, KeyType: HASH}]\n");
+    assert_eq!(rules(&table), ["CO202"]);
+}
+
+#[test]
+fn co203_iam_wildcards_fire_in_trees_and_in_json_text() {
+    let policy = |statement: &str| {
+        resource(&format!(
+            "    Type: AWS::IAM::ManagedPolicy\n    Properties:\n      PolicyDocument:\n        Statement:\n          - {statement}\n"
+        ))
+    };
+    assert_eq!(
+        found(&policy("{Effect: Allow, Action: '*', Resource: '*'}")),
+        [("CO203", Some(6), false)]
+    );
+    assert_eq!(rules(&policy("{Effect: Allow, Action: [s3:GetObject], Resource: '*'}")), ["CO203"]);
+    assert!(rules(&policy("{Effect: Deny, Action: '*', Resource: '*'}")).is_empty());
+    assert!(rules(&policy("{Effect: Allow, Action: s3:GetObject, Resource: 'arn:aws:s3:::b/*'}")).is_empty());
+    let text = resource(
+        "    Type: AWS::SQS::QueuePolicy\n    Properties:\n      Queues: [q]\n      PolicyDocument: '{\"Statement\": {\"Effect\": \"Allow\", \"Principal\": \"*\", \"Action\": \"*\", \"Resource\": \"arn:q\"}}'\n",
+    );
+    assert_eq!(rules(&text), ["CO203"]);
+}
+
+#[test]
+fn co204_ingress_open_to_the_world_fires() {
+    let group = |cidr: &str| {
+        resource(&format!(
+            "    Type: AWS::EC2::SecurityGroup\n    Properties:\n      GroupDescription: g\n      SecurityGroupIngress:\n        - {{IpProtocol: tcp, FromPort: 22, ToPort: 22, {cidr}}}\n"
+        ))
+    };
+    assert_eq!(found(&group("CidrIp: 0.0.0.0/0")), [("CO204", Some(7), false)]);
+    assert_eq!(rules(&group("CidrIpv6: '::/0'")), ["CO204"]);
+    assert!(rules(&group("CidrIp: 10.0.0.0/8")).is_empty());
+    let template = parse(&group("CidrIp: 0.0.0.0/0"), "t.yaml").unwrap();
+    assert!(check_template(&template)[0].message.contains("port 22"));
+}
+
+#[test]
+fn co205_a_no_echo_default_fires() {
+    let template = |extra: &str| {
+        format!("Parameters:\n  Secret:\n    Type: String\n    NoEcho: true\n{extra}Resources:\n  T: {{Type: AWS::SNS::Topic}}\n")
+    };
+    assert_eq!(found(&template("    Default: hunter2\n")), [("CO205", Some(5), false)]);
+    assert!(rules(&template("")).is_empty());
+}
+
+#[test]
+fn a_resource_can_silence_its_own_findings_with_a_reason() {
+    let yaml = resource(
+        "    Type: AWS::S3::Bucket\n    DeletionPolicy: Retain\n    Metadata:\n      cutover:\n        ignore:\n          CO101: one shared bucket, made once\n    Properties:\n      BucketName: orders\n",
+    );
+    let template = parse(&yaml, "t.yaml").unwrap();
+    let findings = check_template(&template);
+    let by_rule = |id: &str| findings.iter().find(|finding| finding.rule == id).unwrap();
+    assert_eq!(
+        by_rule("CO101").silenced.as_deref(),
+        Some("one shared bucket, made once")
+    );
+    assert!(by_rule("CO201").silenced.is_none(), "only the rule named");
+    let listed = resource(
+        "    Type: AWS::S3::Bucket\n    Metadata: {cutover: {ignore: [CO101, CO202]}}\n    Properties:\n      BucketName: orders\n",
+    );
+    assert!(found(&listed).iter().all(|(_, _, silenced)| *silenced));
+}
+
+#[test]
+fn the_spec_silences_a_rule_for_one_resource_or_all() {
+    let template = parse(
+        "Resources:\n  A:\n    Type: AWS::SQS::Queue\n    Properties: {QueueName: a}\n  B:\n    Type: AWS::SQS::Queue\n    Properties: {QueueName: b}\n",
+        "t.yaml",
+    )
+    .unwrap();
+    let ignore = |resource: Option<&str>| {
+        vec![crate::spec::IgnoreRule {
+            rule: "CO101".into(),
+            resource: resource.map(str::to_string),
+            reason: "queues shared by design".into(),
+        }]
+    };
+    let one: Vec<Finding> = crate::check::check(&template, &ignore(Some("A")))
+        .into_iter()
+        .filter(|finding| finding.rule == "CO101")
+        .collect();
+    let silenced: Vec<bool> = one.iter().map(|finding| finding.silenced.is_some()).collect();
+    assert_eq!(silenced, [true, false]);
+    assert_eq!(
+        one[0].silenced.as_deref(),
+        Some("queues shared by design (spec)")
+    );
+    let all = crate::check::check(&template, &ignore(None));
+    assert!(all
+        .iter()
+        .filter(|finding| finding.rule == "CO101")
+        .all(|finding| finding.silenced.is_some()));
+    assert!(all
+        .iter()
+        .filter(|finding| finding.rule == "CO202")
+        .all(|finding| finding.silenced.is_none()));
+}

@@ -66,12 +66,16 @@ pub struct GlobalArgs {
 pub enum OutputFormat {
     Text,
     Json,
+    /// SARIF 2.1.0, for `cutover check` (CI systems show the findings on the template's lines)
+    Sarif,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Show what the next release changes against the live stack, or diff two template files
     Diff(DiffArgs),
+    /// Check templates or apps for what breaks a second release (fixed names, exports, ...)
+    Check(CheckArgs),
     /// Create the next release as a new stack and cut traffic over to it
     Deploy(DeployArgs),
     /// Pick up an interrupted cutover from what AWS shows and finish it or shift back
@@ -103,6 +107,30 @@ pub struct DiffArgs {
     /// Exit 1 only for changes of this kind (`broadening`: IAM or network access widened)
     #[arg(long, value_enum, value_name = "KIND")]
     pub fail_on: Option<FailOn>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Template files (checked without any AWS call) or app names of the stacks folder (their
+    /// rendered release, parameter sources, router and gates, read-only)
+    #[arg(value_name = "APP | FILE")]
+    pub targets: Vec<String>,
+
+    /// Check every app in the stacks folder
+    #[arg(long, conflicts_with = "targets")]
+    pub all: bool,
+
+    /// Exit 1 when a finding of this severity or above is not silenced
+    #[arg(long, value_enum, value_name = "SEVERITY", default_value_t = Severity::Error)]
+    pub fail_on: Severity,
+}
+
+/// How much a `cutover check` finding matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Severity {
+    Error,
+    Warning,
+    Note,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

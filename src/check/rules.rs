@@ -225,7 +225,7 @@ fn export_names(out: &mut Findings<'_>, resources: &IndexMap<String, Node>) {
                 "CO102",
                 name,
                 path,
-                format!("output {name} exports the name {what}: the same in every release"),
+                format!("output {name}'s export name is {what}: the same in every release"),
                 finding_fix,
             );
             let silence = template_silence(output);

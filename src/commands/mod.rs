@@ -1,5 +1,6 @@
 //! One function per subcommand: resolve the inputs, call the library, print the result.
 
+mod check;
 mod deploy;
 mod diff;
 mod resume;
@@ -20,6 +21,12 @@ pub enum CommandError {
 
     #[error(transparent)]
     Diff(#[from] diff::DiffError),
+
+    #[error(transparent)]
+    Check(#[from] check::CheckCommandError),
+
+    #[error("--output sarif is for `cutover check`; use text or json with `cutover {0}`")]
+    SarifNotHere(&'static str),
 
     #[error(transparent)]
     Deploy(#[from] crate::deploy::DeployError),
@@ -48,6 +55,8 @@ impl Diagnostic for CommandError {
         match self {
             CommandError::NotBuiltYet(_) => Exit::Error,
             CommandError::Diff(error) => error.exit(),
+            CommandError::Check(error) => error.exit(),
+            CommandError::SarifNotHere(_) => Exit::Error,
             CommandError::Deploy(error) => error.exit(),
             CommandError::Rotate(error) => error.exit(),
             CommandError::Resume(error) => error.exit(),
@@ -64,6 +73,8 @@ impl Diagnostic for CommandError {
                 "see the open issues for when it lands; `cutover --help` lists what works".into(),
             ),
             CommandError::Diff(error) => error.hint(),
+            CommandError::Check(error) => error.hint(),
+            CommandError::SarifNotHere(_) => None,
             CommandError::Deploy(error) => error.hint(),
             CommandError::Rotate(error) => error.hint(),
             CommandError::Resume(error) => error.hint(),
@@ -77,7 +88,11 @@ impl Diagnostic for CommandError {
 
 /// Runs one parsed command line and says how the process should exit.
 pub async fn run(cli: Cli, settings: OutputSettings) -> Result<Exit, CommandError> {
+    if settings.format == crate::cli::OutputFormat::Sarif && !matches!(cli.command, Command::Check(_)) {
+        return Err(CommandError::SarifNotHere(command_name(&cli.command)));
+    }
     match cli.command {
+        Command::Check(args) => Ok(check::run(args, &cli.global, &settings).await?),
         Command::Diff(args) if args.targets.len() == 2 => Ok(diff::run_files(
             std::path::Path::new(&args.targets[0]),
             std::path::Path::new(&args.targets[1]),
@@ -105,5 +120,20 @@ pub async fn run(cli: Cli, settings: OutputSettings) -> Result<Exit, CommandErro
             clap_complete::generate(args.shell, &mut command, "cutover", &mut std::io::stdout());
             Ok(Exit::Success)
         }
+    }
+}
+
+fn command_name(command: &Command) -> &'static str {
+    match command {
+        Command::Diff(_) => "diff",
+        Command::Check(_) => "check",
+        Command::Deploy(_) => "deploy",
+        Command::Resume(_) => "resume",
+        Command::Status(_) => "status",
+        Command::Rollback(_) => "rollback",
+        Command::Retire(_) => "retire",
+        Command::Rotate(_) => "rotate",
+        Command::Unlock(_) => "unlock",
+        Command::Completions(_) => "completions",
     }
 }

@@ -14,9 +14,11 @@ pub struct KeyLines(HashMap<String, usize>);
 const MAX_DEPTH: usize = 7;
 
 impl KeyLines {
+    /// Records `path`'s key at `line`, and the same line for any ancestor not recorded yet: a
+    /// list item has no key of its own, so it is where its first key is.
     pub(crate) fn record(&mut self, path: &[String], line: usize) {
-        if path.len() <= MAX_DEPTH {
-            self.0.entry(path.join("/")).or_insert(line);
+        for depth in 1..=path.len().min(MAX_DEPTH) {
+            self.0.entry(path[..depth].join("/")).or_insert(line);
         }
     }
 
@@ -121,6 +123,11 @@ mod tests {
         assert_eq!(
             lines.line_of(&["Resources", "Role", "Properties", "Policies", "1", "PolicyName"]),
             Some(10)
+        );
+        // A list item is where its first key is.
+        assert_eq!(
+            lines.line_of(&["Resources", "Role", "Properties", "Policies", "0"]),
+            Some(8)
         );
         // A path without a key of its own falls back to its nearest ancestor.
         assert_eq!(

@@ -1,0 +1,180 @@
+//! `cutover check FILE` end to end (no AWS): a fixture with one planted problem per template
+//! rule is reported with exactly those findings, at their lines, in text, JSON and SARIF (the
+//! SARIF validated against the SARIF 2.1.0 JSON schema with `jsonschema` from `.venv`); the
+//! repository's own templates are clean; bad input exits 2.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn cutover(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cutover"))
+        .args(args)
+        .current_dir(manifest_dir())
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run cutover")
+}
+
+const PLANTED: &str = "tests/fixtures/check/planted.yaml";
+
+/// (rule, line, silenced) as the planted fixture has them.
+fn expected() -> BTreeSet<(String, u64, bool)> {
+    [
+        ("CO101", 12, false),
+        ("CO201", 15, false),
+        ("CO202", 17, false),
+        ("CO103", 26, false),
+        ("CO104", 31, false),
+        ("CO203", 40, false),
+        ("CO204", 51, false),
+        ("CO101", 60, true),
+        ("CO202", 53, true),
+        ("CO102", 65, false),
+        ("CO205", 7, false),
+    ]
+    .into_iter()
+    .map(|(rule, line, silenced)| (rule.to_string(), line, silenced))
+    .collect()
+}
+
+#[test]
+fn every_planted_problem_is_found_at_its_line_in_text_json_and_sarif() {
+    let text = cutover(&["check", PLANTED]);
+    assert_eq!(text.status.code(), Some(1), "{text:?}");
+    let stdout = String::from_utf8(text.stdout).unwrap();
+    let rows: Vec<&str> = stdout
+        .lines()
+        .filter(|row| row.trim_start().starts_with(&format!("{PLANTED}:")))
+        .collect();
+    assert_eq!(rows.len(), expected().len(), "{stdout}");
+    for (rule, line, _) in expected() {
+        let needle = format!("{PLANTED}:{line}: ");
+        assert!(
+            rows.iter()
+                .any(|row| row.contains(&needle) && row.contains(&format!("[{rule}]"))),
+            "{rule} at line {line} missing:\n{stdout}"
+        );
+    }
+    assert!(stdout.contains("silenced: a queue another team reads by name"), "{stdout}");
+    assert!(
+        stdout.contains("4 error(s), 5 warning(s), 0 note(s), 2 silenced; failing at --fail-on error"),
+        "{stdout}"
+    );
+
+    let json = cutover(&["check", "--output", "json", PLANTED]);
+    assert_eq!(json.status.code(), Some(1));
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let found: BTreeSet<(String, u64, bool)> = value["reports"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|finding| {
+            (
+                finding["rule"].as_str().unwrap().to_string(),
+                finding["line"].as_u64().unwrap(),
+                !finding["silenced"].is_null(),
+            )
+        })
+        .collect();
+    assert_eq!(found, expected());
+    assert_eq!(value["summary"]["errors"], 4, "{value:#}");
+    assert_eq!(value["summary"]["warnings"], 5, "{value:#}");
+    assert_eq!(value["summary"]["silenced"], 2, "{value:#}");
+
+    let sarif = cutover(&["check", "--output", "sarif", PLANTED]);
+    assert_eq!(sarif.status.code(), Some(1));
+    let log: serde_json::Value = serde_json::from_slice(&sarif.stdout).unwrap();
+    let results = log["runs"][0]["results"].as_array().unwrap();
+    let found: BTreeSet<(String, u64, bool)> = results
+        .iter()
+        .map(|result| {
+            (
+                result["ruleId"].as_str().unwrap().to_string(),
+                result["locations"][0]["physicalLocation"]["region"]["startLine"]
+                    .as_u64()
+                    .unwrap(),
+                result.get("suppressions").is_some(),
+            )
+        })
+        .collect();
+    assert_eq!(found, expected());
+    validate_sarif(&sarif.stdout);
+}
+
+/// Validates a SARIF log against the SARIF 2.1.0 schema (OASIS, as shipped by serde-sarif) with
+/// Python's jsonschema, which `.venv` has (cfn-lint needs it).
+fn validate_sarif(log: &[u8]) {
+    let python = manifest_dir().join(".venv/bin/python");
+    assert!(
+        python.is_file(),
+        "{} is missing: run the README's test command once, which creates .venv",
+        python.display()
+    );
+    let schema = manifest_dir().join("tests/fixtures/check/sarif-schema-2.1.0.json");
+    let mut child = Command::new(python)
+        .arg("-c")
+        .arg("import json, sys, jsonschema\nschema = json.load(open(sys.argv[1]))\njsonschema.Draft7Validator.check_schema(schema)\nerrors = sorted(str(e.message) for e in jsonschema.Draft7Validator(schema).iter_errors(json.load(sys.stdin)))\nprint('\\n'.join(errors))\nsys.exit(1 if errors else 0)")
+        .arg(schema)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run python");
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(log).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "the SARIF log does not validate:\n{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+}
+
+#[test]
+fn the_repositorys_own_templates_are_clean() {
+    let templates: Vec<String> = std::fs::read_dir(manifest_dir().join("templates"))
+        .unwrap()
+        .map(|entry| format!("templates/{}", entry.unwrap().file_name().to_string_lossy()))
+        .collect();
+    let mut args = vec!["check", "--fail-on", "note"];
+    args.extend(templates.iter().map(String::as_str));
+    let output = cutover(&args);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+}
+
+#[test]
+fn the_threshold_and_bad_input_set_the_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let warnings_only = dir.path().join("warn.yaml");
+    std::fs::write(
+        &warnings_only,
+        "Resources:\n  T:\n    Type: AWS::SNS::Topic\n    DeletionPolicy: Retain\n",
+    )
+    .unwrap();
+    let path = warnings_only.to_str().unwrap();
+    assert_eq!(cutover(&["check", path]).status.code(), Some(0));
+    assert_eq!(
+        cutover(&["check", "--fail-on", "warning", path]).status.code(),
+        Some(1)
+    );
+    let missing = cutover(&["check", "no/such/template.yaml"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no/such/template.yaml"));
+    let broken = dir.path().join("broken.yaml");
+    std::fs::write(&broken, "Resources:\n  A: [unclosed\n").unwrap();
+    let broken_run = cutover(&["check", broken.to_str().unwrap()]);
+    assert_eq!(broken_run.status.code(), Some(2));
+    assert!(broken_run.stdout.is_empty());
+    let sarif_elsewhere = cutover(&["status", "--output", "sarif"]);
+    assert_eq!(sarif_elsewhere.status.code(), Some(2));
+}

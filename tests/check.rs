@@ -61,9 +61,14 @@ fn every_planted_problem_is_found_at_its_line_in_text_json_and_sarif() {
             "{rule} at line {line} missing:\n{stdout}"
         );
     }
-    assert!(stdout.contains("silenced: a queue another team reads by name"), "{stdout}");
     assert!(
-        stdout.contains("4 error(s), 5 warning(s), 0 note(s), 2 silenced; failing at --fail-on error"),
+        stdout.contains("silenced: a queue another team reads by name"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "4 error(s), 5 warning(s), 0 note(s), 2 silenced; failing at --fail-on error"
+        ),
         "{stdout}"
     );
 
@@ -164,7 +169,9 @@ fn the_threshold_and_bad_input_set_the_exit_code() {
     let path = warnings_only.to_str().unwrap();
     assert_eq!(cutover(&["check", path]).status.code(), Some(0));
     assert_eq!(
-        cutover(&["check", "--fail-on", "warning", path]).status.code(),
+        cutover(&["check", "--fail-on", "warning", path])
+            .status
+            .code(),
         Some(1)
     );
     let missing = cutover(&["check", "no/such/template.yaml"]);

@@ -55,6 +55,8 @@ pub struct StackFacts {
     pub parameters: Vec<(String, String)>,
     pub outputs: Vec<(String, String)>,
     pub termination_protection: bool,
+    /// The names its outputs export (`Export: Name`).
+    pub exports: Vec<String>,
 }
 
 impl StackFacts {
@@ -143,6 +145,12 @@ pub trait StackApi: Sync {
         &self,
         name_or_id: &str,
     ) -> impl Future<Output = Result<Vec<StackResourceFacts>, AwsError>> + Send;
+
+    /// The stacks that import `export_name` (`Fn::ImportValue`); empty when none does.
+    fn list_imports(
+        &self,
+        export_name: &str,
+    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
 }
 
 /// [`StackApi`] over the AWS SDK.
@@ -211,6 +219,11 @@ fn stack_facts(stack: &aws_sdk_cloudformation::types::Stack) -> StackFacts {
             })
             .collect(),
         termination_protection: stack.enable_termination_protection().unwrap_or(false),
+        exports: stack
+            .outputs()
+            .iter()
+            .filter_map(|output| output.export_name().map(str::to_string))
+            .collect(),
     }
 }
 
@@ -415,6 +428,36 @@ impl StackApi for CloudFormation {
             })
             .collect())
     }
+
+    async fn list_imports(&self, export_name: &str) -> Result<Vec<String>, AwsError> {
+        let mut pages = self
+            .client
+            .list_imports()
+            .export_name(export_name)
+            .into_paginator()
+            .send();
+        let mut importers = Vec::new();
+        while let Some(page) = pages.next().await {
+            match page {
+                Ok(page) => importers.extend(page.imports().iter().cloned()),
+                Err(error) => {
+                    let error =
+                        classify(format!("list the imports of export {export_name}"), error);
+                    if is_not_imported(&error) {
+                        return Ok(Vec::new());
+                    }
+                    return Err(error);
+                }
+            }
+        }
+        Ok(importers)
+    }
+}
+
+/// ListImports answers a ValidationError for an export nobody imports ("Export 'x' is not
+/// imported by any stack.").
+fn is_not_imported(error: &AwsError) -> bool {
+    matches!(&error.kind, crate::aws::AwsErrorKind::Rejected { message, .. } if message.contains("not imported"))
 }
 
 /// Parameters and router settings read from long-lived stacks (`{ stack_output = .. }`). These

@@ -207,7 +207,9 @@ pub struct Report {
 impl Report {
     /// Whether any finding counts at `threshold`.
     pub fn fails_at(&self, threshold: Severity) -> bool {
-        self.findings.iter().any(|finding| finding.counts_at(threshold))
+        self.findings
+            .iter()
+            .any(|finding| finding.counts_at(threshold))
     }
 }
 

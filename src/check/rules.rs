@@ -106,7 +106,14 @@ struct Findings<'a> {
 }
 
 impl Findings<'_> {
-    fn push(&mut self, id: &'static str, subject: &str, path: Vec<String>, message: String, fix: String) {
+    fn push(
+        &mut self,
+        id: &'static str,
+        subject: &str,
+        path: Vec<String>,
+        message: String,
+        fix: String,
+    ) {
         let parts: Vec<&str> = path.iter().map(String::as_str).collect();
         let rule = rule(id);
         self.findings.push(Finding {
@@ -244,7 +251,8 @@ fn no_echo_defaults(out: &mut Findings<'_>) {
     let flagged: Vec<String> = parameters
         .iter()
         .filter(|(name, declaration)| {
-            out.template.no_echo_parameters().contains(*name) && declaration.get("Default").is_some()
+            out.template.no_echo_parameters().contains(*name)
+                && declaration.get("Default").is_some()
         })
         .map(|(name, _)| name.clone())
         .collect();

@@ -16,7 +16,10 @@ fn rules(yaml: &str) -> Vec<&'static str> {
 
 /// The findings of one rule only (a bucket is also stateful, CO202).
 fn found_of(id: &str, yaml: &str) -> Vec<(&'static str, Option<usize>, bool)> {
-    found(yaml).into_iter().filter(|(rule, _, _)| *rule == id).collect()
+    found(yaml)
+        .into_iter()
+        .filter(|(rule, _, _)| *rule == id)
+        .collect()
 }
 
 fn resource(body: &str) -> String {
@@ -30,8 +33,14 @@ fn co101_a_fixed_physical_name_fires_a_per_release_one_does_not() {
             "    Type: AWS::S3::Bucket\n    Properties:\n      BucketName: {name}\n"
         ))
     };
-    assert_eq!(found_of("CO101", &bucket("orders")), [("CO101", Some(5), false)]);
-    assert_eq!(found_of("CO101", &bucket("!Sub '${AWS::Region}-orders'")).len(), 1);
+    assert_eq!(
+        found_of("CO101", &bucket("orders")),
+        [("CO101", Some(5), false)]
+    );
+    assert_eq!(
+        found_of("CO101", &bucket("!Sub '${AWS::Region}-orders'")).len(),
+        1
+    );
     assert_eq!(rules(&bucket("!Sub '${AWS::StackName}-orders'")), ["CO202"]);
     // Not a name property: no finding.
     let vpc = resource("    Type: AWS::EC2::VPC\n    Properties:\n      CidrBlock: 10.0.0.0/16\n");
@@ -42,10 +51,21 @@ fn co101_a_fixed_physical_name_fires_a_per_release_one_does_not() {
     assert_eq!(rules(&group), ["CO101"]);
     let template = parse(&bucket("orders"), "t.yaml").unwrap();
     let findings = check_template(&template);
-    let finding = findings.iter().find(|finding| finding.rule == "CO101").unwrap();
+    let finding = findings
+        .iter()
+        .find(|finding| finding.rule == "CO101")
+        .unwrap();
     assert_eq!(finding.path, "Resources.R.Properties.BucketName");
-    assert!(finding.message.contains("the literal \"orders\""), "{}", finding.message);
-    assert!(finding.fix.contains("!Sub \"${AWS::StackName}-orders\""), "{}", finding.fix);
+    assert!(
+        finding.message.contains("the literal \"orders\""),
+        "{}",
+        finding.message
+    );
+    assert!(
+        finding.fix.contains("!Sub \"${AWS::StackName}-orders\""),
+        "{}",
+        finding.fix
+    );
 }
 
 #[test]
@@ -53,7 +73,10 @@ fn co102_a_fixed_export_name_fires() {
     let template = |name: &str| {
         format!("Resources:\n  T: {{Type: AWS::SNS::Topic}}\nOutputs:\n  TopicArn:\n    Value: !Ref T\n    Export:\n      Name: {name}\n")
     };
-    assert_eq!(found(&template("shared-topic")), [("CO102", Some(7), false)]);
+    assert_eq!(
+        found(&template("shared-topic")),
+        [("CO102", Some(7), false)]
+    );
     assert!(rules(&template("!Sub '${AWS::StackName}-topic'")).is_empty());
 }
 
@@ -65,7 +88,10 @@ fn co103_a_fixed_dns_record_fires_unless_its_set_identifier_varies() {
         ))
     };
     assert_eq!(found(&record("")), [("CO103", Some(6), false)]);
-    assert!(rules(&record("      Weight: 1\n      SetIdentifier: !Ref AWS::StackName\n")).is_empty());
+    assert!(rules(&record(
+        "      Weight: 1\n      SetIdentifier: !Ref AWS::StackName\n"
+    ))
+    .is_empty());
     let group = resource(
         "    Type: AWS::Route53::RecordSetGroup\n    Properties:\n      HostedZoneId: Z1\n      RecordSets:\n        - Name: a.example.com\n          Type: A\n          TTL: '60'\n          ResourceRecords: [192.0.2.1]\n",
     );
@@ -74,7 +100,12 @@ fn co103_a_fixed_dns_record_fires_unless_its_set_identifier_varies() {
 
 #[test]
 fn co104_an_account_singleton_fires() {
-    assert_eq!(rules(&resource("    Type: AWS::GuardDuty::Detector\n    Properties: {Enable: true}\n")), ["CO104"]);
+    assert_eq!(
+        rules(&resource(
+            "    Type: AWS::GuardDuty::Detector\n    Properties: {Enable: true}\n"
+        )),
+        ["CO104"]
+    );
 }
 
 #[test]
@@ -105,11 +136,19 @@ fn co203_iam_wildcards_fire_in_trees_and_in_json_text() {
     };
     assert_eq!(
         found(&policy("{Effect: Allow, Action: '*', Resource: '*'}")),
-        [("CO203", Some(6), false)]
+        [("CO203", Some(7), false)]
     );
-    assert_eq!(rules(&policy("{Effect: Allow, Action: [s3:GetObject], Resource: '*'}")), ["CO203"]);
+    assert_eq!(
+        rules(&policy(
+            "{Effect: Allow, Action: [s3:GetObject], Resource: '*'}"
+        )),
+        ["CO203"]
+    );
     assert!(rules(&policy("{Effect: Deny, Action: '*', Resource: '*'}")).is_empty());
-    assert!(rules(&policy("{Effect: Allow, Action: s3:GetObject, Resource: 'arn:aws:s3:::b/*'}")).is_empty());
+    assert!(rules(&policy(
+        "{Effect: Allow, Action: s3:GetObject, Resource: 'arn:aws:s3:::b/*'}"
+    ))
+    .is_empty());
     let text = resource(
         "    Type: AWS::SQS::QueuePolicy\n    Properties:\n      Queues: [q]\n      PolicyDocument: '{\"Statement\": {\"Effect\": \"Allow\", \"Principal\": \"*\", \"Action\": \"*\", \"Resource\": \"arn:q\"}}'\n",
     );
@@ -123,7 +162,10 @@ fn co204_ingress_open_to_the_world_fires() {
             "    Type: AWS::EC2::SecurityGroup\n    Properties:\n      GroupDescription: g\n      SecurityGroupIngress:\n        - {{IpProtocol: tcp, FromPort: 22, ToPort: 22, {cidr}}}\n"
         ))
     };
-    assert_eq!(found(&group("CidrIp: 0.0.0.0/0")), [("CO204", Some(7), false)]);
+    assert_eq!(
+        found(&group("CidrIp: 0.0.0.0/0")),
+        [("CO204", Some(7), false)]
+    );
     assert_eq!(rules(&group("CidrIpv6: '::/0'")), ["CO204"]);
     assert!(rules(&group("CidrIp: 10.0.0.0/8")).is_empty());
     let template = parse(&group("CidrIp: 0.0.0.0/0"), "t.yaml").unwrap();
@@ -135,7 +177,10 @@ fn co205_a_no_echo_default_fires() {
     let template = |extra: &str| {
         format!("Parameters:\n  Secret:\n    Type: String\n    NoEcho: true\n{extra}Resources:\n  T: {{Type: AWS::SNS::Topic}}\n")
     };
-    assert_eq!(found(&template("    Default: hunter2\n")), [("CO205", Some(5), false)]);
+    assert_eq!(
+        found(&template("    Default: hunter2\n")),
+        [("CO205", Some(5), false)]
+    );
     assert!(rules(&template("")).is_empty());
 }
 
@@ -176,7 +221,10 @@ fn the_spec_silences_a_rule_for_one_resource_or_all() {
         .into_iter()
         .filter(|finding| finding.rule == "CO101")
         .collect();
-    let silenced: Vec<bool> = one.iter().map(|finding| finding.silenced.is_some()).collect();
+    let silenced: Vec<bool> = one
+        .iter()
+        .map(|finding| finding.silenced.is_some())
+        .collect();
     assert_eq!(silenced, [true, false]);
     assert_eq!(
         one[0].silenced.as_deref(),

@@ -34,11 +34,21 @@ pub fn template_silence(node: &Node) -> HashMap<String, String> {
         Node::List(rules) => rules
             .iter()
             .filter_map(|rule| rule.scalar_text())
-            .map(|rule| (rule.into_owned(), "ignored in the template's Metadata".into()))
+            .map(|rule| {
+                (
+                    rule.into_owned(),
+                    "ignored in the template's Metadata".into(),
+                )
+            })
             .collect(),
         single => single
             .scalar_text()
-            .map(|rule| (rule.into_owned(), "ignored in the template's Metadata".into()))
+            .map(|rule| {
+                (
+                    rule.into_owned(),
+                    "ignored in the template's Metadata".into(),
+                )
+            })
             .into_iter()
             .collect(),
     }
@@ -46,7 +56,10 @@ pub fn template_silence(node: &Node) -> HashMap<String, String> {
 
 /// Silences what the spec's `[check] ignore` names (a rule, for one resource or for all).
 pub fn apply_spec(findings: &mut [Finding], ignores: &[IgnoreRule]) {
-    for finding in findings.iter_mut().filter(|finding| finding.silenced.is_none()) {
+    for finding in findings
+        .iter_mut()
+        .filter(|finding| finding.silenced.is_none())
+    {
         let matched = ignores.iter().find(|ignore| {
             ignore.rule == finding.rule
                 && ignore

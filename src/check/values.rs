@@ -113,8 +113,7 @@ fn sub(argument: &Node, resources: &IndexMap<String, Node>) -> Across {
             Some(value) => across_releases(value, resources) == Across::Varies,
             None => {
                 let logical = name.split('.').next().unwrap_or(name);
-                matches!(name, "AWS::StackName" | "AWS::StackId")
-                    || resources.contains_key(logical)
+                matches!(name, "AWS::StackName" | "AWS::StackId") || resources.contains_key(logical)
             }
         };
         if varies {
@@ -179,8 +178,14 @@ mod tests {
             ("!Sub 'orders-${AWS::Region}'", "\"orders-${AWS::Region}\""),
             ("!Sub 'orders-${Env}'", "\"orders-${Env}\""),
             ("!Sub 'a-${!AWS::StackName}'", "\"a-${!AWS::StackName}\""),
-            ("!Join ['-', [orders, !Ref AWS::Region]]", "the literal \"orders\" and AWS::Region"),
-            ("!If [C, !Ref AWS::StackName, orders]", "the literal \"orders\""),
+            (
+                "!Join ['-', [orders, !Ref AWS::Region]]",
+                "the literal \"orders\" and AWS::Region",
+            ),
+            (
+                "!If [C, !Ref AWS::StackName, orders]",
+                "the literal \"orders\"",
+            ),
             ("!ImportValue shared-name", "an imported value"),
         ] {
             assert_eq!(verdict(fixed), Across::Fixed(what.into()), "{fixed}");

@@ -65,7 +65,7 @@ impl Diagnostic for CheckCommandError {
 /// What one argument names.
 enum Subject {
     File(String),
-    App(AppSpec),
+    App(Box<AppSpec>),
 }
 
 pub async fn run(
@@ -92,7 +92,10 @@ pub async fn run(
         if Path::new(name).is_file() {
             subjects.push(Subject::File(name.clone()));
         } else if spec::spec_path(&global.stacks_dir, name).is_file() {
-            subjects.push(Subject::App(spec::load_app(&global.stacks_dir, name)?));
+            subjects.push(Subject::App(Box::new(spec::load_app(
+                &global.stacks_dir,
+                name,
+            )?)));
         } else {
             return Err(CheckError::NotFound {
                 path: name.clone(),
@@ -140,7 +143,9 @@ pub async fn run(
     let text = match settings.format {
         OutputFormat::Sarif => reporters::sarif::render(&reports),
         OutputFormat::Json => reporters::json::render(&reports, threshold),
-        OutputFormat::Text => reporters::text::render(&reports, threshold, settings.stdout_palette()),
+        OutputFormat::Text => {
+            reporters::text::render(&reports, threshold, settings.stdout_palette())
+        }
     };
     let mut stdout = std::io::stdout().lock();
     stdout
@@ -221,7 +226,10 @@ async fn app_findings(ctx: &AwsContext, spec: &AppSpec, template: &Template) -> 
     let sources = aws.sources();
     for (name, source) in &spec.parameters {
         // Only parameters the template declares are sent; the spec's check refuses others.
-        if template.parameters().is_some_and(|declared| !declared.contains_key(name)) {
+        if template
+            .parameters()
+            .is_some_and(|declared| !declared.contains_key(name))
+        {
             continue;
         }
         if let Err(error) = sources

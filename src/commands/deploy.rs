@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use crate::aws::cloudformation::{CloudFormation, StackFacts};
 use crate::aws::s3::S3;
 use crate::aws::{self, AwsContext, ConnectOptions};
+use crate::check::{self, Finding, Report, Severity};
 use crate::cli::{DeployArgs, GlobalArgs};
 use crate::cutover::CutoverOutcome;
 use crate::deploy::plan::{self, CandidateOptions, Plan};
@@ -32,6 +33,9 @@ pub async fn run(
     let spec = crate::spec::load_app(&global.stacks_dir, &args.app)?;
     let template = crate::template::load_file(&spec.template)?;
     preflight::check_release_outputs(&spec, &template)?;
+    // What would make a second release fail stops the deploy here; warnings go in the plan.
+    let findings = check::check(&template, &spec.check.ignore);
+    refuse_release_errors(&spec, &template, &findings, settings)?;
     let options = CandidateOptions {
         release: args.release.clone(),
         timeout: args.timeout,
@@ -55,6 +59,7 @@ pub async fn run(
     }
     let plan = render_plan(&context, &spec, candidate, rollback_alarm_arns, &app)
         .await?
+        .with_findings(findings)
         .with_route(
             route,
             &spec.strategy.kind,
@@ -145,6 +150,37 @@ async fn deploy_under_lock(
     handover::after_cutover(context, spec, candidate, &outcome, &app, settings).await;
     report_outcome(&outcome, settings)?;
     Ok(outcome.exit())
+}
+
+/// Release-safety errors (`cutover check`) stop the deploy before any AWS call: they are printed
+/// on stderr, each with its fix.
+fn refuse_release_errors(
+    spec: &AppSpec,
+    template: &crate::template::Template,
+    findings: &[Finding],
+    settings: &OutputSettings,
+) -> Result<(), DeployError> {
+    let errors: Vec<&Finding> = findings
+        .iter()
+        .filter(|finding| finding.counts_at(Severity::Error))
+        .collect();
+    let Some(first) = errors.first() else {
+        return Ok(());
+    };
+    let report = Report {
+        subject: template.origin.clone(),
+        findings: errors.iter().map(|finding| (*finding).clone()).collect(),
+    };
+    eprint!(
+        "{}",
+        check::reporters::text::render(&[report], Severity::Error, settings.stderr_palette())
+    );
+    Err(DeployError::ReleaseChecks {
+        template: template.origin.clone(),
+        app: spec.name.clone(),
+        first: format!("[{}] {}", first.rule, first.message),
+        more: errors.len() - 1,
+    })
 }
 
 /// Records the adopted traffic as the app's baseline (SSM, beside the lock).

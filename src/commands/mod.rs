@@ -88,7 +88,9 @@ impl Diagnostic for CommandError {
 
 /// Runs one parsed command line and says how the process should exit.
 pub async fn run(cli: Cli, settings: OutputSettings) -> Result<Exit, CommandError> {
-    if settings.format == crate::cli::OutputFormat::Sarif && !matches!(cli.command, Command::Check(_)) {
+    if settings.format == crate::cli::OutputFormat::Sarif
+        && !matches!(cli.command, Command::Check(_))
+    {
         return Err(CommandError::SarifNotHere(command_name(&cli.command)));
     }
     match cli.command {

@@ -382,6 +382,7 @@ mod tests {
             parameters: Vec::new(),
             outputs: Vec::new(),
             termination_protection: false,
+            exports: Vec::new(),
         }
     }
 

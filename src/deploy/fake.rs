@@ -116,6 +116,7 @@ impl FakeStackApi {
                 parameters: pairs(parameters),
                 outputs: Vec::new(),
                 termination_protection: false,
+                exports: Vec::new(),
             },
             template: template.into(),
             events: Vec::new(),
@@ -298,6 +299,7 @@ impl StackApi for FakeStackApi {
                 parameters: request.parameters.clone(),
                 outputs: vec![("Url".into(), format!("http://{}.example", request.name))],
                 termination_protection: request.termination_protection,
+                exports: Vec::new(),
             },
             template,
             events: Vec::new(),
@@ -386,6 +388,11 @@ impl StackApi for FakeStackApi {
 
     async fn stack_resources(&self, name_or_id: &str) -> Result<Vec<StackResourceFacts>, AwsError> {
         let _state = self.enter("stack_resources", name_or_id)?;
+        Ok(Vec::new())
+    }
+
+    async fn list_imports(&self, export_name: &str) -> Result<Vec<String>, AwsError> {
+        let _state = self.enter("list_imports", export_name)?;
         Ok(Vec::new())
     }
 }

@@ -51,6 +51,14 @@ pub enum DeployError {
     #[error(transparent)]
     Route(#[from] RouteError),
 
+    #[error("{template} cannot be a release stack: {first}{}", if *more > 0 { format!(" (and {more} more error(s), listed above)") } else { String::new() })]
+    ReleaseChecks {
+        template: String,
+        app: String,
+        /// The first error finding, as one line.
+        first: String,
+        more: usize,
+    },
     #[error("{template} has no output {output}, which {key} names")]
     MissingOutput {
         template: String,
@@ -166,6 +174,9 @@ impl Diagnostic for DeployError {
                 format!("the template declares: {declared}; add the output or fix the key in the spec")
             }),
             DeployError::RouterUnavailable { hint, .. } => hint.clone(),
+            DeployError::ReleaseChecks { app, .. } => Some(format!(
+                "`cutover check {app}` lists every finding with its fix; to accept one, silence it with a reason (Metadata: {{cutover: {{ignore: {{RULE: \"why\"}}}}}} on the resource, or [check] ignore in the spec)"
+            )),
             DeployError::Alarms { source } => source.hint(),
             DeployError::MissingAlarms { .. } => Some(
                 "create the alarm, fix its name under [gates] alarms, or name an alarm a release creates with `alarm_outputs`".into(),

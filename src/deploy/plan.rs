@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use super::preflight::{stickiness_note, RouteCheck};
 use super::DeployError;
 use crate::aws::cloudformation::{CreateStackRequest, TemplateSource};
+use crate::check::Finding;
 use crate::diff::{self, ReleaseView, StackDiff, MASK};
 use crate::output::Palette;
 use crate::release::discovery::ReleaseStack;
@@ -182,6 +183,8 @@ pub struct Plan {
     pub traffic: String,
     /// The route as checked before the stack is created (not set for a rebuild).
     pub route: Option<RoutePlan>,
+    /// What `cutover check` finds below error (errors stop the deploy before the plan).
+    pub findings: Vec<Finding>,
 }
 
 /// The route part of a deploy plan.
@@ -228,8 +231,15 @@ impl Plan {
             rollback_monitoring: spec.stack.rollback_monitoring,
             traffic: traffic_summary(spec),
             route: None,
+            findings: Vec::new(),
             candidate,
         }
+    }
+
+    /// The plan with the release-safety findings of the template (warnings, notes, silenced).
+    pub fn with_findings(mut self, findings: Vec<Finding>) -> Plan {
+        self.findings = findings;
+        self
     }
 
     /// The plan with the route as checked (`hold_for_stickiness` from the spec's strategy).
@@ -372,6 +382,26 @@ impl Plan {
             }
         }
         row("then", self.traffic.clone());
+        let shown: Vec<&Finding> = self
+            .findings
+            .iter()
+            .filter(|finding| finding.silenced.is_none())
+            .collect();
+        if !shown.is_empty() {
+            out.push('\n');
+            out.push_str(&palette.bold("Release checks"));
+            out.push('\n');
+            for finding in shown {
+                let line = finding
+                    .line
+                    .map(|line| format!(":{line}"))
+                    .unwrap_or_default();
+                out.push_str(&format!(
+                    "  {}[{}] {}{line}: {}\n",
+                    finding.severity, finding.rule, finding.file, finding.message
+                ));
+            }
+        }
         out
     }
 
@@ -428,6 +458,7 @@ impl Plan {
             "rollback_alarms": self.rollback_alarm_arns,
             "timeout_seconds": candidate.timeout.as_secs(),
             "traffic": self.traffic,
+            "findings": self.findings,
             "route": self.route.as_ref().map(|route| {
                 let mut value = route.check.to_json();
                 value["traffic_now"] = json!(route.traffic_now);

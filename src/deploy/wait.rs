@@ -231,6 +231,7 @@ impl<'a, A: StackApi> StackWatch<'a, A> {
                             parameters: Vec::new(),
                             outputs: Vec::new(),
                             termination_protection: false,
+                            exports: Vec::new(),
                         })),
                         Operation::Create => Err(WaitError::Vanished {
                             operation: operation.verb(),

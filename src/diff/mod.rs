@@ -24,13 +24,13 @@ use crate::template::Node;
 
 pub use catalog::is_stateful;
 pub use engine::diff;
-pub use policy::policy_documents;
 pub use mask::MASK;
 pub use model::{
     ChangeKind, Direction, EntryChange, Path, PathSegment, PropertyChange, ResourceChange,
     RuleChange, SectionChange, SecuritySummary, StackDiff, StatefulResource, Statement,
     StatementChange, ValueChange, LONG_STRING,
 };
+pub use policy::policy_documents;
 pub use render_json::{render_json, SCHEMA_VERSION};
 pub use render_text::render_text;
 

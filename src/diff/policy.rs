@@ -130,7 +130,12 @@ pub fn policy_documents(resource: &Node) -> Vec<(Vec<String>, Node)> {
             .enumerate()
         {
             if let Some(document) = policy.get("PolicyDocument") {
-                let path = ["Properties", "Policies", &index.to_string(), "PolicyDocument"];
+                let path = [
+                    "Properties",
+                    "Policies",
+                    &index.to_string(),
+                    "PolicyDocument",
+                ];
                 documents.push((path.iter().map(|part| part.to_string()).collect(), document));
             }
         }

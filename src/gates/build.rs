@@ -308,6 +308,7 @@ mod tests {
             parameters: Vec::new(),
             outputs: vec![("TargetGroupArn".into(), format!("arn:tg/{name}"))],
             termination_protection: false,
+            exports: Vec::new(),
         }
     }
 

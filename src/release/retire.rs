@@ -52,6 +52,10 @@ pub enum RetireOutcome {
         stack: String,
         /// Whether it was in the router's configuration (at weight 0) and was taken out.
         unrouted: bool,
+        /// What the deletion left in the account (`DeletionPolicy: Retain` or `Snapshot`):
+        /// `Logs (AWS::S3::Bucket) my-logs-bucket`.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        retained: Vec<String>,
     },
     /// Not deleted because a safety rail held (it gained traffic since the plan, …).
     Refused { stack: String, reason: String },
@@ -98,14 +102,27 @@ impl RetireOutcome {
     /// One line for the user.
     pub fn describe(&self) -> String {
         match self {
-            RetireOutcome::Deleted { stack, unrouted } => format!(
-                "retired {stack}: {}stack deleted (DELETE_COMPLETE)",
-                if *unrouted {
-                    "taken out of the router, "
-                } else {
-                    ""
+            RetireOutcome::Deleted {
+                stack,
+                unrouted,
+                retained,
+            } => {
+                let mut text = format!(
+                    "retired {stack}: {}stack deleted (DELETE_COMPLETE)",
+                    if *unrouted {
+                        "taken out of the router, "
+                    } else {
+                        ""
+                    }
+                );
+                if !retained.is_empty() {
+                    text.push_str("; left in the account by its DeletionPolicy:");
+                    for resource in retained {
+                        text.push_str(&format!("\n    {resource}"));
+                    }
                 }
-            ),
+                text
+            }
             RetireOutcome::Refused { stack, reason } => {
                 format!("kept {stack}: {reason}")
             }
@@ -376,7 +393,7 @@ impl OtherRoutes for OtherRules {
 /// What the router let go of and may now be deleted (a stack) or recorded released (the
 /// baseline).
 enum Cleared {
-    Stack(StackFacts),
+    Stack(Box<StackFacts>),
     Baseline,
 }
 
@@ -469,20 +486,14 @@ where
             } else if release.stack.tag(super::tags::APP) != Some(app.app.as_str()) {
                 refused.push(refuse("its cutover:app tag names another app".into()));
             } else {
-                match self.other_routes.routes_to(&release.stack).await {
-                    Ok(rules) if rules.is_empty() => {
-                        candidates.push((Cleared::Stack(release.stack.clone()), routed))
+                match self.still_needed(&release.stack).await {
+                    Ok(None) => {
+                        candidates.push((Cleared::Stack(Box::new(release.stack.clone())), routed))
                     }
-                    Ok(rules) => refused.push(refuse(format!(
-                        "another route still forwards to its target group: {}",
-                        rules.join("; ")
-                    ))),
-                    Err(error) => refused.push(RetireOutcome::Error {
+                    Ok(Some(reason)) => refused.push(refuse(reason)),
+                    Err(reason) => refused.push(RetireOutcome::Error {
                         stack: name.clone(),
-                        reason: format!(
-                            "could not check which listener rules forward to it: {}",
-                            error_line(&error)
-                        ),
+                        reason,
                     }),
                 }
             }
@@ -529,6 +540,114 @@ where
         (cleared, refused)
     }
 
+    /// Why a release another stack still depends on must stay: a listener rule other than the
+    /// app's route that forwards to its target group, or another stack that imports one of its
+    /// exports (CloudFormation would refuse the deletion, after a long wait, with "Export …
+    /// cannot be deleted as it is in use by …"). An imported release is also marked for
+    /// attention, so `status` shows it as retiring with the reason.
+    async fn still_needed(&self, stack: &StackFacts) -> Result<Option<String>, String> {
+        let rules = self.other_routes.routes_to(stack).await.map_err(|error| {
+            format!(
+                "could not check which listener rules forward to it: {}",
+                error_line(&error)
+            )
+        })?;
+        if !rules.is_empty() {
+            return Ok(Some(format!(
+                "another route still forwards to its target group: {}",
+                rules.join("; ")
+            )));
+        }
+        let mut imported = Vec::new();
+        for export in &stack.exports {
+            let importers = self.stacks.list_imports(export).await.map_err(|error| {
+                format!(
+                    "could not check which stacks import its export {export}: {}",
+                    error_line(&error)
+                )
+            })?;
+            if !importers.is_empty() {
+                imported.push(format!("{export} by {}", importers.join(", ")));
+            }
+        }
+        if imported.is_empty() {
+            return Ok(None);
+        }
+        let reason = format!(
+            "other stacks import its exports ({}); CloudFormation cannot delete it until they stop",
+            imported.join("; ")
+        );
+        if let Err(error) = self.mark_for_attention(stack, &reason).await {
+            tracing::warn!(
+                "could not mark {} for attention: {}",
+                stack.name,
+                error_line(&error)
+            );
+        }
+        Ok(Some(reason))
+    }
+
+    /// What deleting `stack` leaves in the account: the resources its template keeps with
+    /// `DeletionPolicy: Retain` (or `RetainExceptOnCreate`, `Snapshot`), with their physical ids.
+    /// Best effort: what cannot be read is left out with a warning.
+    async fn retained_resources(
+        &self,
+        stack: &StackFacts,
+        warnings: &mut Vec<String>,
+    ) -> Vec<String> {
+        let body = match self.stacks.template_body(&stack.id).await {
+            Ok(body) => body,
+            Err(error) => {
+                warnings.push(format!(
+                    "could not read the template of {} to list what its deletion keeps: {}",
+                    stack.name,
+                    error_line(&error)
+                ));
+                return Vec::new();
+            }
+        };
+        let Ok(template) = crate::template::parse(&body, &stack.name) else {
+            return Vec::new();
+        };
+        let kept: Vec<(String, String)> = template
+            .resources()
+            .into_iter()
+            .flatten()
+            .filter_map(|(logical_id, resource)| {
+                let policy = resource
+                    .get("DeletionPolicy")
+                    .and_then(crate::template::Node::as_str)?;
+                matches!(policy, "Retain" | "RetainExceptOnCreate" | "Snapshot")
+                    .then(|| (logical_id.clone(), policy.to_string()))
+            })
+            .collect();
+        if kept.is_empty() {
+            return Vec::new();
+        }
+        let resources = self
+            .stacks
+            .stack_resources(&stack.id)
+            .await
+            .unwrap_or_default();
+        kept.into_iter()
+            .map(|(logical_id, policy)| {
+                let resource = resources
+                    .iter()
+                    .find(|resource| resource.logical_id == logical_id);
+                let kind = resource.map_or("", |resource| resource.resource_type.as_str());
+                let physical = resource
+                    .and_then(|resource| resource.physical_id.as_deref())
+                    .unwrap_or("(no physical id)");
+                let what = if policy == "Snapshot" {
+                    "a final snapshot of "
+                } else {
+                    ""
+                };
+                format!("{what}{logical_id} ({kind}) {physical}")
+            })
+            .collect()
+    }
+
     /// Records the baseline as released: no longer routed, no longer a rollback target.
     async fn release_baseline(&self, app: &AppReleases, unrouted: bool) -> RetireOutcome {
         let Some(baseline) = &app.baseline else {
@@ -573,6 +692,8 @@ where
                 ));
             }
         }
+        // Read before the deletion: afterwards the stack's resources are gone from its record.
+        let retained = self.retained_resources(stack, warnings).await;
         // A second of slack for a clock that runs a little ahead of CloudFormation's.
         let deletion_started = SystemTime::now() - Duration::from_secs(1);
         if let Err(error) = self.stacks.delete_stack(&stack.id).await {
@@ -596,6 +717,7 @@ where
             Ok(Outcome::Succeeded(_)) => RetireOutcome::Deleted {
                 stack: name,
                 unrouted,
+                retained,
             },
             Ok(Outcome::Failed(failure)) => {
                 let resources = self.failed_resources(&stack.id).await;

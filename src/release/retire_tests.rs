@@ -35,6 +35,7 @@ fn report_exit_is_1_when_something_was_not_retired() {
         outcomes: vec![RetireOutcome::Deleted {
             stack: "web-r1".into(),
             unrouted: true,
+            retained: Vec::new(),
         }],
         warnings: Vec::new(),
     };
@@ -75,6 +76,10 @@ mod steps {
         stacks: Mutex<Vec<StackFacts>>,
         /// Stacks whose deletion fails, with the resource and reason.
         fails: Vec<(String, String, String)>,
+        /// Stack id → template body (default: one topic).
+        templates: Vec<(String, String)>,
+        /// Export name → the stack importing it.
+        imports: Vec<(String, String)>,
         log: Log,
     }
 
@@ -115,8 +120,22 @@ mod steps {
                 .collect())
         }
 
-        async fn template_body(&self, _: &str) -> Result<String, AwsError> {
-            unreachable!("retirement reads no template")
+        async fn template_body(&self, id: &str) -> Result<String, AwsError> {
+            Ok(self
+                .templates
+                .iter()
+                .find(|(stack, _)| stack == id)
+                .map(|(_, body)| body.clone())
+                .unwrap_or_else(|| "Resources:\n  Topic: {Type: AWS::SNS::Topic}\n".into()))
+        }
+
+        async fn list_imports(&self, export: &str) -> Result<Vec<String>, AwsError> {
+            Ok(self
+                .imports
+                .iter()
+                .filter(|(name, _)| name == export)
+                .map(|(_, importer)| importer.clone())
+                .collect())
         }
 
         async fn delete_stack(&self, id: &str) -> Result<(), AwsError> {
@@ -147,7 +166,7 @@ mod steps {
         }
 
         async fn stack_resources(&self, _: &str) -> Result<Vec<StackResourceFacts>, AwsError> {
-            Ok(self
+            let mut resources: Vec<StackResourceFacts> = self
                 .fails
                 .iter()
                 .map(|(_, resource, reason)| StackResourceFacts {
@@ -157,7 +176,15 @@ mod steps {
                     status: "DELETE_FAILED".into(),
                     reason: Some(reason.clone()),
                 })
-                .collect())
+                .collect();
+            resources.push(StackResourceFacts {
+                logical_id: "Archive".into(),
+                physical_id: Some("web-archive-4f2a".into()),
+                resource_type: "AWS::S3::Bucket".into(),
+                status: "CREATE_COMPLETE".into(),
+                reason: None,
+            });
+            Ok(resources)
         }
     }
 
@@ -281,6 +308,7 @@ mod steps {
             parameters: Vec::new(),
             outputs: Vec::new(),
             termination_protection: protected,
+            exports: Vec::new(),
         }
     }
 
@@ -342,6 +370,8 @@ mod steps {
                         )
                     })
                     .collect(),
+                templates: Vec::new(),
+                imports: Vec::new(),
                 log: log.clone(),
             },
             lifecycle: FakeLifecycle { log: log.clone() },
@@ -404,11 +434,59 @@ mod steps {
             outcomes[1],
             RetireOutcome::Deleted {
                 stack: "web-r2".into(),
-                unrouted: false
+                unrouted: false,
+                retained: Vec::new(),
             }
         );
         let log = world.log.lock().unwrap();
         assert!(!log.iter().any(|line| line.contains("web-r1")), "{log:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_release_whose_export_another_stack_imports_is_kept_at_once_and_marked() {
+        let mut world = world(&[("web-r3", 100), ("web-r1", 0)], &[], false);
+        world.stacks.stacks.lock().unwrap()[0].exports = vec!["web-r1-queue".into()];
+        world.app.releases[0].stack.exports = vec!["web-r1-queue".into()];
+        world.stacks.imports = vec![("web-r1-queue".into(), "billing".into())];
+        let (outcomes, _) = retire(&world, &["web-r1"]).await;
+        assert_eq!(
+            outcomes,
+            [RetireOutcome::Refused {
+                stack: "web-r1".into(),
+                reason: "other stacks import its exports (web-r1-queue by billing); CloudFormation cannot delete it until they stop".into()
+            }]
+        );
+        let log = world.log.lock().unwrap();
+        assert!(
+            !log.iter().any(|line| line.starts_with("delete")),
+            "{log:?}"
+        );
+        assert!(
+            log.iter()
+                .any(|line| line.starts_with("tag id/web-r1 attention=other stacks import")),
+            "{log:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn what_a_deletion_keeps_is_listed_with_physical_ids() {
+        let mut world = world(&[("web-r3", 100)], &[], false);
+        world.stacks.templates = vec![(
+            "id/web-r2".into(),
+            "Resources:\n  Archive:\n    Type: AWS::S3::Bucket\n    DeletionPolicy: Retain\n  Topic: {Type: AWS::SNS::Topic}\n".into(),
+        )];
+        let (outcomes, _) = retire(&world, &["web-r2"]).await;
+        assert_eq!(
+            outcomes,
+            [RetireOutcome::Deleted {
+                stack: "web-r2".into(),
+                unrouted: false,
+                retained: vec!["Archive (AWS::S3::Bucket) web-archive-4f2a".into()],
+            }]
+        );
+        assert!(outcomes[0]
+            .describe()
+            .contains("left in the account by its DeletionPolicy"));
     }
 
     #[tokio::test(start_paused = true)]
@@ -451,7 +529,8 @@ mod steps {
             outcomes,
             [RetireOutcome::Deleted {
                 stack: "web-r1".into(),
-                unrouted: true
+                unrouted: true,
+                retained: Vec::new(),
             }]
         );
         assert_eq!(
@@ -501,7 +580,8 @@ mod steps {
             outcomes[1],
             RetireOutcome::Deleted {
                 stack: "web-r2".into(),
-                unrouted: false
+                unrouted: false,
+                retained: Vec::new(),
             }
         );
         assert!(!world

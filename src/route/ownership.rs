@@ -289,6 +289,7 @@ mod tests {
                     .map(|(key, value)| (key.to_string(), value.to_string()))
                     .collect(),
                 termination_protection: false,
+                exports: Vec::new(),
             },
             tags: ReleaseTags::new_candidate(app, ReleaseId::new("r1").unwrap(), UNIX_EPOCH, "00"),
         }

@@ -121,7 +121,14 @@ mod tests {
             Some(6)
         );
         assert_eq!(
-            lines.line_of(&["Resources", "Role", "Properties", "Policies", "1", "PolicyName"]),
+            lines.line_of(&[
+                "Resources",
+                "Role",
+                "Properties",
+                "Policies",
+                "1",
+                "PolicyName"
+            ]),
             Some(10)
         );
         // A list item is where its first key is.

@@ -19,8 +19,8 @@ use sha2::{Digest, Sha256};
 
 pub use compare::differing_paths;
 pub use error::{Location, TemplateError};
-pub use lines::KeyLines;
 pub use limits::{BODY_LIMIT, INLINE_BODY_LIMIT, OUTPUT_LIMIT, PARAMETER_LIMIT, RESOURCE_LIMIT};
+pub use lines::KeyLines;
 pub use node::Node;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,11 +85,7 @@ pub fn parse(body: &str, origin: &str) -> Result<Template, TemplateError> {
 /// The tree of `body`. A UTF-8 byte order mark at the start is not content: YAML 1.1 allows one
 /// at the start of a stream (it names the encoding), and CloudFormation accepts templates that
 /// begin with one, JSON or YAML. The body sent to CloudFormation is left as it is.
-fn parse_root(
-    body: &str,
-    origin: &str,
-    format: Format,
-) -> Result<(Node, KeyLines), TemplateError> {
+fn parse_root(body: &str, origin: &str, format: Format) -> Result<(Node, KeyLines), TemplateError> {
     let text = body.strip_prefix('\u{feff}').unwrap_or(body);
     match format {
         Format::Json => Ok((json::parse(text, origin)?, KeyLines::of_json(text))),

@@ -194,7 +194,9 @@ impl<'a> Builder<'a> {
             .iter()
             .filter_map(|frame| match &frame.container {
                 Container::List(items) => Some(items.len().to_string()),
-                Container::Map { pending_key, .. } => pending_key.as_ref().map(|(key, _)| key.clone()),
+                Container::Map { pending_key, .. } => {
+                    pending_key.as_ref().map(|(key, _)| key.clone())
+                }
             })
             .collect()
     }

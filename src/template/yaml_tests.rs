@@ -214,13 +214,31 @@ fn every_key_has_its_line_with_list_indexes_in_the_path() {
     )
     .unwrap();
     assert_eq!(lines.line_of(&["Resources", "Role"]), Some(2));
-    assert_eq!(lines.line_of(&["Resources", "Role", "Properties", "RoleName"]), Some(5));
     assert_eq!(
-        lines.line_of(&["Resources", "Role", "Properties", "Policies", "1", "PolicyName"]),
+        lines.line_of(&["Resources", "Role", "Properties", "RoleName"]),
+        Some(5)
+    );
+    assert_eq!(
+        lines.line_of(&[
+            "Resources",
+            "Role",
+            "Properties",
+            "Policies",
+            "1",
+            "PolicyName"
+        ]),
         Some(8)
     );
     assert_eq!(
-        lines.line_of(&["Resources", "Role", "Properties", "Policies", "1", "PolicyDocument", "Statement"]),
+        lines.line_of(&[
+            "Resources",
+            "Role",
+            "Properties",
+            "Policies",
+            "1",
+            "PolicyDocument",
+            "Statement"
+        ]),
         Some(9)
     );
 }

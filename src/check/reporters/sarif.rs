@@ -39,12 +39,17 @@ pub fn render(reports: &[Report]) -> String {
             let location = Location::builder()
                 .physical_location(
                     PhysicalLocation::builder()
-                        .artifact_location(ArtifactLocation::builder().uri(uri(&finding.file)).build())
+                        .artifact_location(
+                            ArtifactLocation::builder().uri(uri(&finding.file)).build(),
+                        )
                         .region(region)
                         .build(),
                 )
                 .build();
-            let text = format!("{} ({}). Fix: {}", finding.message, finding.path, finding.fix);
+            let text = format!(
+                "{} ({}). Fix: {}",
+                finding.message, finding.path, finding.fix
+            );
             let mut result = SarifResult::builder()
                 .rule_id(finding.rule)
                 .level(level(finding.severity))

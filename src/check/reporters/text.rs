@@ -31,7 +31,10 @@ pub fn render(reports: &[Report], threshold: Severity, palette: Palette) -> Stri
                 .as_deref()
                 .map(|resource| format!("{resource}: "))
                 .unwrap_or_default();
-            out.push_str(&format!("  {location}: {label} {subject}{}\n", finding.message));
+            out.push_str(&format!(
+                "  {location}: {label} {subject}{}\n",
+                finding.message
+            ));
             out.push_str(&format!("      at {}\n", finding.path));
             match &finding.silenced {
                 Some(reason) => out.push_str(&format!("      silenced: {reason}\n")),

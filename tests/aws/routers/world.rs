@@ -145,6 +145,7 @@ pub(super) fn app(router: RouterSpec, gates: GatesSpec) -> AppSpec {
         gates,
         retention: RetentionSpec::default(),
         rotation: RotationSpec::default(),
+        check: Default::default(),
     }
 }
 

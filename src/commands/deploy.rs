@@ -173,7 +173,7 @@ fn refuse_release_errors(
     };
     eprint!(
         "{}",
-        check::reporters::text::render(&[report], Severity::Error, settings.stderr_palette())
+        check::reporters::text::render_findings(&[report], settings.stderr_palette())
     );
     Err(DeployError::ReleaseChecks {
         template: template.origin.clone(),

@@ -382,10 +382,11 @@ impl Plan {
             }
         }
         row("then", self.traffic.clone());
+        // Stateful resources (CO202) are listed above by the diff, with their hint.
         let shown: Vec<&Finding> = self
             .findings
             .iter()
-            .filter(|finding| finding.silenced.is_none())
+            .filter(|finding| finding.silenced.is_none() && finding.rule != "CO202")
             .collect();
         if !shown.is_empty() {
             out.push('\n');

@@ -11,7 +11,7 @@
 //! `fail_stack`), and it refuses a tag-only UpdateStack on stacks with parameters, so the
 //! templates that test the "rolled away from" mark have no parameters.
 
-mod world;
+pub(crate) mod world;
 
 use std::collections::{BTreeMap, HashMap};
 

@@ -5,6 +5,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod checks;
 mod deploy;
 mod harness;
 mod lifecycle;

@@ -41,6 +41,8 @@ struct Script {
     only_actions: Option<HashSet<String>>,
     stacks: HashMap<String, StackFault>,
     unhealthy_target_groups: Vec<String>,
+    /// ListImports answers, by export name (moto has no ListImports).
+    imports: HashMap<String, Vec<String>>,
     requests_seen: usize,
     requests_by_action: HashMap<String, usize>,
 }
@@ -172,6 +174,16 @@ impl FaultProxy {
         self.script().unhealthy_target_groups.clear();
     }
 
+    /// ListImports of `export_name` names `importers` from now on. moto does not implement
+    /// ListImports (it answers 500), so the proxy answers it for every export: the scripted
+    /// importers, else CloudFormation's "is not imported by any stack" ValidationError.
+    pub fn imports(&self, export_name: &str, importers: &[&str]) {
+        self.script().imports.insert(
+            export_name.to_string(),
+            importers.iter().map(|name| name.to_string()).collect(),
+        );
+    }
+
     /// Requests received, faulted ones and retries included.
     pub fn requests_seen(&self) -> usize {
         self.script().requests_seen
@@ -286,6 +298,9 @@ async fn handle(shared: &Shared, request: ParsedRequest) -> Outcome {
             return outcome;
         }
     }
+    if action == "ListImports" {
+        return list_imports(shared, &request, &request_id);
+    }
     let (status, headers, body) = match forward(shared, &request).await {
         Ok(answer) => answer,
         Err(message) => {
@@ -343,6 +358,51 @@ fn intercept_delete(shared: &Shared, request: &ParsedRequest, request_id: &str) 
         )
         .into_bytes(),
     })
+}
+
+/// ListImports as CloudFormation answers it, from the script (see [`FaultProxy::imports`]).
+fn list_imports(shared: &Shared, request: &ParsedRequest, request_id: &str) -> Outcome {
+    let export = request
+        .form()
+        .get("ExportName")
+        .cloned()
+        .unwrap_or_default();
+    let importers = shared
+        .script
+        .lock()
+        .expect("the proxy script lock is never poisoned")
+        .imports
+        .get(&export)
+        .cloned()
+        .unwrap_or_default();
+    let xml = |status: u16, body: String| Outcome::Respond {
+        status,
+        headers: vec![("content-type".into(), "text/xml".into())],
+        body: body.into_bytes(),
+    };
+    if importers.is_empty() {
+        return xml(
+            400,
+            format!(
+                "<ErrorResponse xmlns=\"http://cloudformation.amazonaws.com/doc/2010-05-15/\">\
+                 <Error><Type>Sender</Type><Code>ValidationError</Code>\
+                 <Message>Export '{export}' is not imported by any stack.</Message></Error>\
+                 <RequestId>{request_id}</RequestId></ErrorResponse>"
+            ),
+        );
+    }
+    let members: String = importers
+        .iter()
+        .map(|name| format!("<member>{name}</member>"))
+        .collect();
+    xml(
+        200,
+        format!(
+            "<ListImportsResponse xmlns=\"http://cloudformation.amazonaws.com/doc/2010-05-15/\">\
+             <ListImportsResult><Imports>{members}</Imports></ListImportsResult>\
+             <ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></ListImportsResponse>"
+        ),
+    )
 }
 
 async fn forward(

@@ -5,7 +5,28 @@
 use crate::check::{Report, Severity};
 use crate::output::Palette;
 
+/// The findings and a summary line that says whether they fail at `threshold` (`cutover check`).
 pub fn render(reports: &[Report], threshold: Severity, palette: Palette) -> String {
+    let (mut out, [errors, warnings, notes, silenced]) = findings(reports, palette);
+    let failed = reports.iter().any(|report| report.fails_at(threshold));
+    out.push_str(&format!(
+        "{errors} error(s), {warnings} warning(s), {notes} note(s), {silenced} silenced; {}\n",
+        if failed {
+            format!("failing at --fail-on {threshold}")
+        } else {
+            format!("nothing at or above --fail-on {threshold}")
+        }
+    ));
+    out
+}
+
+/// The findings alone, for a command that says what they stop in its own error line (`deploy`).
+pub fn render_findings(reports: &[Report], palette: Palette) -> String {
+    findings(reports, palette).0
+}
+
+/// The text of every finding, and the counts of errors, warnings, notes and silenced ones.
+fn findings(reports: &[Report], palette: Palette) -> (String, [usize; 4]) {
     let mut out = String::new();
     let (mut errors, mut warnings, mut notes, mut silenced) = (0, 0, 0, 0);
     for report in reports {
@@ -48,14 +69,5 @@ pub fn render(reports: &[Report], threshold: Severity, palette: Palette) -> Stri
             }
         }
     }
-    let failed = reports.iter().any(|report| report.fails_at(threshold));
-    out.push_str(&format!(
-        "{errors} error(s), {warnings} warning(s), {notes} note(s), {silenced} silenced; {}\n",
-        if failed {
-            format!("failing at --fail-on {threshold}")
-        } else {
-            format!("nothing at or above --fail-on {threshold}")
-        }
-    ));
-    out
+    (out, [errors, warnings, notes, silenced])
 }

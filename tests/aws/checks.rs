@@ -7,7 +7,7 @@
 //! moto has no ListImports: the proxy answers it from the test's script (`FaultProxy::imports`),
 //! the way CloudFormation does; the importing stack itself is real (it uses `Fn::ImportValue`).
 
-use crate::lifecycle::world::{show, spec, text, App, RELEASE};
+use crate::lifecycle::world::{show, spec, text, App};
 
 /// A release whose target group has a fixed name (`Name: web`): the second release fails.
 const FIXED_GROUP_NAME: &str = r#"

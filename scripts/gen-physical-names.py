@@ -13,6 +13,13 @@ takes a string, and either
   type's own name ends in X (`AWS::SQS::Queue` QueueName, `AWS::EC2::SecurityGroup` GroupName):
   names of the resource itself, not references to others (`AWS::EC2::Instance` KeyName is not).
 
+A name is often unique only within a parent (an inline policy within its role, a stage within
+its API, a log stream within its log group): the table's third column lists the properties of
+that scope, and the name collides between releases only when the scope is the same too. The
+scope is the rest of the schema's composite primary identifier (`AWS::IAM::RolePolicy`:
+[PolicyName, RoleName]), or, where the schema's identifier is an ARN, the parent the service's
+API documentation names (SCOPES below). NOT_UNIQUE lists name properties AWS lets repeat.
+
 usage: scripts/gen-physical-names.py [--check]   (with .venv's python, where cfn-lint is)
   --check  compare with the committed table instead of writing it; exit 1 when it differs.
 """
@@ -26,6 +33,58 @@ import cfnlint
 
 SCHEMAS = os.path.join(os.path.dirname(cfnlint.__file__), "data", "schemas")
 OUT = os.path.join(os.path.dirname(__file__), "..", "src", "check", "physical_names.tsv")
+
+
+# Names unique within a parent that the schema's primary identifier (an ARN) does not show, with
+# the API documentation that says so. They extend or replace the composite-identifier scope.
+SCOPES = {
+    # Lambda CreateAlias: an alias name is unique per function.
+    ("AWS::Lambda::Alias", "Name"): ["FunctionName"],
+    # EC2 CreateSecurityGroup: "the name must be unique within the VPC".
+    ("AWS::EC2::SecurityGroup", "GroupName"): ["VpcId"],
+    # Application Auto Scaling PutScalingPolicy: a policy name is unique per scalable target.
+    ("AWS::ApplicationAutoScaling::ScalingPolicy", "PolicyName"): ["ScalingTargetId", "ResourceId"],
+    # AppSync CreateDataSource: per GraphQL API.
+    ("AWS::AppSync::DataSource", "Name"): ["ApiId"],
+    # App Mesh: names are unique within a mesh (routes within their router or gateway).
+    ("AWS::AppMesh::VirtualNode", "VirtualNodeName"): ["MeshName"],
+    ("AWS::AppMesh::VirtualRouter", "VirtualRouterName"): ["MeshName"],
+    ("AWS::AppMesh::VirtualService", "VirtualServiceName"): ["MeshName"],
+    ("AWS::AppMesh::VirtualGateway", "VirtualGatewayName"): ["MeshName"],
+    ("AWS::AppMesh::Route", "RouteName"): ["MeshName", "VirtualRouterName"],
+    ("AWS::AppMesh::GatewayRoute", "GatewayRouteName"): ["MeshName", "VirtualGatewayName"],
+    # EKS CreateNodegroup: per cluster.
+    ("AWS::EKS::Nodegroup", "NodegroupName"): ["ClusterName"],
+    # RDS Proxy: endpoints and target groups (always "default") belong to their proxy.
+    ("AWS::RDS::DBProxyEndpoint", "DBProxyEndpointName"): ["DBProxyName"],
+    ("AWS::RDS::DBProxyTargetGroup", "TargetGroupName"): ["DBProxyName"],
+    # CodeArtifact CreateRepository: per domain.
+    ("AWS::CodeArtifact::Repository", "RepositoryName"): ["DomainName"],
+    # EventBridge Schemas CreateSchema: per registry.
+    ("AWS::EventSchemas::Schema", "SchemaName"): ["RegistryName"],
+    # Amplify CreateBranch: per app.
+    ("AWS::Amplify::Branch", "BranchName"): ["AppId"],
+    # Glue CreateUserDefinedFunction: per database.
+    ("AWS::Glue::UserDefinedFunction", "FunctionName"): ["DatabaseName"],
+    # MSK topics: per cluster.
+    ("AWS::MSK::Topic", "TopicName"): ["ClusterArn"],
+    # Route 53 traffic policy instances: a record name within its hosted zone.
+    ("AWS::Route53::TrafficPolicyInstance", "Name"): ["HostedZoneId"],
+}
+
+# Name properties AWS lets repeat: Route 53 CreateHostedZone allows several hosted zones with the
+# same name (a public and private ones, or a new zone while migrating).
+NOT_UNIQUE = {("AWS::Route53::HostedZone", "Name")}
+
+
+def scope_of(type_name, prop, schema, read_only):
+    """The properties within whose values `prop` is unique: empty for an account-wide name."""
+    if (type_name, prop) in SCOPES:
+        return SCOPES[(type_name, prop)]
+    primary = [p.split("/")[-1] for p in schema.get("primaryIdentifier", []) if p.count("/") == 2]
+    if len(primary) < 2:
+        return []
+    return [p for p in primary if p != prop and p not in read_only]
 
 
 def is_string(schema, prop):
@@ -60,8 +119,8 @@ def name_properties(type_name, schema):
             continue
         primary_name = primary == [prop] and names_own_kind(prop, own, ("Name", "Identifier"))
         own_name = prop in create_only and names_own_kind(prop, own, ("Name",))
-        if primary_name or own_name:
-            found.append(prop)
+        if (primary_name or own_name) and (type_name, prop) not in NOT_UNIQUE:
+            found.append((prop, scope_of(type_name, prop, schema, read_only)))
     return found
 
 
@@ -75,15 +134,24 @@ def table():
         path = os.path.join(SCHEMAS, "resources", index[type_name] + ".json")
         with open(path, encoding="utf-8") as handle:
             schema = json.load(handle)
-        for prop in name_properties(type_name, schema):
-            rows.append(f"{type_name}\t{prop}")
+        for prop, scope in name_properties(type_name, schema):
+            rows.append(f"{type_name}\t{prop}\t{','.join(scope)}")
+    named = {tuple(row.split("\t")[:2]) for row in rows}
+    stale = sorted(set(SCOPES) - named)
+    if stale:
+        sys.exit(f"SCOPES names properties the schemas no longer have as names: {stale}")
     header = [
-        "# Physical-name properties of CloudFormation resource types: TYPE<TAB>PROPERTY.",
+        "# Physical-name properties of CloudFormation resource types: TYPE<TAB>PROPERTY<TAB>SCOPE",
+        "# (SCOPE: the comma-separated properties within which the name is unique; empty: the account).",
         "# Generated by scripts/gen-physical-names.py from the resource provider schemas in",
         f"# cfn-lint {importlib.metadata.version('cfn-lint')} (us-east-1, schema date {schema_date}).",
         f"# {len(index)} resource types, {len({row.split(chr(9))[0] for row in rows})} with a physical name property.",
     ]
     return "\n".join(header + rows) + "\n"
+
+
+def count_line(text):
+    return next(line for line in text.splitlines() if "with a physical name property" in line).lstrip("# ")
 
 
 def main():
@@ -96,11 +164,11 @@ def main():
         if rows(committed) != rows(text):
             sys.stderr.write("src/check/physical_names.tsv differs from the schemas; run scripts/gen-physical-names.py\n")
             sys.exit(1)
-        print(text.splitlines()[3].lstrip("# "))
+        print(count_line(text))
         return
     with open(OUT, "w", encoding="utf-8") as handle:
         handle.write(text)
-    print(text.splitlines()[3].lstrip("# "))
+    print(count_line(text))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@
 # variables and stops the server when the shell exits) and `moto_stop`.
 
 MOTO_VERSION="5.2.5"
+# moto does not pin cfn-lint; the template tests and the physical-name table read its schemas.
+CFN_LINT_VERSION="1.58.0"
 MOTO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 MOTO_VENV="$MOTO_ROOT/.venv"
 MOTO_START_TIMEOUT="${MOTO_START_TIMEOUT:-30}"
@@ -23,9 +25,10 @@ moto__fail() {
 # True when .venv holds exactly the pinned moto with its server extra.
 moto__venv_ok() {
     [ -x "$MOTO_VENV/bin/moto_server" ] && [ -x "$MOTO_VENV/bin/python" ] &&
-        "$MOTO_VENV/bin/python" - "$MOTO_VERSION" >/dev/null 2>&1 <<'PY'
+        "$MOTO_VENV/bin/python" - "$MOTO_VERSION" "$CFN_LINT_VERSION" >/dev/null 2>&1 <<'PY'
 import sys, importlib.metadata as md
 assert md.version("moto") == sys.argv[1]
+assert md.version("cfn-lint") == sys.argv[2]
 # The server extra (flask), the demo helper (boto3) and the template tests (cfn-lint, PyYAML).
 for package in ("flask", "flask-cors", "boto3", "cfn-lint", "PyYAML"):
     md.version(package)
@@ -45,10 +48,10 @@ moto_ensure_venv() {
         return 1
     fi
     if ! "$MOTO_VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-        "moto[server]==$MOTO_VERSION" >>"$log" 2>&1; then
+        "moto[server]==$MOTO_VERSION" "cfn-lint==$CFN_LINT_VERSION" >>"$log" 2>&1; then
         cat "$log" >&2
         rm -f "$log"
-        moto__fail "pip could not install moto[server]==$MOTO_VERSION into $MOTO_VENV (output above)"
+        moto__fail "pip could not install moto[server]==$MOTO_VERSION and cfn-lint==$CFN_LINT_VERSION into $MOTO_VENV (output above)"
         return 1
     fi
     rm -f "$log"

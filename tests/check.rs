@@ -112,15 +112,39 @@ fn every_planted_problem_is_found_at_its_line_in_text_json_and_sarif() {
     validate_sarif(&sarif.stdout);
 }
 
-/// Validates a SARIF log against the SARIF 2.1.0 schema (OASIS, as shipped by serde-sarif) with
-/// Python's jsonschema, which `.venv` has (cfn-lint needs it).
-fn validate_sarif(log: &[u8]) {
+/// The committed table of physical-name properties is exactly what the resource provider
+/// schemas of the pinned cfn-lint say: every type with a name property is in it (the generator
+/// regenerates it in memory and compares).
+#[test]
+fn the_physical_name_table_is_generated_from_every_schema() {
+    let python = venv_python();
+    let output = Command::new(python)
+        .arg(manifest_dir().join("scripts/gen-physical-names.py"))
+        .arg("--check")
+        .output()
+        .expect("run scripts/gen-physical-names.py");
+    let said = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    // "1854 resource types, 748 with a physical name property."
+    println!("{}", said.trim());
+    assert!(output.status.success(), "{said}");
+    assert!(said.contains("with a physical name property"), "{said}");
+}
+
+fn venv_python() -> std::path::PathBuf {
     let python = manifest_dir().join(".venv/bin/python");
     assert!(
         python.is_file(),
         "{} is missing: run the README's test command once, which creates .venv",
         python.display()
     );
+    python
+}
+
+/// Validates a SARIF log against the SARIF 2.1.0 schema (OASIS, as shipped by serde-sarif) with
+/// Python's jsonschema, which `.venv` has (cfn-lint needs it).
+fn validate_sarif(log: &[u8]) {
+    let python = venv_python();
     let schema = manifest_dir().join("tests/fixtures/check/sarif-schema-2.1.0.json");
     let mut child = Command::new(python)
         .arg("-c")

@@ -8,14 +8,35 @@ use std::sync::OnceLock;
 
 const TABLE: &str = include_str!("physical_names.tsv");
 
-fn table() -> &'static HashMap<&'static str, Vec<&'static str>> {
-    static TABLE_BY_TYPE: OnceLock<HashMap<&'static str, Vec<&'static str>>> = OnceLock::new();
+/// A property that sets a resource's physical name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameProperty {
+    /// `BucketName`, `Name`, …
+    pub property: &'static str,
+    /// The properties naming the parent within which the name is unique (`RoleName` for an
+    /// inline policy's `PolicyName`); empty when it is unique in the account and region.
+    pub scope: Vec<&'static str>,
+}
+
+fn table() -> &'static HashMap<&'static str, Vec<NameProperty>> {
+    static TABLE_BY_TYPE: OnceLock<HashMap<&'static str, Vec<NameProperty>>> = OnceLock::new();
     TABLE_BY_TYPE.get_or_init(|| {
-        let mut by_type: HashMap<&str, Vec<&str>> = HashMap::new();
+        let mut by_type: HashMap<&str, Vec<NameProperty>> = HashMap::new();
         for line in TABLE.lines().filter(|line| !line.starts_with('#')) {
-            if let Some((resource_type, property)) = line.split_once('\t') {
-                by_type.entry(resource_type).or_default().push(property);
-            }
+            let mut columns = line.split('\t');
+            let (Some(resource_type), Some(property)) = (columns.next(), columns.next()) else {
+                continue;
+            };
+            let scope = columns
+                .next()
+                .unwrap_or("")
+                .split(',')
+                .filter(|part| !part.is_empty())
+                .collect();
+            by_type
+                .entry(resource_type)
+                .or_default()
+                .push(NameProperty { property, scope });
         }
         by_type
     })
@@ -23,7 +44,7 @@ fn table() -> &'static HashMap<&'static str, Vec<&'static str>> {
 
 /// The properties that set the physical name of `resource_type`; empty for a type without one
 /// (or unknown to the schemas).
-pub fn physical_name_properties(resource_type: &str) -> &'static [&'static str] {
+pub fn physical_name_properties(resource_type: &str) -> &'static [NameProperty] {
     table().get(resource_type).map_or(&[], Vec::as_slice)
 }
 
@@ -96,12 +117,30 @@ mod tests {
             ("AWS::RDS::DBInstance", "DBInstanceIdentifier"),
         ] {
             assert!(
-                physical_name_properties(resource_type).contains(&property),
+                properties(resource_type).contains(&property),
                 "{resource_type} {property}"
             );
         }
+        // Names unique within a parent carry it: from a composite primary identifier, or from
+        // the generator's documented list.
+        let scope = |resource_type: &str| physical_name_properties(resource_type)[0].scope.clone();
+        assert_eq!(scope("AWS::IAM::RolePolicy"), ["RoleName"]);
+        assert_eq!(scope("AWS::ApiGateway::Stage"), ["RestApiId"]);
+        assert_eq!(scope("AWS::Lambda::Alias"), ["FunctionName"]);
+        assert!(scope("AWS::S3::Bucket").is_empty());
+        assert!(
+            properties("AWS::Route53::HostedZone").is_empty(),
+            "zone names may repeat"
+        );
         // References to other resources are not names: an instance's KeyName, a VPC's nothing.
-        assert!(!physical_name_properties("AWS::EC2::Instance").contains(&"KeyName"));
-        assert!(physical_name_properties("AWS::EC2::VPC").is_empty());
+        assert!(!properties("AWS::EC2::Instance").contains(&"KeyName"));
+        assert!(properties("AWS::EC2::VPC").is_empty());
+    }
+
+    fn properties(resource_type: &str) -> Vec<&'static str> {
+        physical_name_properties(resource_type)
+            .iter()
+            .map(|name| name.property)
+            .collect()
     }
 }

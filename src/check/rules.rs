@@ -29,16 +29,37 @@ pub fn check_template(template: &Template) -> Vec<Finding> {
         };
         let start = out.findings.len();
 
-        for property in physical_name_properties(resource_type) {
+        for name in physical_name_properties(resource_type) {
+            let property = name.property;
             let Some(value) = properties.and_then(|p| p.get(property)) else {
                 continue;
             };
+            // A name unique within a parent the release creates itself (its own role, API or
+            // log group) is new with the parent.
+            let parent_varies = name.scope.iter().any(|parent| {
+                properties
+                    .and_then(|p| p.get(parent))
+                    .is_some_and(|value| across_releases(value, resources) == Across::Varies)
+            });
+            if parent_varies {
+                continue;
+            }
             if let Across::Fixed(what) = across_releases(value, resources) {
+                let within = if name.scope.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " (unique within its {}, which is too)",
+                        name.scope.join(" and ")
+                    )
+                };
                 out.push(
                     "CO101",
                     logical_id,
                     at(&["Properties", property]),
-                    format!("{resource_type} {property} is {what}: the same in every release"),
+                    format!(
+                        "{resource_type} {property} is {what}: the same in every release{within}"
+                    ),
                     format!(
                         "drop {property} (CloudFormation generates a name) or make it per release, e.g. {property}: !Sub \"${{AWS::StackName}}-{}\"",
                         suggested_suffix(value)

@@ -27,6 +27,29 @@ fn resource(body: &str) -> String {
 }
 
 #[test]
+fn co101_a_name_unique_within_a_parent_of_the_release_is_new_with_it() {
+    // An inline policy's name is unique within its role: the release's own role is new.
+    let policy = |role: &str| {
+        format!(
+            "Resources:\n  Role:\n    Type: AWS::IAM::Role\n    Properties: {{AssumeRolePolicyDocument: {{}}}}\n  P:\n    Type: AWS::IAM::RolePolicy\n    Properties:\n      PolicyName: read-orders\n      RoleName: {role}\n      PolicyDocument: {{}}\n"
+        )
+    };
+    assert!(found_of("CO101", &policy("!Ref Role")).is_empty());
+    // ... but on a role every release shares, the second release's policy collides.
+    let shared = found_of("CO101", &policy("ops-role"));
+    assert_eq!(shared, [("CO101", Some(8), false)]);
+    let template = parse(&policy("ops-role"), "t.yaml").unwrap();
+    let message = &check_template(&template)[0].message;
+    assert!(message.contains("unique within its RoleName"), "{message}");
+    // A stage is unique within its API (schema: composite primary identifier).
+    let stage = "Resources:\n  Api:\n    Type: AWS::ApiGateway::RestApi\n  Stage:\n    Type: AWS::ApiGateway::Stage\n    Properties: {StageName: prod, RestApiId: !Ref Api, DeploymentId: d}\n";
+    assert!(found_of("CO101", stage).is_empty());
+    // An alias within its function (the generator's documented list).
+    let alias = "Resources:\n  Fn:\n    Type: AWS::Lambda::Function\n  Live:\n    Type: AWS::Lambda::Alias\n    Properties: {Name: live, FunctionName: !Ref Fn, FunctionVersion: $LATEST}\n";
+    assert!(found_of("CO101", alias).is_empty());
+}
+
+#[test]
 fn co101_a_fixed_physical_name_fires_a_per_release_one_does_not() {
     let bucket = |name: &str| {
         resource(&format!(
@@ -49,6 +72,16 @@ fn co101_a_fixed_physical_name_fires_a_per_release_one_does_not() {
         "    Type: AWS::ElasticLoadBalancingV2::TargetGroup\n    Properties:\n      Name: web\n      Port: 80\n",
     );
     assert_eq!(rules(&group), ["CO101"]);
+    // A target group name is unique in the account: its own VPC does not make it new.
+    let grouped = "Resources:\n  Vpc:\n    Type: AWS::EC2::VPC\n    Properties: {CidrBlock: 10.0.0.0/16}\n  G:\n    Type: AWS::ElasticLoadBalancingV2::TargetGroup\n    Properties: {Name: web, VpcId: !Ref Vpc}\n";
+    assert_eq!(found_of("CO101", grouped).len(), 1);
+    let joined = resource("    Type: AWS::IAM::InstanceProfile\n    Properties:\n      Roles: []\n      InstanceProfileName: !Join ['-', [IAM, InstanceProfile]]\n");
+    let template = parse(&joined, "t.yaml").unwrap();
+    let message = &check_template(&template)[0].message;
+    assert!(
+        message.contains("a Fn::Join of the literal \"IAM\" and the literal \"InstanceProfile\""),
+        "{message}"
+    );
     let template = parse(&bucket("orders"), "t.yaml").unwrap();
     let findings = check_template(&template);
     let finding = findings

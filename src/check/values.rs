@@ -49,7 +49,10 @@ fn intrinsic(map: &IndexMap<String, Node>, resources: &IndexMap<String, Node>) -
         "Fn::Sub" => sub(argument, resources),
         "Fn::Join" => match argument.as_list() {
             Some([_, Node::List(parts)]) => {
-                all_of(parts.iter().map(|part| across_releases(part, resources)))
+                match all_of(parts.iter().map(|part| across_releases(part, resources))) {
+                    Across::Fixed(what) => Across::Fixed(format!("a Fn::Join of {what}")),
+                    other => other,
+                }
             }
             Some([_, parts]) => across_releases(parts, resources),
             _ => Across::Fixed("a Fn::Join".into()),
@@ -180,7 +183,7 @@ mod tests {
             ("!Sub 'a-${!AWS::StackName}'", "\"a-${!AWS::StackName}\""),
             (
                 "!Join ['-', [orders, !Ref AWS::Region]]",
-                "the literal \"orders\" and AWS::Region",
+                "a Fn::Join of the literal \"orders\" and AWS::Region",
             ),
             (
                 "!If [C, !Ref AWS::StackName, orders]",

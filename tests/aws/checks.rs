@@ -7,7 +7,7 @@
 //! moto has no ListImports: the proxy answers it from the test's script (`FaultProxy::imports`),
 //! the way CloudFormation does; the importing stack itself is real (it uses `Fn::ImportValue`).
 
-use crate::lifecycle::world::{show, spec, text, App};
+use crate::lifecycle::world::{role, show, spec, text, App};
 
 /// A release whose target group has a fixed name (`Name: web`): the second release fails.
 const FIXED_GROUP_NAME: &str = r#"
@@ -219,6 +219,14 @@ async fn retiring_a_release_whose_export_another_stack_imports_stops_and_keeps_i
         app.proxy.requests_by_action().get("DeleteStack"),
         None,
         "no deletion was even started"
+    );
+    // `status` shows it as retiring, with the reason.
+    assert_eq!(role(&app.roles(), &r1).0, "retiring");
+    let status = app.cutover(&["status", &app.name]);
+    assert!(
+        text(&status.stdout).contains("reports"),
+        "{}",
+        show(&status)
     );
     let tags = app.tags(&r1).await;
     assert!(

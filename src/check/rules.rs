@@ -141,7 +141,7 @@ impl Findings<'_> {
             rule: rule.id,
             severity: rule.severity,
             file: self.template.origin.clone(),
-            line: self.template.lines.line_of(&parts),
+            line: self.template.lines().line_of(&parts),
             resource: Some(subject.to_string()),
             path: dotted(&path),
             message,

@@ -194,7 +194,7 @@ fn missing_outputs(spec: &AppSpec, template: &Template) -> Vec<Finding> {
             rule: rule.id,
             severity: rule.severity,
             file: template.origin.clone(),
-            line: template.lines.line_of(&["Outputs"]),
+            line: template.lines().line_of(&["Outputs"]),
             resource: Some(output.to_string()),
             path: format!("Outputs.{output}"),
             message: format!("the template has no output {output}, which the spec's {key} names"),

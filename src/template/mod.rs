@@ -13,6 +13,7 @@ mod yaml;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use indexmap::IndexMap;
 use sha2::{Digest, Sha256};
@@ -48,8 +49,8 @@ pub struct Template {
     /// The exact source text.
     pub body: String,
     pub root: Node,
-    /// Where each map key is written, for messages that name a line.
-    pub lines: KeyLines,
+    /// Where each map key is written: found on first use ([`Template::lines`]).
+    lines: OnceLock<KeyLines>,
 }
 
 /// Reads and loads a template file.
@@ -70,7 +71,7 @@ pub fn load_file(path: &Path) -> Result<Template, TemplateError> {
 pub fn parse(body: &str, origin: &str) -> Result<Template, TemplateError> {
     limits::check_body_size(body, origin)?;
     let format = detect_format(body);
-    let (mut root, lines) = parse_root(body, origin, format)?;
+    let mut root = parse_root(body, origin, format)?;
     intrinsics::normalise(&mut root);
     limits::check_structure(&root, origin)?;
     Ok(Template {
@@ -78,19 +79,23 @@ pub fn parse(body: &str, origin: &str) -> Result<Template, TemplateError> {
         format,
         body: body.to_string(),
         root,
-        lines,
+        lines: OnceLock::new(),
     })
 }
 
 /// The tree of `body`. A UTF-8 byte order mark at the start is not content: YAML 1.1 allows one
 /// at the start of a stream (it names the encoding), and CloudFormation accepts templates that
 /// begin with one, JSON or YAML. The body sent to CloudFormation is left as it is.
-fn parse_root(body: &str, origin: &str, format: Format) -> Result<(Node, KeyLines), TemplateError> {
-    let text = body.strip_prefix('\u{feff}').unwrap_or(body);
+fn parse_root(body: &str, origin: &str, format: Format) -> Result<Node, TemplateError> {
+    let text = without_bom(body);
     match format {
-        Format::Json => Ok((json::parse(text, origin)?, KeyLines::of_json(text))),
+        Format::Json => json::parse(text, origin),
         Format::Yaml => yaml::parse(text, origin),
     }
+}
+
+fn without_bom(body: &str) -> &str {
+    body.strip_prefix('\u{feff}').unwrap_or(body)
 }
 
 fn detect_format(body: &str) -> Format {
@@ -104,6 +109,18 @@ fn detect_format(body: &str) -> Format {
 }
 
 impl Template {
+    /// Where each map key of the body is written (line numbers from 1), for messages that name
+    /// a line. Read from the body on the first call: a diff never needs it.
+    pub fn lines(&self) -> &KeyLines {
+        self.lines.get_or_init(|| {
+            let text = without_bom(&self.body);
+            match self.format {
+                Format::Json => KeyLines::of_json(text),
+                Format::Yaml => yaml::key_lines(text),
+            }
+        })
+    }
+
     pub fn resources(&self) -> Option<&IndexMap<String, Node>> {
         self.root.get("Resources").and_then(Node::as_map)
     }
@@ -160,7 +177,7 @@ pub fn load_file_for_diff(path: &Path) -> Result<(Template, Option<TemplateError
     })?;
     let mut over_quota = limits::check_body_size(&body, &origin).err();
     let format = detect_format(&body);
-    let (mut root, lines) = parse_root(&body, &origin, format)?;
+    let mut root = parse_root(&body, &origin, format)?;
     intrinsics::normalise(&mut root);
     match limits::check_structure(&root, &origin) {
         Err(error @ TemplateError::TooMany { .. }) => over_quota = over_quota.or(Some(error)),
@@ -171,7 +188,7 @@ pub fn load_file_for_diff(path: &Path) -> Result<(Template, Option<TemplateError
         format,
         body,
         root,
-        lines,
+        lines: OnceLock::new(),
     };
     Ok((template, over_quota))
 }

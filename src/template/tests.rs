@@ -431,3 +431,17 @@ fn get_stack_output_short_form_loads_like_its_long_form() {
     let long = yaml("Resources:\n  T:\n    Type: AWS::SNS::Topic\n    Properties:\n      TopicName:\n        Fn::GetStackOutput: {StackName: network, OutputName: VpcId}\n");
     assert_eq!(short.root, long.root);
 }
+
+#[test]
+fn key_lines_are_read_from_the_body_of_either_format_byte_order_mark_or_not() {
+    let path = ["Resources", "T", "Properties", "TopicName"];
+    let yaml_body = "\u{feff}# topic\nResources:\n  T:\n    Type: AWS::SNS::Topic\n    Properties:\n      TopicName: orders\n";
+    assert_eq!(
+        parse(yaml_body, "t.yaml").unwrap().lines().line_of(&path),
+        Some(6)
+    );
+    let json_body = "\u{feff}{\n  \"Resources\": {\n    \"T\": {\n      \"Type\": \"AWS::SNS::Topic\",\n      \"Properties\": {\"TopicName\": \"orders\"}\n    }\n  }\n}\n";
+    let json = parse(json_body, "t.json").unwrap();
+    assert_eq!(json.lines().line_of(&path), Some(5));
+    assert_eq!(json.lines().line_of(&["Resources", "T"]), Some(3));
+}

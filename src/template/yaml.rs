@@ -11,10 +11,27 @@ use super::lines::KeyLines;
 use super::scalars;
 use super::{Format, Node};
 
-/// Parses one YAML document into a `Node`, short-form intrinsics expanded to long forms, and
-/// the line of each map key.
-pub fn parse(body: &str, origin: &str) -> Result<(Node, KeyLines), TemplateError> {
+/// Parses one YAML document into a `Node`, short-form intrinsics expanded to long forms.
+pub fn parse(body: &str, origin: &str) -> Result<Node, TemplateError> {
+    parse_recording(body, origin, false).map(|(root, _)| root)
+}
+
+/// The line of each map key of a YAML document (empty when it does not parse). A second pass,
+/// only for what names lines: recording every key's path costs a diff of a large template
+/// about as much as the rest of its reading.
+pub fn key_lines(body: &str) -> KeyLines {
+    parse_recording(body, "", true)
+        .map(|(_, lines)| lines)
+        .unwrap_or_default()
+}
+
+fn parse_recording(
+    body: &str,
+    origin: &str,
+    record_lines: bool,
+) -> Result<(Node, KeyLines), TemplateError> {
     let mut builder = Builder::new(body, origin);
+    builder.record_lines = record_lines;
     let result = Parser::new_from_str(body).load(&mut builder, true);
     // An error the builder met came before whatever the parser stopped on.
     if let Some(error) = builder.error {
@@ -144,6 +161,7 @@ struct Builder<'a> {
     root: Option<Node>,
     documents: usize,
     error: Option<TemplateError>,
+    record_lines: bool,
     lines: KeyLines,
 }
 
@@ -156,6 +174,7 @@ impl<'a> Builder<'a> {
             root: None,
             documents: 0,
             error: None,
+            record_lines: false,
             lines: KeyLines::default(),
         }
     }
@@ -269,9 +288,11 @@ impl<'a> Builder<'a> {
             if let Some(TagMeaning::Intrinsic(_)) = meaning {
                 return self.unsupported(&mark, "an intrinsic function cannot be a map key");
             }
-            let mut path = self.open_path();
-            path.push(text.clone());
-            self.lines.record(&path, mark.line());
+            if self.record_lines {
+                let mut path = self.open_path();
+                path.push(text.clone());
+                self.lines.record(&path, mark.line());
+            }
             if let Some(Frame {
                 container: Container::Map { pending_key, .. },
                 ..

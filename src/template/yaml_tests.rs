@@ -1,9 +1,7 @@
 use super::*;
 
 fn load(body: &str) -> Node {
-    parse(body, "t.yaml")
-        .map(|(node, _)| node)
-        .unwrap_or_else(|error| panic!("{body:?} should load: {error}"))
+    parse(body, "t.yaml").unwrap_or_else(|error| panic!("{body:?} should load: {error}"))
 }
 
 fn value(body: &str) -> Node {
@@ -208,11 +206,9 @@ fn a_tab_in_the_indentation_is_pointed_at_on_its_own_line() {
 
 #[test]
 fn every_key_has_its_line_with_list_indexes_in_the_path() {
-    let (_, lines) = parse(
+    let lines = key_lines(
         "Resources:\n  Role:\n    Type: AWS::IAM::Role\n    Properties:\n      RoleName: x\n      Policies:\n        - PolicyName: a\n        - PolicyName: b\n          PolicyDocument: {Statement: []}\n",
-        "t.yaml",
-    )
-    .unwrap();
+    );
     assert_eq!(lines.line_of(&["Resources", "Role"]), Some(2));
     assert_eq!(
         lines.line_of(&["Resources", "Role", "Properties", "RoleName"]),

@@ -95,7 +95,7 @@ pub const RULES: &[Rule] = &[
         id: "CO201",
         severity: Severity::Warning,
         title: "retained resource",
-        why: "retiring a release leaves this resource in the account (DeletionPolicy or UpdateReplacePolicy keeps it), once per release",
+        why: "retiring a release leaves this resource in the account (its DeletionPolicy keeps it), once per release",
         fix: "drop the policy if the data need not outlive the release, or keep the data in a long-lived stack",
     },
     Rule {
@@ -132,6 +132,13 @@ pub const RULES: &[Rule] = &[
         title: "over a CloudFormation quota",
         why: "CloudFormation refuses a template over its quotas (body size, resources, parameters, outputs)",
         fix: "split it into nested stacks or separate apps",
+    },
+    Rule {
+        id: "CO207",
+        severity: Severity::Note,
+        title: "UpdateReplacePolicy on a release",
+        why: "a release stack is never updated in place (each release is a new stack), so the policy never applies; retiring the release deletes the resource",
+        fix: "drop it, or use DeletionPolicy if the resource must outlive its release",
     },
     Rule {
         id: "CO301",

@@ -77,24 +77,34 @@ pub fn check_template(template: &Template) -> Vec<Finding> {
                 rule("CO104").fix.to_string(),
             );
         }
-        for policy in ["DeletionPolicy", "UpdateReplacePolicy"] {
-            let Some(value) = resource.get(policy).and_then(Node::as_str) else {
-                continue;
+        let keeps = |policy: &str| {
+            resource
+                .get(policy)
+                .and_then(Node::as_str)
+                .filter(|value| matches!(*value, "Retain" | "RetainExceptOnCreate" | "Snapshot"))
+        };
+        if let Some(value) = keeps("DeletionPolicy") {
+            let left = if value == "Snapshot" {
+                "a snapshot of it"
+            } else {
+                "it"
             };
-            if matches!(value, "Retain" | "RetainExceptOnCreate" | "Snapshot") {
-                let left = if value == "Snapshot" {
-                    "a snapshot of it"
-                } else {
-                    "it"
-                };
-                out.push(
-                    "CO201",
-                    logical_id,
-                    at(&[policy]),
-                    format!("{resource_type} has {policy}: {value}: retiring a release leaves {left} in the account"),
-                    rule("CO201").fix.to_string(),
-                );
-            }
+            out.push(
+                "CO201",
+                logical_id,
+                at(&["DeletionPolicy"]),
+                format!("{resource_type} has DeletionPolicy: {value}: retiring a release leaves {left} in the account"),
+                rule("CO201").fix.to_string(),
+            );
+        }
+        if let Some(value) = keeps("UpdateReplacePolicy") {
+            out.push(
+                "CO207",
+                logical_id,
+                at(&["UpdateReplacePolicy"]),
+                format!("{resource_type} has UpdateReplacePolicy: {value}, which never applies to a release stack"),
+                rule("CO207").fix.to_string(),
+            );
         }
         if is_stateful(resource_type) {
             out.push(

@@ -147,10 +147,13 @@ fn co201_retained_resources_fire_and_a_deleted_one_does_not() {
     for policy in [
         "DeletionPolicy: Retain",
         "DeletionPolicy: RetainExceptOnCreate",
-        "UpdateReplacePolicy: Retain",
+        "DeletionPolicy: Snapshot",
     ] {
         assert_eq!(rules(&queue(policy)), ["CO201"], "{policy}");
     }
+    // A release is never updated in place: UpdateReplacePolicy is a note that it does nothing.
+    assert_eq!(rules(&queue("UpdateReplacePolicy: Retain")), ["CO207"]);
+    assert!(rules(&queue("UpdateReplacePolicy: Delete")).is_empty());
     assert!(rules(&queue("DeletionPolicy: Delete")).is_empty());
 }
 

@@ -13,6 +13,7 @@ pub mod aws;
 pub mod check;
 pub mod cli;
 pub mod commands;
+pub mod compare;
 pub mod cutover;
 pub mod deploy;
 pub mod diff;

@@ -94,7 +94,7 @@ pub fn median(values: &[f64]) -> f64 {
     }
     sorted.sort_by(|a, b| a.total_cmp(b));
     let middle = sorted.len() / 2;
-    if sorted.len() % 2 == 0 {
+    if sorted.len().is_multiple_of(2) {
         (sorted[middle - 1] + sorted[middle]) / 2.0
     } else {
         sorted[middle]

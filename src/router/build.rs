@@ -161,6 +161,7 @@ pub async fn build_router<'a>(
         RouterSpec::Alb {
             route,
             target_group_output,
+            ..
         } => {
             let arn = resolve(ctx, app, route.key(), route.source()).await?;
             let route = match route {

@@ -87,6 +87,14 @@ pub(crate) struct RawRouter {
     pub alias_zone_output: Option<String>,
     pub allocation_id: Option<RawValue>,
     pub instance_output: Option<String>,
+    pub test_traffic: Option<RawTestTraffic>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTestTraffic {
+    pub header: String,
+    pub priority: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -125,8 +133,28 @@ pub(crate) struct RawGates {
     pub alarm_outputs: Vec<String>,
     pub http: Option<RawHttp>,
     pub command: Option<String>,
+    pub compare: Option<RawCompare>,
     pub interval: Option<RawDuration>,
     pub warmup: Option<RawDuration>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCompare {
+    pub window: Option<RawDuration>,
+    pub confidence: Option<f64>,
+    pub warmup: Option<RawDuration>,
+    pub min_requests: Option<u64>,
+    pub min_minutes: Option<usize>,
+    pub metrics: Vec<RawCompareMetric>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCompareMetric {
+    pub name: String,
+    pub statistic: Option<String>,
+    pub tolerance: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -4,14 +4,17 @@
 use std::time::Duration;
 
 use super::error::{KeyPath, SpecError};
-use super::raw::{RawRouter, RawStrategy, RouterKind, StrategyName};
-use super::types::{AlbRouteSpec, RecordType, RouterSpec, StrategyKind, StrategySpec};
+use super::raw::{RawRouter, RawStrategy, RawTestTraffic, RouterKind, StrategyName};
+use super::types::{
+    AlbRouteSpec, RecordType, RouterSpec, StrategyKind, StrategySpec, TestTrafficSpec,
+};
 use super::validate::Checker;
 
 const ROUTER_KEYS: &[(&str, RouterKind)] = &[
     ("listener", RouterKind::Alb),
     ("rule", RouterKind::Alb),
     ("target_group_output", RouterKind::Alb),
+    ("test_traffic", RouterKind::Alb),
     ("hosted_zone_id", RouterKind::Route53),
     ("record_name", RouterKind::Route53),
     ("record_type", RouterKind::Route53),
@@ -101,6 +104,43 @@ fn required<T>(
     })
 }
 
+/// ALB listener rule limits (Elastic Load Balancing User Guide, "Listener rules"): priorities
+/// 1–50000, an HTTP header condition's name at most 40 characters.
+const MAX_RULE_PRIORITY: u32 = 50_000;
+const MAX_HEADER_NAME: usize = 40;
+
+fn test_traffic(check: &Checker<'_>, raw: RawTestTraffic) -> Result<TestTrafficSpec, SpecError> {
+    let key = KeyPath::root().key("router").key("test_traffic");
+    let header = raw.header.trim().to_string();
+    // RFC 9110 field names are tokens: visible ASCII without separators.
+    let is_token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if header.is_empty() || header.len() > MAX_HEADER_NAME || !header.chars().all(is_token) {
+        return Err(check.invalid_with_hint(
+            key.key("header"),
+            format!("`{}` is not an HTTP header name of 1 to {MAX_HEADER_NAME} characters", raw.header),
+            "letters, digits and - _ . are usual, e.g. header = \"X-Release\"",
+        ));
+    }
+    if header.eq_ignore_ascii_case("host") {
+        return Err(check.invalid(
+            key.key("header"),
+            "ALB header conditions cannot match the Host header (it is matched by host-header conditions)",
+        ));
+    }
+    if let Some(priority) = raw.priority {
+        if !(1..=MAX_RULE_PRIORITY).contains(&priority) {
+            return Err(check.invalid(
+                key.key("priority"),
+                format!("{priority} is not a listener rule priority (1 to {MAX_RULE_PRIORITY})"),
+            ));
+        }
+    }
+    Ok(TestTrafficSpec {
+        header,
+        priority: raw.priority,
+    })
+}
+
 pub(crate) fn router(check: &Checker<'_>, raw: RawRouter) -> Result<RouterSpec, SpecError> {
     let present = [
         ("listener", raw.listener.is_some()),
@@ -114,6 +154,7 @@ pub(crate) fn router(check: &Checker<'_>, raw: RawRouter) -> Result<RouterSpec, 
         ("alias_zone_output", raw.alias_zone_output.is_some()),
         ("allocation_id", raw.allocation_id.is_some()),
         ("instance_output", raw.instance_output.is_some()),
+        ("test_traffic", raw.test_traffic.is_some()),
     ];
     reject_foreign_keys(
         check,
@@ -154,9 +195,14 @@ pub(crate) fn router(check: &Checker<'_>, raw: RawRouter) -> Result<RouterSpec, 
                 "target_group_output",
                 raw.target_group_output,
             )?;
+            let test_traffic = raw
+                .test_traffic
+                .map(|raw| test_traffic(check, raw))
+                .transpose()?;
             Ok(RouterSpec::Alb {
                 route,
                 target_group_output: check.output_name(key.key("target_group_output"), &output)?,
+                test_traffic,
             })
         }
         RouterKind::Route53 => {

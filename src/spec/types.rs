@@ -136,6 +136,9 @@ pub enum RouterSpec {
         route: AlbRouteSpec,
         /// The output of each release stack that holds its target group ARN.
         target_group_output: String,
+        /// `[router.test_traffic]`: a listener rule that sends requests carrying a header to the
+        /// candidate before it takes production traffic.
+        test_traffic: Option<TestTrafficSpec>,
     },
     /// Weighted records for one name; each release's record has the stack name as SetIdentifier.
     Route53 {
@@ -195,6 +198,18 @@ impl RouterSpec {
             RouterSpec::Eip { .. } => "eip",
         }
     }
+}
+
+/// `[router.test_traffic]`: while a candidate is being proven, requests carrying
+/// `header: <release id>` reach it through a listener rule of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestTrafficSpec {
+    /// The request header, e.g. `X-Release` (an HTTP token of at most 40 characters, as ALB
+    /// header conditions take; not `Host`).
+    pub header: String,
+    /// The test rule's priority (1–50000); by default the free priority just above the app's
+    /// rule (or, routing through the default action, the lowest-precedence free priority).
+    pub priority: Option<u32>,
 }
 
 /// DNS record types the Route 53 router manages.
@@ -277,6 +292,8 @@ pub struct GatesSpec {
     pub http: Option<HttpGate>,
     /// A shell command; exit status 0 passes.
     pub command: Option<String>,
+    /// `[gates.compare]`: the candidate's target group metrics against the live release's.
+    pub compare: Option<CompareGate>,
     /// How often gates are checked during a bake.
     pub interval: Duration,
     /// How long a new release may take to pass its gates before it takes any traffic (targets
@@ -293,10 +310,46 @@ impl Default for GatesSpec {
             alarm_outputs: Vec::new(),
             http: None,
             command: None,
+            compare: None,
             interval: Duration::from_secs(10),
             warmup: DEFAULT_GATE_WARMUP,
         }
     }
+}
+
+/// `[gates.compare]`: judges the candidate against the live release on the same minutes of
+/// their target groups' CloudWatch metrics (`AWS/ApplicationELB`, one-minute periods).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompareGate {
+    /// The minutes compared, ending at the check.
+    pub window: Duration,
+    /// 0.95: the candidate is worse only when the test's p-value is under 0.05.
+    pub confidence: f64,
+    /// Since the candidate's first request: "not enough data" passes within it, fails after.
+    pub warmup: Duration,
+    /// Requests each side needs in the window for a rate to be tested.
+    pub min_requests: u64,
+    /// Minutes with a value each side needs for a distribution to be tested.
+    pub min_minutes: usize,
+    pub metrics: Vec<CompareMetric>,
+}
+
+/// One compared metric.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompareMetric {
+    /// The CloudWatch metric name, e.g. `HTTPCode_Target_5XX_Count`.
+    pub name: String,
+    pub kind: CompareKind,
+    /// Rates: absolute (0.01 = one percentage point); distributions: relative (0.1 = 10 %).
+    pub tolerance: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CompareKind {
+    /// A count divided by the target group's `RequestCount` (Sum per minute).
+    RatePerRequest,
+    /// One value per minute with this statistic (`Average`, `p95`, …).
+    Distribution { statistic: String },
 }
 
 /// Every registered target of the release's target group healthy, and at least `min_healthy`.

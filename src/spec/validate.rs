@@ -9,13 +9,13 @@ use indexmap::IndexMap;
 use super::error::{KeyPath, SpecError};
 use super::names::{validate_bucket_name, validate_logical_id, validate_stack_name};
 use super::raw::{
-    RawAmiQuery, RawCheck, RawDuration, RawGates, RawRetention, RawRotation, RawSourceTable,
+    RawAmiQuery, RawCheck, RawCompare, RawDuration, RawGates, RawRetention, RawRotation, RawSourceTable,
     RawSpec, RawStack, RawValue,
 };
 use super::router_strategy::{router, strategy};
 use super::source_map::SourceMap;
 use super::types::{
-    AmiQuery, AppSpec, CheckSpec, GatesSpec, HttpGate, HttpTarget, IgnoreRule, RetentionSpec,
+    AmiQuery, AppSpec, CheckSpec, CompareGate, CompareKind, CompareMetric, GatesSpec, HttpGate, HttpTarget, IgnoreRule, RetentionSpec,
     RotationSpec, RouterSpec, StackSettings, TargetHealthGate, ValueSource,
 };
 
@@ -516,6 +516,10 @@ fn gates(check: &Checker<'_>, raw: RawGates, router: &RouterSpec) -> Result<Gate
     let warmup = raw
         .warmup
         .map_or(super::types::DEFAULT_GATE_WARMUP, |warmup| warmup.0);
+    let compare = raw
+        .compare
+        .map(|raw| compare(check, raw, router))
+        .transpose()?;
     Ok(GatesSpec {
         target_health,
         instance_status: raw.instance_status,
@@ -523,9 +527,108 @@ fn gates(check: &Checker<'_>, raw: RawGates, router: &RouterSpec) -> Result<Gate
         alarm_outputs,
         http,
         command: raw.command,
+        compare,
         interval,
         warmup,
     })
+}
+
+/// Target group metrics of `AWS/ApplicationELB` that count failed requests: compared as a rate
+/// per request (Elastic Load Balancing User Guide, "CloudWatch metrics for your Application
+/// Load Balancer", target group dimensions).
+const RATE_METRICS: &[&str] = &[
+    "HTTPCode_Target_5XX_Count",
+    "HTTPCode_Target_4XX_Count",
+    "TargetConnectionErrorCount",
+    "TargetTLSNegotiationErrorCount",
+];
+/// Target group metrics with a value per request, compared minute by minute.
+const DISTRIBUTION_METRICS: &[&str] = &["TargetResponseTime"];
+const DEFAULT_RATE_TOLERANCE: f64 = 0.005;
+const DEFAULT_DISTRIBUTION_TOLERANCE: f64 = 0.1;
+
+fn compare(check: &Checker<'_>, raw: RawCompare, router: &RouterSpec) -> Result<CompareGate, SpecError> {
+    let key = KeyPath::root().key("gates").key("compare");
+    if !matches!(router, RouterSpec::Alb { .. }) {
+        return Err(check.invalid(
+            key,
+            format!("the compare gate reads target group metrics: it needs router kind `alb`, not `{}`", router.kind()),
+        ));
+    }
+    let window = match raw.window {
+        Some(window) => check.positive(key.key("window"), window)?,
+        None => Duration::from_secs(10 * 60),
+    };
+    if window < Duration::from_secs(60) {
+        return Err(check.invalid(key.key("window"), "the window is at least 1m: metrics come one per minute"));
+    }
+    let confidence = raw.confidence.unwrap_or(0.95);
+    if !(0.5..1.0).contains(&confidence) {
+        return Err(check.invalid(key.key("confidence"), format!("{confidence} is not a confidence between 0.5 and 1 (e.g. 0.95)")));
+    }
+    if raw.metrics.is_empty() {
+        return Err(check.invalid_with_hint(
+            key.key("metrics"),
+            "the compare gate needs at least one metric",
+            "e.g. metrics = [{ name = \"HTTPCode_Target_5XX_Count\" }, { name = \"TargetResponseTime\", statistic = \"p95\" }]",
+        ));
+    }
+    let mut metrics = Vec::new();
+    for (index, metric) in raw.metrics.into_iter().enumerate() {
+        let metric_key = key.key("metrics").index(index);
+        let kind = if RATE_METRICS.contains(&metric.name.as_str()) {
+            if metric.statistic.is_some() {
+                return Err(check.invalid(metric_key.key("statistic"), format!("{} is compared as a rate per request (Sum of errors over Sum of RequestCount): it takes no statistic", metric.name)));
+            }
+            CompareKind::RatePerRequest
+        } else if DISTRIBUTION_METRICS.contains(&metric.name.as_str()) {
+            let statistic = metric.statistic.unwrap_or_else(|| "Average".into());
+            if !is_statistic(&statistic) {
+                return Err(check.invalid(metric_key.key("statistic"), format!("`{statistic}` is not a CloudWatch statistic: Average, Minimum, Maximum or a percentile such as p95 or p99.9")));
+            }
+            CompareKind::Distribution { statistic }
+        } else {
+            return Err(check.invalid_with_hint(
+                metric_key.key("name"),
+                format!("`{}` is not a target group metric the compare gate knows", metric.name),
+                format!("rates per request: {}; per-minute values: {}", RATE_METRICS.join(", "), DISTRIBUTION_METRICS.join(", ")),
+            ));
+        };
+        let tolerance = metric.tolerance.unwrap_or(match kind {
+            CompareKind::RatePerRequest => DEFAULT_RATE_TOLERANCE,
+            CompareKind::Distribution { .. } => DEFAULT_DISTRIBUTION_TOLERANCE,
+        });
+        let limit = match kind {
+            CompareKind::RatePerRequest => 1.0,
+            CompareKind::Distribution { .. } => 10.0,
+        };
+        if !(0.0..limit).contains(&tolerance) {
+            return Err(check.invalid(metric_key.key("tolerance"), match kind {
+                CompareKind::RatePerRequest => format!("{tolerance} is not a rate difference between 0 and 1 (0.01 is one percentage point)"),
+                CompareKind::Distribution { .. } => format!("{tolerance} is not a relative tolerance between 0 and 10 (0.1 is ten per cent)"),
+            }));
+        }
+        metrics.push(CompareMetric { name: metric.name, kind, tolerance });
+    }
+    Ok(CompareGate {
+        window,
+        confidence,
+        warmup: raw.warmup.map_or(window, |warmup| warmup.0),
+        min_requests: raw.min_requests.unwrap_or(100),
+        min_minutes: raw.min_minutes.unwrap_or(5).max(1),
+        metrics,
+    })
+}
+
+/// `Average`, `Minimum`, `Maximum`, or a percentile `pNN` / `pNN.N` (CloudWatch statistics).
+fn is_statistic(statistic: &str) -> bool {
+    if matches!(statistic, "Average" | "Minimum" | "Maximum") {
+        return true;
+    }
+    statistic
+        .strip_prefix('p')
+        .and_then(|number| number.parse::<f64>().ok())
+        .is_some_and(|percentile| percentile > 0.0 && percentile < 100.0)
 }
 
 fn retention(check: &Checker<'_>, raw: RawRetention) -> Result<RetentionSpec, SpecError> {

@@ -58,6 +58,7 @@ fn alb_spec(gates: GatesSpec) -> AppSpec {
                 output: "ListenerArn".into(),
             }),
             target_group_output: "TargetGroupArn".into(),
+            test_traffic: None,
         },
         gates,
     )
@@ -82,6 +83,7 @@ fn alb_gates(http_url: Option<String>) -> GatesSpec {
         command: Some(
             r#"test -n "$CUTOVER_OUTPUT_TargetGroupArn" && test "$CUTOVER_APP" = web"#.into(),
         ),
+        compare: None,
         interval: GATE_INTERVAL,
         warmup: Duration::ZERO,
     }

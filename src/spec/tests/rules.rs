@@ -39,7 +39,8 @@ fn an_alb_router_takes_a_listener_or_one_rule_not_both() {
                 stack: "shared-alb".into(),
                 output: "WebRuleArn".into()
             }),
-            target_group_output: "Tg".into()
+            target_group_output: "Tg".into(),
+            test_traffic: None,
         }
     );
     let (error, text, line, key) = failure(&spec(

@@ -22,7 +22,7 @@ fn a_key_of_another_router_kind_is_refused_naming_its_kind() {
     ));
     assert_eq!(
         error.hint().unwrap(),
-        "router kind `alb` takes: listener, rule, target_group_output"
+        "router kind `alb` takes: listener, rule, target_group_output, test_traffic"
     );
 }
 

@@ -38,6 +38,8 @@ OUT = os.path.join(os.path.dirname(__file__), "..", "src", "check", "physical_na
 # Names unique within a parent that the schema's primary identifier (an ARN) does not show, with
 # the API documentation that says so. They extend or replace the composite-identifier scope.
 SCOPES = {
+    # EventBridge PutRule: a rule name is unique per event bus.
+    ("AWS::Events::Rule", "Name"): ["EventBusName"],
     # Lambda CreateAlias: an alias name is unique per function.
     ("AWS::Lambda::Alias", "Name"): ["FunctionName"],
     # EC2 CreateSecurityGroup: "the name must be unique within the VPC".
@@ -72,6 +74,26 @@ SCOPES = {
     ("AWS::Route53::TrafficPolicyInstance", "Name"): ["HostedZoneId"],
 }
 
+# Names the schemas do not show as top-level name properties, each with why: rows of
+# (type, property path (nested with "."), scope). SAM's types are not in the provider schemas:
+# the AWS::Serverless transform expands them into the types above, names included.
+EXTRA = [
+    # The name is inside an input structure (Glue CreateTable / CreateDatabase).
+    ("AWS::Glue::Table", "TableInput.Name", ["DatabaseName"]),
+    ("AWS::Glue::Database", "DatabaseInput.Name", []),
+    # A listener takes each rule priority once (ELBv2 CreateRule: PriorityInUse).
+    ("AWS::ElasticLoadBalancingV2::ListenerRule", "Priority", ["ListenerArn"]),
+    # An alternate domain name belongs to one distribution (CloudFront: CNAMEAlreadyExists).
+    ("AWS::CloudFront::Distribution", "DistributionConfig.Aliases", []),
+    # A key pair's name is its KeyName (EC2 CreateKeyPair: InvalidKeyPair.Duplicate).
+    ("AWS::EC2::KeyPair", "KeyName", []),
+    # A prefix domain is unique in the region (Cognito CreateUserPoolDomain).
+    ("AWS::Cognito::UserPoolDomain", "Domain", []),
+    ("AWS::Serverless::Function", "FunctionName", []),
+    ("AWS::Serverless::SimpleTable", "TableName", []),
+    ("AWS::Serverless::StateMachine", "Name", []),
+]
+
 # Name properties AWS lets repeat: Route 53 CreateHostedZone allows several hosted zones with the
 # same name (a public and private ones, or a new zone while migrating).
 NOT_UNIQUE = {("AWS::Route53::HostedZone", "Name")}
@@ -96,13 +118,27 @@ def is_string(schema, prop):
     return kind == "string" or (isinstance(kind, list) and "string" in kind) or kind is None and "enum" not in definition and "properties" not in definition and "items" not in definition
 
 
-def names_own_kind(prop, own, suffixes):
-    """`Name`, or `<X><suffix>` where the type's own name ends in X or starts with it."""
-    if prop == "Name":
+def names_own_kind(prop, own, suffixes, primary=False):
+    """Whether `prop` names the resource itself, not another one it refers to:
+    - `Name`, or the type's own name when that is a name (`AWS::ApiGateway::DomainName`
+      DomainName; not `AWS::Personalize::Schema` Schema, which is the schema);
+    - `<X>Name` where the type's name ends in X or X starts with it (`AWS::SQS::Queue`
+      QueueName, `AWS::EC2::SecurityGroup` GroupName, `AWS::S3::Bucket` BucketName); for the
+      primary identifier also where X ends in the type's name (`AWS::ElastiCache::SubnetGroup`
+      CacheSubnetGroupName), which elsewhere names another resource of the kind
+      (`AWS::DocDB::DBCluster` SourceDBClusterIdentifier);
+    - `<X>Identifier` / `<X>Id` where X is the type's name (`AWS::RDS::DBInstance`
+      DBInstanceIdentifier, `AWS::ElastiCache::ReplicationGroup` ReplicationGroupId)."""
+    if prop == "Name" or (prop == own and prop.endswith("Name")):
         return True
     for suffix in suffixes:
         stem = prop[: -len(suffix)] if prop.endswith(suffix) else None
-        if stem and (own.endswith(stem) or stem.startswith(own)):
+        if not stem:
+            continue
+        if suffix == "Name":
+            if own.endswith(stem) or stem.startswith(own) or (primary and stem.endswith(own)):
+                return True
+        elif stem == own:
             return True
     return False
 
@@ -117,8 +153,8 @@ def name_properties(type_name, schema):
     for prop in sorted(props):
         if prop in read_only or not is_string(schema, prop):
             continue
-        primary_name = primary == [prop] and names_own_kind(prop, own, ("Name", "Identifier"))
-        own_name = prop in create_only and names_own_kind(prop, own, ("Name",))
+        primary_name = primary == [prop] and names_own_kind(prop, own, ("Name", "Identifier", "Id"), primary=True)
+        own_name = prop in create_only and names_own_kind(prop, own, ("Name", "Identifier"))
         if (primary_name or own_name) and (type_name, prop) not in NOT_UNIQUE:
             found.append((prop, scope_of(type_name, prop, schema, read_only)))
     return found
@@ -136,6 +172,9 @@ def table():
             schema = json.load(handle)
         for prop, scope in name_properties(type_name, schema):
             rows.append(f"{type_name}\t{prop}\t{','.join(scope)}")
+    for type_name, prop, scope in EXTRA:
+        rows.append(f"{type_name}\t{prop}\t{','.join(scope)}")
+    rows.sort()
     named = {tuple(row.split("\t")[:2]) for row in rows}
     stale = sorted(set(SCOPES) - named)
     if stale:

@@ -22,7 +22,7 @@ use crate::error::{Diagnostic, Exit};
 use crate::spec::IgnoreRule;
 use crate::template::Template;
 
-pub use rules::check_template;
+pub use rules::{check_template, SilenceError};
 
 /// How much a finding matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -128,7 +128,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         id: "CO206",
-        severity: Severity::Warning,
+        severity: Severity::Error,
         title: "over a CloudFormation quota",
         why: "CloudFormation refuses a template over its quotas (body size, resources, parameters, outputs)",
         fix: "split it into nested stacks or separate apps",
@@ -222,10 +222,36 @@ impl Report {
 
 /// Checks one template, then applies the app's silences (the template's own are applied by the
 /// rules, which see the resources' `Metadata`).
-pub fn check(template: &Template, ignores: &[IgnoreRule]) -> Vec<Finding> {
-    let mut findings = check_template(template);
+///
+/// Errors (bad input): a template silence that cannot be read, or a spec silence naming a
+/// resource the template does not have.
+pub fn check(template: &Template, ignores: &[IgnoreRule]) -> Result<Vec<Finding>, CheckError> {
+    let mut findings = check_template(template)?;
+    for ignore in ignores {
+        if let Some(resource) = &ignore.resource {
+            let declared = |section: Option<&indexmap::IndexMap<String, crate::template::Node>>| {
+                section.is_some_and(|section| section.contains_key(resource))
+            };
+            if !(declared(template.resources())
+                || declared(template.outputs())
+                || declared(template.parameters()))
+            {
+                return Err(CheckError::UnknownResource {
+                    rule: ignore.rule.clone(),
+                    resource: resource.clone(),
+                    template: template.origin.clone(),
+                });
+            }
+        }
+    }
     silence::apply_spec(&mut findings, ignores);
-    findings
+    Ok(findings)
+}
+
+/// Silences what the spec's `[check] ignore` names among findings made outside the template
+/// rules (an app's parameters, route and outputs).
+pub fn apply_spec_silences(findings: &mut [Finding], ignores: &[IgnoreRule]) {
+    silence::apply_spec(findings, ignores);
 }
 
 /// Why `cutover check` could not check (bad input: exit 2).
@@ -233,6 +259,14 @@ pub fn check(template: &Template, ignores: &[IgnoreRule]) -> Vec<Finding> {
 pub enum CheckError {
     #[error("{path}: not a file or an app spec in {stacks_dir}")]
     NotFound { path: String, stacks_dir: String },
+    #[error("cannot read a silence of the template: {0}")]
+    Silence(#[from] SilenceError),
+    #[error("the spec's [check] ignore silences {rule} for `{resource}`, which {template} does not have")]
+    UnknownResource {
+        rule: String,
+        resource: String,
+        template: String,
+    },
 }
 
 impl Diagnostic for CheckError {
@@ -245,6 +279,12 @@ impl Diagnostic for CheckError {
             CheckError::NotFound { .. } => Some(
                 "pass template files (JSON or YAML), app names of the stacks folder, or --all"
                     .into(),
+            ),
+            CheckError::Silence(_) => Some(
+                "write Metadata: {cutover: {ignore: {CO101: \"why\"}}} on the resource or output, or at the template's top level for the whole template".into(),
+            ),
+            CheckError::UnknownResource { .. } => Some(
+                "`resource` is a logical id of the template (a resource, an output or a parameter); leave it out to silence the rule everywhere".into(),
             ),
         }
     }

@@ -93,6 +93,10 @@ pub const SINGLETONS: &[(&str, &str)] = &[
         "AWS::IAM::OIDCProvider",
         "an OIDC provider's URL is unique in the account",
     ),
+    (
+        "AWS::IAM::ServiceLinkedRole",
+        "a service has one service-linked role per account (per custom suffix): the second is \"has been taken\"",
+    ),
 ];
 
 #[cfg(test)]

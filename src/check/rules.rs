@@ -3,21 +3,33 @@
 
 use indexmap::IndexMap;
 
-use super::names::{physical_name_properties, SINGLETONS};
+use super::names::{physical_name_properties, NameProperty, SINGLETONS};
 use super::silence::template_silence;
 use super::values::{across_releases, Across};
 use super::{rule, Finding};
-use crate::diff::{is_stateful, policy_documents};
+use crate::diff::{is_stateful, policy_documents, Scrubber};
 use crate::template::{Node, Template};
 
 /// Every finding of the template rules, in template order (resources, then outputs and
 /// parameters), silenced where the resource's `Metadata` says so.
-pub fn check_template(template: &Template) -> Vec<Finding> {
+///
+/// Errors: a `Metadata: {cutover: ...}` silence that cannot be read (an unknown rule id, an
+/// unknown key), with the file and line.
+pub fn check_template(template: &Template) -> Result<Vec<Finding>, SilenceError> {
     let empty = IndexMap::new();
     let resources = template.resources().unwrap_or(&empty);
     let mut out = Findings {
         template,
         findings: Vec::new(),
+    };
+    let silence_error = |path: &[&str], message: String| {
+        let mut at = path.to_vec();
+        at.extend(["Metadata", "cutover"]);
+        SilenceError {
+            file: template.origin.clone(),
+            line: template.lines().line_of(&at),
+            message,
+        }
     };
     for (logical_id, resource) in resources {
         let resource_type = resource.get("Type").and_then(Node::as_str).unwrap_or("");
@@ -30,45 +42,26 @@ pub fn check_template(template: &Template) -> Vec<Finding> {
         let start = out.findings.len();
 
         for name in physical_name_properties(resource_type) {
-            let property = name.property;
-            let Some(value) = properties.and_then(|p| p.get(property)) else {
-                continue;
-            };
-            // A name unique within a parent the release creates itself (its own role, API or
-            // log group) is new with the parent.
-            let parent_varies = name.scope.iter().any(|parent| {
-                properties
-                    .and_then(|p| p.get(parent))
-                    .is_some_and(|value| across_releases(value, resources) == Across::Varies)
-            });
-            if parent_varies {
-                continue;
-            }
-            if let Across::Fixed(what) = across_releases(value, resources) {
-                let within = if name.scope.is_empty() {
-                    String::new()
-                } else {
-                    format!(
-                        " (unique within its {}, which is too)",
-                        name.scope.join(" and ")
-                    )
-                };
-                out.push(
-                    "CO101",
-                    logical_id,
-                    at(&["Properties", property]),
-                    format!(
-                        "{resource_type} {property} is {what}: the same in every release{within}"
-                    ),
-                    format!(
-                        "drop {property} (CloudFormation generates a name) or make it per release, e.g. {property}: !Sub \"${{AWS::StackName}}-{}\"",
-                        suggested_suffix(value)
-                    ),
-                );
-            }
+            fixed_name(
+                &mut out,
+                logical_id,
+                resource_type,
+                properties,
+                name,
+                resources,
+            );
         }
         dns_records(&mut out, logical_id, resource_type, properties, resources);
-        if let Some((_, source)) = SINGLETONS.iter().find(|(kind, _)| *kind == resource_type) {
+        // An OIDC provider is one per URL: a per-release URL is not the same provider.
+        let per_release_url = resource_type == "AWS::IAM::OIDCProvider"
+            && properties
+                .and_then(|p| p.get("Url"))
+                .is_some_and(|url| across_releases(url, resources) == Across::Varies);
+        if let Some((_, source)) = SINGLETONS
+            .iter()
+            .find(|(kind, _)| *kind == resource_type)
+            .filter(|_| !per_release_url)
+        {
             out.push(
                 "CO104",
                 logical_id,
@@ -115,20 +108,68 @@ pub fn check_template(template: &Template) -> Vec<Finding> {
                 rule("CO202").fix.to_string(),
             );
         }
-        wildcards(&mut out, logical_id, resource);
+        wildcards(&mut out, logical_id, resource_type, resource);
         open_ingress(&mut out, logical_id, resource_type, properties);
 
         // The resource's own silences apply to what was found on it.
-        let silence = template_silence(resource);
+        let silence = template_silence(resource)
+            .map_err(|message| silence_error(&["Resources", logical_id], message))?;
         for finding in &mut out.findings[start..] {
             if let Some(reason) = silence.get(finding.rule) {
                 finding.silenced = Some(reason.clone());
             }
         }
     }
-    export_names(&mut out, resources);
+    export_names(&mut out, resources)?;
     no_echo_defaults(&mut out);
-    out.findings
+    // The template's own Metadata silences a rule everywhere in it.
+    let everywhere =
+        template_silence(&template.root).map_err(|message| silence_error(&[], message))?;
+    for finding in out.findings.iter_mut().filter(|f| f.silenced.is_none()) {
+        if let Some(reason) = everywhere.get(finding.rule) {
+            finding.silenced = Some(reason.clone());
+        }
+    }
+    // A NoEcho parameter's default is a secret: a finding may quote it (a literal name, a
+    // `Sub` text); it is masked as everywhere else.
+    let scrubber = Scrubber::new(no_echo_default_values(template));
+    for finding in &mut out.findings {
+        scrubber.scrub_string(&mut finding.message);
+        scrubber.scrub_string(&mut finding.fix);
+    }
+    Ok(out.findings)
+}
+
+/// The default values of NoEcho parameters, as text.
+fn no_echo_default_values(template: &Template) -> Vec<String> {
+    let no_echo = template.no_echo_parameters();
+    template
+        .parameters()
+        .into_iter()
+        .flatten()
+        .filter(|(name, _)| no_echo.contains(*name))
+        .filter_map(|(_, declaration)| declaration.get("Default"))
+        .flat_map(|default| match default {
+            Node::List(items) => items
+                .iter()
+                .filter_map(|item| item.scalar_text().map(|text| text.into_owned()))
+                .collect(),
+            scalar => scalar
+                .scalar_text()
+                .map(|text| text.into_owned())
+                .into_iter()
+                .collect::<Vec<_>>(),
+        })
+        .collect()
+}
+
+/// A template silence that cannot be read: bad input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}{}: {message}", line.map(|line| format!(":{line}")).unwrap_or_default())]
+pub struct SilenceError {
+    pub file: String,
+    pub line: Option<usize>,
+    pub message: String,
 }
 
 struct Findings<'a> {
@@ -178,11 +219,105 @@ fn dotted(path: &[String]) -> String {
 }
 
 /// What to keep of a fixed name in the suggestion: the literal, else `name`.
-fn suggested_suffix(value: &Node) -> String {
-    match value {
-        Node::String(text) if !text.contains("${") => text.clone(),
-        _ => "name".to_string(),
+/// CO101: a physical name (`name.property`, a path such as `TableInput.Name`) that is the same
+/// in every release, unless it is unique only within a parent the release creates itself.
+fn fixed_name(
+    out: &mut Findings<'_>,
+    logical_id: &str,
+    resource_type: &str,
+    properties: Option<&Node>,
+    name: &NameProperty,
+    resources: &IndexMap<String, Node>,
+) {
+    let path: Vec<&str> = name.property.split('.').collect();
+    let Some(value) = path
+        .iter()
+        .try_fold(properties, |node, key| node.map(|node| node.get(key)))
+        .flatten()
+    else {
+        return;
+    };
+    // Unique within a parent: the parent's value decides. One the release creates itself (its
+    // own role, API, log group) makes the name new with it.
+    let scope: Vec<(&str, Option<Across>)> = name
+        .scope
+        .iter()
+        .map(|parent| {
+            let value = properties.and_then(|p| p.get(parent));
+            (
+                *parent,
+                value.map(|value| across_releases(value, resources)),
+            )
+        })
+        .collect();
+    if scope
+        .iter()
+        .any(|(_, across)| *across == Some(Across::Varies))
+    {
+        return;
     }
+    let Across::Fixed(what) = across_releases(value, resources) else {
+        return;
+    };
+    let within = match scope.as_slice() {
+        [] => String::new(),
+        parents => {
+            let described: Vec<String> = parents
+                .iter()
+                .map(|(parent, across)| match across {
+                    Some(Across::Fixed(value)) => format!("{parent} ({value})"),
+                    _ => format!("{parent} (not set)"),
+                })
+                .collect();
+            format!(
+                "; it is unique within its {}, the same in every release too",
+                described.join(" and ")
+            )
+        }
+    };
+    let property = name.property;
+    let fix = match (resource_type, property) {
+        ("AWS::ElasticLoadBalancingV2::ListenerRule", "Priority") => "a listener takes each priority once: let cutover's router move traffic on one rule of a long-lived stack (router.rule), or put the listener in the release".to_string(),
+        ("AWS::CloudFront::Distribution", _) => "an alternate domain name belongs to one distribution at a time: keep the distribution in a long-lived stack and point its origin at the releases".to_string(),
+        _ => format!(
+            "drop {property} (CloudFormation generates a name) or make it per release, e.g. {}",
+            per_release_example(property, value)
+        ),
+    };
+    out.push(
+        "CO101",
+        logical_id,
+        path_in_properties(logical_id, &path),
+        format!("{resource_type} {property} is {what}: the same in every release{within}"),
+        fix,
+    );
+}
+
+fn path_in_properties(logical_id: &str, path: &[&str]) -> Vec<String> {
+    ["Resources", logical_id, "Properties"]
+        .into_iter()
+        .chain(path.iter().copied())
+        .map(str::to_string)
+        .collect()
+}
+
+/// `Name: !Sub "${AWS::StackName}-orders"`, keeping what the name's form requires: a KMS alias
+/// starts with `alias/`, an SSM parameter path with `/`, a FIFO queue or topic ends in `.fifo`.
+fn per_release_example(property: &str, value: &Node) -> String {
+    let last = property.rsplit('.').next().unwrap_or(property);
+    let text = match value {
+        Node::String(text) if !text.contains("${") => text.as_str(),
+        _ => "name",
+    };
+    let (prefix, rest) = if let Some(rest) = text.strip_prefix("alias/") {
+        ("alias/", rest)
+    } else if let Some(rest) = text.strip_prefix('/') {
+        ("/", rest)
+    } else {
+        ("", text)
+    };
+    let joiner = if prefix == "/" { "/" } else { "-" };
+    format!("{last}: !Sub \"{prefix}${{AWS::StackName}}{joiner}{rest}\"")
 }
 
 /// CO103: a Route 53 record whose name (and set identifier, if any) is the same in every
@@ -223,10 +358,15 @@ fn dns_records(
         let Across::Fixed(what) = across_releases(name, resources) else {
             continue;
         };
-        let identifier_varies = record
-            .get("SetIdentifier")
-            .is_some_and(|id| across_releases(id, resources) == Across::Varies);
-        if identifier_varies {
+        let varies = |node: Option<&Node>| {
+            node.is_some_and(|value| across_releases(value, resources) == Across::Varies)
+        };
+        // A per-release set identifier, or a hosted zone the release creates itself, makes the
+        // record new with the release. (A group's zone may be set on the group or the record.)
+        let zone = record
+            .get("HostedZoneId")
+            .or_else(|| properties.and_then(|p| p.get("HostedZoneId")));
+        if varies(record.get("SetIdentifier")) || varies(zone) {
             continue;
         }
         let mut at = vec!["Resources".to_string(), logical_id.to_string()];
@@ -243,11 +383,22 @@ fn dns_records(
 }
 
 /// CO102: an export name that is the same in every release.
-fn export_names(out: &mut Findings<'_>, resources: &IndexMap<String, Node>) {
+fn export_names(
+    out: &mut Findings<'_>,
+    resources: &IndexMap<String, Node>,
+) -> Result<(), SilenceError> {
     let Some(outputs) = out.template.outputs() else {
-        return;
+        return Ok(());
     };
     for (name, output) in outputs {
+        let silence = template_silence(output).map_err(|message| SilenceError {
+            file: out.template.origin.clone(),
+            line: out
+                .template
+                .lines()
+                .line_of(&["Outputs", name, "Metadata", "cutover"]),
+            message,
+        })?;
         let Some(export) = output.get("Export").and_then(|export| export.get("Name")) else {
             continue;
         };
@@ -266,12 +417,12 @@ fn export_names(out: &mut Findings<'_>, resources: &IndexMap<String, Node>) {
                 format!("output {name}'s export name is {what}: the same in every release"),
                 finding_fix,
             );
-            let silence = template_silence(output);
             if let (Some(last), Some(reason)) = (out.findings.last_mut(), silence.get("CO102")) {
                 last.silenced = Some(reason.clone());
             }
         }
     }
+    Ok(())
 }
 
 /// CO205: a NoEcho parameter with a default value.
@@ -282,8 +433,17 @@ fn no_echo_defaults(out: &mut Findings<'_>) {
     let flagged: Vec<String> = parameters
         .iter()
         .filter(|(name, declaration)| {
+            // An empty default holds no secret; an SSM parameter type's default is the
+            // parameter's path, not its value.
+            let default = declaration.get("Default");
+            let is_ssm_type = declaration
+                .get("Type")
+                .and_then(Node::as_str)
+                .is_some_and(|kind| kind.starts_with("AWS::SSM::Parameter::"));
             out.template.no_echo_parameters().contains(*name)
-                && declaration.get("Default").is_some()
+                && default
+                    .is_some_and(|value| value.scalar_text().is_none_or(|text| !text.is_empty()))
+                && !is_ssm_type
         })
         .map(|(name, _)| name.clone())
         .collect();
@@ -303,8 +463,13 @@ fn no_echo_defaults(out: &mut Findings<'_>) {
 }
 
 /// CO203: an Allow statement for every action or on every resource.
-fn wildcards(out: &mut Findings<'_>, logical_id: &str, resource: &Node) {
+fn wildcards(out: &mut Findings<'_>, logical_id: &str, resource_type: &str, resource: &Node) {
     for (document_path, document) in policy_documents(resource) {
+        // A key policy is about its own key: `Resource: "*"` is the only form it takes (KMS
+        // Developer Guide, "Key policies").
+        let key_policy = matches!(resource_type, "AWS::KMS::Key" | "AWS::KMS::ReplicaKey")
+            && document_path.first().map(String::as_str) == Some("Properties")
+            && document_path.get(1).map(String::as_str) == Some("KeyPolicy");
         let statements: Vec<&Node> = match document.get("Statement") {
             Some(Node::List(items)) => items.iter().collect(),
             Some(single @ Node::Map(_)) => vec![single],
@@ -314,20 +479,33 @@ fn wildcards(out: &mut Findings<'_>, logical_id: &str, resource: &Node) {
             if statement.get("Effect").and_then(Node::as_str) != Some("Allow") {
                 continue;
             }
-            let has_star = |key: &str| {
-                let values = match statement.get(key) {
+            let values = |key: &str| -> Vec<&Node> {
+                match statement.get(key) {
                     Some(Node::List(items)) => items.iter().collect(),
                     Some(value) => vec![value],
                     None => Vec::new(),
-                };
-                values.iter().any(|value| value.as_str() == Some("*"))
+                }
             };
-            let what = match (has_star("Action"), has_star("Resource")) {
-                (true, true) => "every action on every resource",
-                (true, false) => "every action",
-                (false, true) => "on every resource (Resource: \"*\")",
-                (false, false) => continue,
-            };
+            let is_star = |value: &&Node| matches!(value.as_str(), Some("*" | "*:*"));
+            let mut grants = Vec::new();
+            if values("Action").iter().any(is_star) {
+                grants.push("every action".to_string());
+            } else if statement.get("NotAction").is_some() {
+                grants.push("every action but those NotAction lists".to_string());
+            }
+            if !key_policy {
+                if values("Resource").iter().any(is_star) {
+                    grants.push("on every resource (Resource: \"*\")".to_string());
+                } else if statement.get("NotResource").is_some() {
+                    grants.push("on every resource but those NotResource lists".to_string());
+                }
+            }
+            if everyone(statement.get("Principal")) {
+                grants.push("to every principal (Principal: \"*\")".to_string());
+            }
+            if grants.is_empty() {
+                continue;
+            }
             let mut path = vec!["Resources".to_string(), logical_id.to_string()];
             path.extend(document_path.iter().cloned());
             path.push("Statement".into());
@@ -336,10 +514,24 @@ fn wildcards(out: &mut Findings<'_>, logical_id: &str, resource: &Node) {
                 "CO203",
                 logical_id,
                 path,
-                format!("an Allow statement grants {what}"),
+                format!("an Allow statement grants {}", grants.join(", ")),
                 rule("CO203").fix.to_string(),
             );
         }
+    }
+}
+
+/// `Principal: "*"` or `{AWS: "*"}` (alone or in a list): anyone, even anonymous callers. A
+/// `Condition` may narrow it; the finding says what the statement itself grants.
+fn everyone(principal: Option<&Node>) -> bool {
+    match principal {
+        Some(Node::String(text)) => text == "*",
+        Some(Node::Map(map)) => map.get("AWS").is_some_and(|aws| match aws {
+            Node::String(text) => text == "*",
+            Node::List(items) => items.iter().any(|item| item.as_str() == Some("*")),
+            _ => false,
+        }),
+        _ => false,
     }
 }
 
@@ -373,9 +565,12 @@ fn open_ingress(
         _ => return,
     };
     for (path, ingress) in rules {
-        let world = [("CidrIp", "0.0.0.0/0"), ("CidrIpv6", "::/0")]
-            .into_iter()
-            .find(|(key, open)| ingress.get(key).and_then(Node::as_str) == Some(*open));
+        // Any prefix of length 0 is the whole address space: `0.0.0.0/0`, `::/0`, `::0/0`.
+        let world = ["CidrIp", "CidrIpv6"].into_iter().find_map(|key| {
+            let cidr = ingress.get(key).and_then(Node::as_str)?;
+            let (_, length) = cidr.trim().rsplit_once('/')?;
+            (length.trim().parse::<u8>().ok()? == 0).then_some((key, cidr))
+        });
         let Some((key, cidr)) = world else { continue };
         let ports = match (
             ingress.get("FromPort").and_then(Node::scalar_text),

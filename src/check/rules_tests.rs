@@ -5,6 +5,7 @@ use crate::template::parse;
 fn found(yaml: &str) -> Vec<(&'static str, Option<usize>, bool)> {
     let template = parse(yaml, "t.yaml").unwrap();
     check_template(&template)
+        .unwrap()
         .into_iter()
         .map(|finding| (finding.rule, finding.line, finding.silenced.is_some()))
         .collect()
@@ -39,7 +40,7 @@ fn co101_a_name_unique_within_a_parent_of_the_release_is_new_with_it() {
     let shared = found_of("CO101", &policy("ops-role"));
     assert_eq!(shared, [("CO101", Some(8), false)]);
     let template = parse(&policy("ops-role"), "t.yaml").unwrap();
-    let message = &check_template(&template)[0].message;
+    let message = &check_template(&template).unwrap()[0].message;
     assert!(message.contains("unique within its RoleName"), "{message}");
     // A stage is unique within its API (schema: composite primary identifier).
     let stage = "Resources:\n  Api:\n    Type: AWS::ApiGateway::RestApi\n  Stage:\n    Type: AWS::ApiGateway::Stage\n    Properties: {StageName: prod, RestApiId: !Ref Api, DeploymentId: d}\n";
@@ -77,13 +78,13 @@ fn co101_a_fixed_physical_name_fires_a_per_release_one_does_not() {
     assert_eq!(found_of("CO101", grouped).len(), 1);
     let joined = resource("    Type: AWS::IAM::InstanceProfile\n    Properties:\n      Roles: []\n      InstanceProfileName: !Join ['-', [IAM, InstanceProfile]]\n");
     let template = parse(&joined, "t.yaml").unwrap();
-    let message = &check_template(&template)[0].message;
+    let message = &check_template(&template).unwrap()[0].message;
     assert!(
         message.contains("a Fn::Join of the literal \"IAM\" and the literal \"InstanceProfile\""),
         "{message}"
     );
     let template = parse(&bucket("orders"), "t.yaml").unwrap();
-    let findings = check_template(&template);
+    let findings = check_template(&template).unwrap();
     let finding = findings
         .iter()
         .find(|finding| finding.rule == "CO101")
@@ -205,7 +206,9 @@ fn co204_ingress_open_to_the_world_fires() {
     assert_eq!(rules(&group("CidrIpv6: '::/0'")), ["CO204"]);
     assert!(rules(&group("CidrIp: 10.0.0.0/8")).is_empty());
     let template = parse(&group("CidrIp: 0.0.0.0/0"), "t.yaml").unwrap();
-    assert!(check_template(&template)[0].message.contains("port 22"));
+    assert!(check_template(&template).unwrap()[0]
+        .message
+        .contains("port 22"));
 }
 
 #[test]
@@ -226,7 +229,7 @@ fn a_resource_can_silence_its_own_findings_with_a_reason() {
         "    Type: AWS::S3::Bucket\n    DeletionPolicy: Retain\n    Metadata:\n      cutover:\n        ignore:\n          CO101: one shared bucket, made once\n    Properties:\n      BucketName: orders\n",
     );
     let template = parse(&yaml, "t.yaml").unwrap();
-    let findings = check_template(&template);
+    let findings = check_template(&template).unwrap();
     let by_rule = |id: &str| findings.iter().find(|finding| finding.rule == id).unwrap();
     assert_eq!(
         by_rule("CO101").silenced.as_deref(),
@@ -254,6 +257,7 @@ fn the_spec_silences_a_rule_for_one_resource_or_all() {
         }]
     };
     let one: Vec<Finding> = crate::check::check(&template, &ignore(Some("A")))
+        .unwrap()
         .into_iter()
         .filter(|finding| finding.rule == "CO101")
         .collect();
@@ -266,7 +270,7 @@ fn the_spec_silences_a_rule_for_one_resource_or_all() {
         one[0].silenced.as_deref(),
         Some("queues shared by design (spec)")
     );
-    let all = crate::check::check(&template, &ignore(None));
+    let all = crate::check::check(&template, &ignore(None)).unwrap();
     assert!(all
         .iter()
         .filter(|finding| finding.rule == "CO101")
@@ -275,4 +279,183 @@ fn the_spec_silences_a_rule_for_one_resource_or_all() {
         .iter()
         .filter(|finding| finding.rule == "CO202")
         .all(|finding| finding.silenced.is_none()));
+}
+
+/// The findings of one rule: (line, message).
+fn messages(id: &str, yaml: &str) -> Vec<String> {
+    let template = parse(yaml, "t.yaml").unwrap();
+    check_template(&template)
+        .unwrap()
+        .into_iter()
+        .filter(|finding| finding.rule == id)
+        .map(|finding| finding.message)
+        .collect()
+}
+
+#[test]
+fn names_the_schemas_hide_are_covered_too() {
+    for (resource_type, property) in [
+        ("AWS::EC2::KeyPair", "KeyName: deploy"),
+        (
+            "AWS::ElastiCache::ReplicationGroup",
+            "ReplicationGroupId: cache",
+        ),
+        (
+            "AWS::ElastiCache::SubnetGroup",
+            "CacheSubnetGroupName: cache",
+        ),
+        ("AWS::DocDB::DBCluster", "DBClusterIdentifier: docs"),
+        ("AWS::ApiGateway::DomainName", "DomainName: api.example.com"),
+        ("AWS::Cognito::UserPoolDomain", "Domain: shop-login"),
+        ("AWS::Serverless::Function", "FunctionName: fixed-fn"),
+        ("AWS::Glue::Database", "DatabaseInput: {Name: sales}"),
+        (
+            "AWS::CloudFront::Distribution",
+            "DistributionConfig: {Aliases: [www.example.com]}",
+        ),
+    ] {
+        let yaml = resource(&format!(
+            "    Type: {resource_type}\n    Properties: {{{property}}}\n"
+        ));
+        assert_eq!(messages("CO101", &yaml).len(), 1, "{resource_type}");
+    }
+    // A listener rule's priority on a listener every release shares.
+    let rule = |listener: &str| {
+        format!("Resources:\n  L:\n    Type: AWS::ElasticLoadBalancingV2::Listener\n  R:\n    Type: AWS::ElasticLoadBalancingV2::ListenerRule\n    Properties: {{Priority: 10, ListenerArn: {listener}, Actions: [], Conditions: []}}\n")
+    };
+    assert_eq!(
+        messages(
+            "CO101",
+            &rule("arn:aws:elasticloadbalancing:us-east-1:1:listener/app/x/1/2")
+        )
+        .len(),
+        1
+    );
+    assert!(messages("CO101", &rule("!Ref L")).is_empty());
+    // A Glue table within a database of the release; a rule on a bus of the release.
+    let glue = "Resources:\n  Db:\n    Type: AWS::Glue::Database\n  T:\n    Type: AWS::Glue::Table\n    Properties: {DatabaseName: !Ref Db, TableInput: {Name: orders}}\n";
+    assert!(messages("CO101", glue).is_empty());
+    let bus = "Resources:\n  Bus:\n    Type: AWS::Events::EventBus\n    Properties: {Name: !Sub '${AWS::StackName}-bus'}\n  R:\n    Type: AWS::Events::Rule\n    Properties: {Name: on-order, EventBusName: !Ref Bus}\n";
+    assert!(messages("CO101", bus).is_empty());
+}
+
+#[test]
+fn a_no_echo_default_is_masked_in_every_finding() {
+    let yaml = "Parameters:\n  DbPassword: {Type: String, NoEcho: true, Default: SuperSecret123!}\nResources:\n  B:\n    Type: AWS::S3::Bucket\n    Properties: {BucketName: SuperSecret123!}\n  Q:\n    Type: AWS::SQS::Queue\n    Properties: {QueueName: !Sub 'q-SuperSecret123!'}\n";
+    let template = parse(yaml, "t.yaml").unwrap();
+    let findings = check_template(&template).unwrap();
+    assert!(findings.iter().any(|finding| finding.rule == "CO205"));
+    for finding in &findings {
+        assert!(
+            !finding.message.contains("SuperSecret123!"),
+            "{}",
+            finding.message
+        );
+        assert!(!finding.fix.contains("SuperSecret123!"), "{}", finding.fix);
+    }
+}
+
+#[test]
+fn a_silence_that_cannot_be_read_is_an_error_naming_its_line() {
+    let on_queue = |metadata: &str| {
+        format!("Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Metadata:\n      cutover: {metadata}\n    Properties: {{QueueName: q}}\n")
+    };
+    for (metadata, says) in [
+        ("{ignore: [CO110]}", "`CO110` is not a rule"),
+        ("{ignore: [co101]}", "rule ids are upper case: CO101"),
+        ("{ignroe: [CO101]}", "unknown key `ignroe`"),
+        ("ignore everything", "must be a map"),
+        ("{ignore: {CO101: {reason: nested}}}", "must be text"),
+    ] {
+        let template = parse(&on_queue(metadata), "t.yaml").unwrap();
+        let error = check_template(&template).unwrap_err();
+        assert!(error.message.contains(says), "{metadata}: {error}");
+        assert_eq!(error.line, Some(5), "{metadata}: {error}");
+    }
+    // The template's own Metadata silences a rule everywhere in it.
+    let everywhere = "Metadata:\n  cutover: {ignore: {CO101: names are fixed on purpose}}\nResources:\n  A:\n    Type: AWS::SQS::Queue\n    Properties: {QueueName: a}\n";
+    assert_eq!(found_of("CO101", everywhere), [("CO101", Some(6), true)]);
+    // A spec silence for a resource the template lacks.
+    let template = parse(&on_queue("{ignore: [CO101]}"), "t.yaml").unwrap();
+    let typo = [crate::spec::IgnoreRule {
+        rule: "CO202".into(),
+        resource: Some("Qeue".into()),
+        reason: "transient".into(),
+    }];
+    let error = crate::check::check(&template, &typo).unwrap_err();
+    assert!(error.to_string().contains("`Qeue`"), "{error}");
+}
+
+#[test]
+fn what_the_release_creates_itself_is_not_a_collision() {
+    // A record in a zone of the release.
+    let record = "Resources:\n  Zone:\n    Type: AWS::Route53::HostedZone\n    Properties: {Name: internal.example.}\n  R:\n    Type: AWS::Route53::RecordSet\n    Properties: {HostedZoneId: !Ref Zone, Name: db.internal.example., Type: CNAME, TTL: 60, ResourceRecords: [x]}\n";
+    assert!(messages("CO103", record).is_empty());
+    // An OIDC provider for a per-release URL.
+    let provider = |url: &str| {
+        resource(&format!("    Type: AWS::IAM::OIDCProvider\n    Properties: {{Url: {url}, ThumbprintList: []}}\n"))
+    };
+    assert!(messages(
+        "CO104",
+        &provider("!Sub 'https://${AWS::StackName}.example.com'")
+    )
+    .is_empty());
+    assert_eq!(
+        messages(
+            "CO104",
+            &provider("https://token.actions.githubusercontent.com")
+        )
+        .len(),
+        1
+    );
+    // A key policy's Resource "*" is its only form; its Action "*" still counts.
+    let key = resource("    Type: AWS::KMS::Key\n    Properties:\n      KeyPolicy:\n        Statement:\n          - {Effect: Allow, Principal: {AWS: !Sub 'arn:aws:iam::${AWS::AccountId}:root'}, Action: 'kms:*', Resource: '*'}\n");
+    assert!(messages("CO203", &key).is_empty());
+    // Defaults that hold no secret.
+    for declaration in [
+        "{Type: String, NoEcho: true, Default: ''}",
+        "{Type: 'AWS::SSM::Parameter::Value<String>', NoEcho: true, Default: /app/password}",
+    ] {
+        let yaml = format!(
+            "Parameters:\n  P: {declaration}\nResources:\n  T:\n    Type: AWS::SNS::Topic\n"
+        );
+        assert!(messages("CO205", &yaml).is_empty(), "{declaration}");
+    }
+}
+
+#[test]
+fn every_form_of_a_wildcard_grant_and_of_open_ingress_is_found() {
+    let statement = |body: &str| {
+        resource(&format!("    Type: AWS::IAM::ManagedPolicy\n    Properties:\n      PolicyDocument:\n        Statement:\n          - {body}\n"))
+    };
+    for (body, says) in [
+        (
+            "{Effect: Allow, NotAction: 's3:*', Resource: arn:aws:s3:::b}",
+            "every action but those NotAction lists",
+        ),
+        (
+            "{Effect: Allow, Action: 's3:GetObject', NotResource: arn:aws:s3:::b}",
+            "every resource but those NotResource lists",
+        ),
+        (
+            "{Effect: Allow, Action: '*:*', Resource: arn:aws:s3:::b}",
+            "every action",
+        ),
+    ] {
+        let found = messages("CO203", &statement(body));
+        assert!(
+            found.len() == 1 && found[0].contains(says),
+            "{body}: {found:?}"
+        );
+    }
+    let bucket_policy = resource("    Type: AWS::S3::BucketPolicy\n    Properties:\n      Bucket: b\n      PolicyDocument:\n        Statement:\n          - {Effect: Allow, Principal: '*', Action: 's3:GetObject', Resource: arn:aws:s3:::b/*}\n");
+    assert!(messages("CO203", &bucket_policy)[0].contains("to every principal"));
+    let ingress = resource("    Type: AWS::EC2::SecurityGroupIngress\n    Properties: {GroupId: sg-1, IpProtocol: tcp, FromPort: 22, ToPort: 22, CidrIpv6: '::0/0'}\n");
+    assert_eq!(messages("CO204", &ingress).len(), 1);
+}
+
+#[test]
+fn deep_statements_are_found_at_their_own_line() {
+    let yaml = "Resources:\n  Role:\n    Type: AWS::IAM::Role\n    Properties:\n      AssumeRolePolicyDocument: {}\n      Policies:\n        - PolicyName: p\n          PolicyDocument:\n            Statement:\n              - Effect: Deny\n                Action: '*'\n                Resource: '*'\n              - Effect: Allow\n                Action: '*'\n                Resource: '*'\n";
+    assert_eq!(found_of("CO203", yaml), [("CO203", Some(13), false)]);
 }

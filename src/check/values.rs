@@ -61,6 +61,18 @@ fn intrinsic(map: &IndexMap<String, Node>, resources: &IndexMap<String, Node>) -
             Some([_, list]) => across_releases(list, resources),
             _ => Across::Fixed("a Fn::Select".into()),
         },
+        // Pieces of a value are as varied as the value: `!Select [2, !Split ["/", !Ref
+        // AWS::StackId]]` is the stack's id, new in every release.
+        "Fn::Split" => match argument.as_list() {
+            Some([_, source]) => across_releases(source, resources),
+            _ => Across::Fixed("a Fn::Split".into()),
+        },
+        "Fn::Base64" | "Fn::ToJsonString" | "Fn::Length" => across_releases(argument, resources),
+        "Fn::Cidr" => match argument.as_list() {
+            Some(parts) => all_of(parts.iter().map(|part| across_releases(part, resources))),
+            None => Across::Fixed("a Fn::Cidr".into()),
+        },
+        "Fn::GetAZs" => Across::Fixed("the region's availability zones".into()),
         "Fn::If" => match argument.as_list() {
             // Fixed when one branch is: that branch is taken in some stacks.
             Some([_, then, otherwise]) => {
@@ -172,6 +184,9 @@ mod tests {
             "!GetAtt Topic.TopicName",
             "!Select [0, [!Ref Topic]]",
             "!If [C, !Ref AWS::StackName, !Ref AWS::NoValue]",
+            "!Join ['-', [data, !Select [4, !Split ['-', !Select [2, !Split ['/', !Ref AWS::StackId]]]]]]",
+            "!Select [1, !Split ['/', !GetAtt Topic.TopicArn]]",
+            "!Base64 {Ref: AWS::StackName}",
         ] {
             assert_eq!(verdict(varies), Across::Varies, "{varies}");
         }
@@ -190,6 +205,7 @@ mod tests {
                 "the literal \"orders\"",
             ),
             ("!ImportValue shared-name", "an imported value"),
+            ("!Select [0, !Split ['-', !Ref AWS::Region]]", "AWS::Region"),
         ] {
             assert_eq!(verdict(fixed), Across::Fixed(what.into()), "{fixed}");
         }

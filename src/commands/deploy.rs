@@ -34,7 +34,7 @@ pub async fn run(
     let template = crate::template::load_file(&spec.template)?;
     preflight::check_release_outputs(&spec, &template)?;
     // What would make a second release fail stops the deploy here; warnings go in the plan.
-    let findings = check::check(&template, &spec.check.ignore);
+    let findings = check::check(&template, &spec.check.ignore)?;
     refuse_release_errors(&spec, &template, &findings, settings)?;
     let options = CandidateOptions {
         release: args.release.clone(),
@@ -42,7 +42,7 @@ pub async fn run(
         template_bucket: args.template_bucket.clone(),
     };
     let candidate = plan::prepare(&spec, template, &options, SystemTime::now())?;
-    let rollback_alarm_arns = rollback_alarm_arns(&spec)?;
+    let rollback_alarm_arns = preflight::rollback_alarm_arns(&spec)?;
 
     let context = aws::connect(&ConnectOptions::from_args(global)).await?;
     let parameter_store = aws::ssm::Ssm::new(&context);
@@ -221,21 +221,6 @@ fn report_outcome(outcome: &CutoverOutcome, settings: &OutputSettings) -> Result
 
 /// CloudFormation rollback triggers take alarm ARNs; names cannot be turned into ARNs without
 /// the account id, so they are refused before any call.
-fn rollback_alarm_arns(spec: &crate::spec::AppSpec) -> Result<Vec<String>, DeployError> {
-    match spec
-        .stack
-        .rollback_alarms
-        .iter()
-        .find(|alarm| !alarm.starts_with("arn:"))
-    {
-        Some(name) => Err(DeployError::AlarmNotArn {
-            spec: spec.path.display().to_string(),
-            alarm: name.clone(),
-        }),
-        None => Ok(spec.stack.rollback_alarms.clone()),
-    }
-}
-
 /// Asks on the terminal; refuses without one (a pipeline must say `--yes`).
 fn confirm(stack: &str, settings: &OutputSettings) -> Result<bool, DeployError> {
     let question = format!("Create stack {stack}?");

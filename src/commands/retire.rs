@@ -82,7 +82,7 @@ pub async fn run(
         return Ok(Exit::Success);
     }
     if !args.change.yes {
-        eprint!("{}", preview.render_text());
+        eprint!("{}", preview.render_plan());
         if !confirm(&spec.name, preview.plan.retire.len(), settings)? {
             eprintln!("Nothing retired.");
             return Ok(Exit::Success);

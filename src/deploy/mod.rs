@@ -51,6 +51,8 @@ pub enum DeployError {
     #[error(transparent)]
     Route(#[from] RouteError),
 
+    #[error(transparent)]
+    Check(#[from] crate::check::CheckError),
     #[error("{template} cannot be a release stack: {first}{}", if *more > 0 { format!(" (and {more} more error(s), listed above)") } else { String::new() })]
     ReleaseChecks {
         template: String,
@@ -174,6 +176,7 @@ impl Diagnostic for DeployError {
                 format!("the template declares: {declared}; add the output or fix the key in the spec")
             }),
             DeployError::RouterUnavailable { hint, .. } => hint.clone(),
+            DeployError::Check(error) => error.hint(),
             DeployError::ReleaseChecks { app, .. } => Some(format!(
                 "`cutover check {app}` lists every finding with its fix; to accept one, silence it with a reason (Metadata: {{cutover: {{ignore: {{RULE: \"why\"}}}}}} on the resource, or [check] ignore in the spec)"
             )),

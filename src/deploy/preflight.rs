@@ -173,6 +173,22 @@ pub async fn check_route(
     })
 }
 
+/// The spec's rollback alarms as CloudFormation takes them (rollback triggers are ARNs).
+pub fn rollback_alarm_arns(spec: &AppSpec) -> Result<Vec<String>, DeployError> {
+    match spec
+        .stack
+        .rollback_alarms
+        .iter()
+        .find(|alarm| !alarm.starts_with("arn:"))
+    {
+        Some(name) => Err(DeployError::AlarmNotArn {
+            spec: spec.path.display().to_string(),
+            alarm: name.clone(),
+        }),
+        None => Ok(spec.stack.rollback_alarms.clone()),
+    }
+}
+
 /// What target group stickiness means for this strategy, for the plan: `None` when it is off.
 /// Each step before 100 % is held at least the stickiness duration unless the spec says
 /// `strategy.hold_for_stickiness = false`; the final bake is the spec's (at 100 % every new
@@ -209,7 +225,7 @@ pub fn stickiness_note(
 }
 
 /// The alarms `gates.alarms` names exist (an alarm a release creates is checked by its gate).
-async fn check_alarms(api: &impl AlarmApi, spec: &AppSpec) -> Result<(), DeployError> {
+pub async fn check_alarms(api: &impl AlarmApi, spec: &AppSpec) -> Result<(), DeployError> {
     if spec.gates.alarms.is_empty() {
         return Ok(());
     }

@@ -24,7 +24,7 @@ use crate::template::Node;
 
 pub use catalog::is_stateful;
 pub use engine::diff;
-pub use mask::MASK;
+pub use mask::{Scrubber, MASK};
 pub use model::{
     ChangeKind, Direction, EntryChange, Path, PathSegment, PropertyChange, ResourceChange,
     RuleChange, SectionChange, SecuritySummary, StackDiff, StatefulResource, Statement,

@@ -188,6 +188,21 @@ impl RetirementReport {
         }
     }
 
+    /// The keep and retire lines alone (what a prompt shows before asking).
+    pub fn render_plan(&self) -> String {
+        let mut out = String::new();
+        for kept in &self.plan.keep {
+            out.push_str(&format!("keep    {:<28} {}\n", kept.stack_name, kept.why));
+        }
+        for retired in &self.plan.retire {
+            out.push_str(&format!(
+                "retire  {:<28} {}\n",
+                retired.stack_name, retired.why
+            ));
+        }
+        out
+    }
+
     pub fn render_text(&self) -> String {
         let mut out = String::new();
         for kept in &self.plan.keep {

@@ -285,7 +285,7 @@ async fn resolve(
         }),
         Err(_) => Err(RouterError::NotFound {
             action,
-            missing: format!("{what} ({source})"),
+            missing: format!("{source} ({what})"),
         }),
     }
 }

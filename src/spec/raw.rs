@@ -41,7 +41,10 @@ pub(crate) struct RawCheck {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a table such as { rule = \"CO101\", resource = \"Inbox\", reason = \"why\" } (resource is optional)"
+)]
 pub(crate) struct RawIgnore {
     pub rule: String,
     pub resource: Option<String>,

@@ -117,7 +117,10 @@ fn test_traffic(check: &Checker<'_>, raw: RawTestTraffic) -> Result<TestTrafficS
     if header.is_empty() || header.len() > MAX_HEADER_NAME || !header.chars().all(is_token) {
         return Err(check.invalid_with_hint(
             key.key("header"),
-            format!("`{}` is not an HTTP header name of 1 to {MAX_HEADER_NAME} characters", raw.header),
+            format!(
+                "`{}` is not an HTTP header name of 1 to {MAX_HEADER_NAME} characters",
+                raw.header
+            ),
             "letters, digits and - _ . are usual, e.g. header = \"X-Release\"",
         ));
     }

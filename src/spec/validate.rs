@@ -9,14 +9,15 @@ use indexmap::IndexMap;
 use super::error::{KeyPath, SpecError};
 use super::names::{validate_bucket_name, validate_logical_id, validate_stack_name};
 use super::raw::{
-    RawAmiQuery, RawCheck, RawCompare, RawDuration, RawGates, RawRetention, RawRotation, RawSourceTable,
-    RawSpec, RawStack, RawValue,
+    RawAmiQuery, RawCheck, RawCompare, RawDuration, RawGates, RawRetention, RawRotation,
+    RawSourceTable, RawSpec, RawStack, RawValue,
 };
 use super::router_strategy::{router, strategy};
 use super::source_map::SourceMap;
 use super::types::{
-    AmiQuery, AppSpec, CheckSpec, CompareGate, CompareKind, CompareMetric, GatesSpec, HttpGate, HttpTarget, IgnoreRule, RetentionSpec,
-    RotationSpec, RouterSpec, StackSettings, TargetHealthGate, ValueSource,
+    AmiQuery, AppSpec, CheckSpec, CompareGate, CompareKind, CompareMetric, GatesSpec, HttpGate,
+    HttpTarget, IgnoreRule, RetentionSpec, RotationSpec, RouterSpec, StackSettings,
+    TargetHealthGate, ValueSource,
 };
 
 /// CloudFormation's limits on one stack.
@@ -547,12 +548,19 @@ const DISTRIBUTION_METRICS: &[&str] = &["TargetResponseTime"];
 const DEFAULT_RATE_TOLERANCE: f64 = 0.005;
 const DEFAULT_DISTRIBUTION_TOLERANCE: f64 = 0.1;
 
-fn compare(check: &Checker<'_>, raw: RawCompare, router: &RouterSpec) -> Result<CompareGate, SpecError> {
+fn compare(
+    check: &Checker<'_>,
+    raw: RawCompare,
+    router: &RouterSpec,
+) -> Result<CompareGate, SpecError> {
     let key = KeyPath::root().key("gates").key("compare");
     if !matches!(router, RouterSpec::Alb { .. }) {
         return Err(check.invalid(
             key,
-            format!("the compare gate reads target group metrics: it needs router kind `alb`, not `{}`", router.kind()),
+            format!(
+                "the compare gate reads target group metrics: it needs router kind `alb`, not `{}`",
+                router.kind()
+            ),
         ));
     }
     let window = match raw.window {
@@ -560,11 +568,17 @@ fn compare(check: &Checker<'_>, raw: RawCompare, router: &RouterSpec) -> Result<
         None => Duration::from_secs(10 * 60),
     };
     if window < Duration::from_secs(60) {
-        return Err(check.invalid(key.key("window"), "the window is at least 1m: metrics come one per minute"));
+        return Err(check.invalid(
+            key.key("window"),
+            "the window is at least 1m: metrics come one per minute",
+        ));
     }
     let confidence = raw.confidence.unwrap_or(0.95);
     if !(0.5..1.0).contains(&confidence) {
-        return Err(check.invalid(key.key("confidence"), format!("{confidence} is not a confidence between 0.5 and 1 (e.g. 0.95)")));
+        return Err(check.invalid(
+            key.key("confidence"),
+            format!("{confidence} is not a confidence between 0.5 and 1 (e.g. 0.95)"),
+        ));
     }
     if raw.metrics.is_empty() {
         return Err(check.invalid_with_hint(
@@ -590,8 +604,15 @@ fn compare(check: &Checker<'_>, raw: RawCompare, router: &RouterSpec) -> Result<
         } else {
             return Err(check.invalid_with_hint(
                 metric_key.key("name"),
-                format!("`{}` is not a target group metric the compare gate knows", metric.name),
-                format!("rates per request: {}; per-minute values: {}", RATE_METRICS.join(", "), DISTRIBUTION_METRICS.join(", ")),
+                format!(
+                    "`{}` is not a target group metric the compare gate knows",
+                    metric.name
+                ),
+                format!(
+                    "rates per request: {}; per-minute values: {}",
+                    RATE_METRICS.join(", "),
+                    DISTRIBUTION_METRICS.join(", ")
+                ),
             ));
         };
         let tolerance = metric.tolerance.unwrap_or(match kind {
@@ -608,7 +629,11 @@ fn compare(check: &Checker<'_>, raw: RawCompare, router: &RouterSpec) -> Result<
                 CompareKind::Distribution { .. } => format!("{tolerance} is not a relative tolerance between 0 and 10 (0.1 is ten per cent)"),
             }));
         }
-        metrics.push(CompareMetric { name: metric.name, kind, tolerance });
+        metrics.push(CompareMetric {
+            name: metric.name,
+            kind,
+            tolerance,
+        });
     }
     Ok(CompareGate {
         window,

@@ -11,7 +11,7 @@ pub struct KeyLines(HashMap<String, usize>);
 
 /// How deep key lines are kept: deep enough for a property inside a resource's properties
 /// (`Resources/R/Properties/P/Q/R`), so a large template does not keep one entry per value.
-const MAX_DEPTH: usize = 7;
+const MAX_DEPTH: usize = 12;
 
 impl KeyLines {
     /// Records `path`'s key at `line`, and the same line for any ancestor not recorded yet: a

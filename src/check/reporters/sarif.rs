@@ -34,20 +34,18 @@ pub fn render(reports: &[Report]) -> String {
         .iter()
         .flat_map(|report| &report.findings)
         .map(|finding| {
-            let mut region = Region::builder().build();
-            region.start_line = finding.line.map(|line| line as i64);
-            let location = Location::builder()
-                .physical_location(
-                    PhysicalLocation::builder()
-                        .artifact_location(
-                            ArtifactLocation::builder().uri(uri(&finding.file)).build(),
-                        )
-                        .region(region)
-                        .build(),
-                )
+            let mut physical = PhysicalLocation::builder()
+                .artifact_location(ArtifactLocation::builder().uri(uri(&finding.file)).build())
                 .build();
+            // A region needs a start line (SARIF 2.1.0 §3.30.2): without one, the whole file.
+            if let Some(line) = finding.line {
+                let mut region = Region::builder().build();
+                region.start_line = Some(line as i64);
+                physical.region = Some(region);
+            }
+            let location = Location::builder().physical_location(physical).build();
             let text = format!(
-                "{} ({}). Fix: {}",
+                "{} (at {}). Fix: {}",
                 finding.message, finding.path, finding.fix
             );
             let mut result = SarifResult::builder()
@@ -73,7 +71,6 @@ pub fn render(reports: &[Report]) -> String {
     let driver = ToolComponent::builder()
         .name("cutover")
         .version(env!("CARGO_PKG_VERSION"))
-        .information_uri("https://github.com/cutover/cutover#release-safety-checks")
         .rules(rules)
         .build();
     let run = Run::builder()
@@ -104,10 +101,30 @@ fn level_name(severity: Severity) -> &'static str {
     }
 }
 
-/// A relative path as a URI reference (SARIF: `artifactLocation.uri`): forward slashes, spaces
-/// and `%` escaped.
+/// A relative path as a URI reference (SARIF: `artifactLocation.uri`, RFC 3986): forward
+/// slashes; every byte outside the unreserved set and `/` percent-encoded, so that `#` or `?` in
+/// a file name is not read as a fragment or a query.
 fn uri(path: &str) -> String {
-    path.replace('\\', "/")
-        .replace('%', "%25")
-        .replace(' ', "%20")
+    let mut encoded = String::new();
+    for byte in path.replace('\\', "/").bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                encoded.push(byte as char)
+            }
+            other => encoded.push_str(&format!("%{other:02X}")),
+        }
+    }
+    encoded
+}
+
+#[cfg(test)]
+mod tests {
+    use super::uri;
+
+    #[test]
+    fn file_names_are_uri_references() {
+        assert_eq!(uri("templates/web.yaml"), "templates/web.yaml");
+        assert_eq!(uri("my tmpl#1.yaml"), "my%20tmpl%231.yaml");
+        assert_eq!(uri("a\\b%c?.json"), "a/b%25c%3F.json");
+    }
 }

@@ -207,7 +207,8 @@ fn the_threshold_and_bad_input_set_the_exit_code() {
     let broken_run = cutover(&["check", broken.to_str().unwrap()]);
     assert_eq!(broken_run.status.code(), Some(2));
     assert!(broken_run.stdout.is_empty());
-    assert!(String::from_utf8_lossy(&broken_run.stderr).contains("broken.yaml:3:1: cannot parse the template"));
+    assert!(String::from_utf8_lossy(&broken_run.stderr)
+        .contains("broken.yaml:3:1: cannot parse the template"));
     // One broken file among others: the others are still reported, and the exit code is 2.
     let mixed = cutover(&[
         "check",

@@ -100,6 +100,9 @@ pub struct Verdict {
     pub window: u64,
 }
 
+/// Its numbers come from finite counts and samples, never NaN, so equality is an equivalence.
+impl Eq for Verdict {}
+
 impl Verdict {
     pub fn is_worse(&self) -> bool {
         self.outcome == Outcome::Worse

@@ -47,10 +47,7 @@ pub fn judge(names: &[String], found: &[AlarmFacts]) -> Vec<GateResult> {
                 )),
                 Some(_) => GateOutcome::Pass,
             };
-            GateResult {
-                gate: gate_name(name),
-                outcome,
-            }
+            GateResult::new(gate_name(name), outcome)
         })
         .collect()
 }

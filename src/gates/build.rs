@@ -7,22 +7,25 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use futures_util::future::join_all;
 use tokio::sync::OnceCell;
 
 use super::command::{self, CommandContext};
+use super::compare::{self, Comparison};
 use super::http::{self, HttpProbe};
 use super::{
-    alarms, instance_status, target_health, GateChecker, GateOutcome, GateReport, GateResult,
+    alarms, instance_status, target_health, GateChecker, GateContext, GateOutcome, GateReport,
+    GateResult,
 };
 use crate::aws::cloudformation::{CloudFormation, StackApi, StackFacts};
-use crate::aws::cloudwatch::CloudWatch;
+use crate::aws::cloudwatch::{CloudWatch, MetricsApi};
 use crate::aws::elbv2::{Elbv2, LoadBalancerApi, TargetHealthFacts};
 use crate::aws::instances::Ec2Instances;
 use crate::aws::{AwsContext, AwsError};
 use crate::release::parse_stack_name;
-use crate::spec::{AppSpec, GatesSpec, HttpTarget, RouterSpec};
+use crate::spec::{AppSpec, CompareGate, GatesSpec, HttpTarget, RouterSpec};
 
 type Outputs = Arc<Vec<(String, String)>>;
 type GateFuture<'a> = Pin<Box<dyn Future<Output = Vec<GateResult>> + Send + 'a>>;
@@ -48,6 +51,11 @@ pub struct AppGates {
     http: Option<HttpProbe>,
     /// A finished release stack is never updated, so its outputs are read once.
     outputs: Mutex<HashMap<String, Outputs>>,
+    /// While the candidate has a test route: the header (name, value) that reaches it. HTTP
+    /// probes send it; commands get it in their environment.
+    test_header: Option<(String, String)>,
+    /// What the comparison gate compares the candidate with; `None` without a live release.
+    comparison: Option<Comparison>,
 }
 
 pub fn build_gates(ctx: &AwsContext, app: &AppSpec) -> AppGates {
@@ -78,6 +86,8 @@ pub fn build_gates(ctx: &AwsContext, app: &AppSpec) -> AppGates {
         alarms: CloudWatch::new(ctx),
         http: app.gates.http.as_ref().map(|_| HttpProbe::new()),
         outputs: Mutex::new(HashMap::new()),
+        test_header: None,
+        comparison: None,
     }
 }
 
@@ -100,6 +110,50 @@ impl AppGates {
         self
     }
 
+    /// Requests carrying `name: value` reach the candidate (its test route is up).
+    pub fn with_test_header(mut self, name: &str, value: &str) -> AppGates {
+        self.test_header = Some((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// The comparison gate compares the candidate with this live release.
+    pub fn comparing_with(mut self, comparison: Comparison) -> AppGates {
+        self.comparison = Some(comparison);
+        self
+    }
+
+    /// The comparison gate's result for `release` (its target group `group`).
+    async fn compare(
+        &self,
+        gate: &CompareGate,
+        release: &str,
+        group: Option<&str>,
+        context: GateContext,
+    ) -> GateResult {
+        let Some(comparison) = &self.comparison else {
+            return GateResult::pass(compare::GATE)
+                .with_note("nothing to compare with: no release has traffic before this one");
+        };
+        let Some(group) = group else {
+            let key = self
+                .target_group_output
+                .as_deref()
+                .unwrap_or("TargetGroupArn");
+            return no_output(compare::GATE, release, key);
+        };
+        let queries = compare::queries(gate, comparison, group);
+        let end = SystemTime::now();
+        let start = end - compare::lookback(gate);
+        match self
+            .alarms
+            .series(&queries, start, end, compare::PERIOD)
+            .await
+        {
+            Ok(series) => compare::judge(gate, comparison, &series, end, context.candidate_weight),
+            Err(error) => GateResult::error(compare::GATE, error.to_string()),
+        }
+    }
+
     fn instance_status_needs_outputs(&self) -> bool {
         self.gates.instance_status
             && (self.instance_output.is_some() || self.target_group_output.is_some())
@@ -108,6 +162,7 @@ impl AppGates {
     fn needs_outputs(&self) -> bool {
         let gates = &self.gates;
         gates.target_health.is_some()
+            || gates.compare.is_some()
             || !gates.alarm_outputs.is_empty()
             || matches!(&gates.http, Some(http) if matches!(http.url, HttpTarget::Output(_)))
             || gates.command.is_some()
@@ -160,7 +215,18 @@ fn no_output(gate: &str, stack: &str, key: &str) -> GateResult {
 }
 
 impl GateChecker for AppGates {
+    /// Checked as if the candidate had all the traffic (a rollback target, a resumed release).
     async fn check(&self, release: &str) -> GateReport {
+        self.check_with(
+            release,
+            GateContext {
+                candidate_weight: 100,
+            },
+        )
+        .await
+    }
+
+    async fn check_with(&self, release: &str, context: GateContext) -> GateReport {
         let outputs = if self.needs_outputs() {
             self.release_outputs(release).await
         } else {
@@ -171,10 +237,7 @@ impl GateChecker for AppGates {
             let mut results = Vec::new();
             let mut skipped = |gate: &str, needs_outputs: bool| {
                 if needs_outputs {
-                    results.push(GateResult {
-                        gate: gate.to_string(),
-                        outcome: outcome.clone(),
-                    });
+                    results.push(GateResult::new(gate, outcome.clone()));
                 }
             };
             let gates = &self.gates;
@@ -186,6 +249,7 @@ impl GateChecker for AppGates {
                 matches!(&gates.http, Some(http) if matches!(http.url, HttpTarget::Output(_))),
             );
             skipped(command::GATE, gates.command.is_some());
+            skipped(compare::GATE, gates.compare.is_some());
             return GateReport::new(results);
         }
         let outputs = outputs.unwrap_or_default();
@@ -269,7 +333,8 @@ impl GateChecker for AppGates {
                         None => return vec![no_output(http::GATE, release, key)],
                     },
                 };
-                vec![probe.check(gate, url).await]
+                let headers: Vec<(String, String)> = self.test_header.iter().cloned().collect();
+                vec![probe.check(gate, url, &headers).await]
             }));
         }
         if let Some(script) = &gates.command {
@@ -282,8 +347,14 @@ impl GateChecker for AppGates {
                     release: release_id.as_ref().map_or(release, |id| id.as_str()),
                     outputs,
                     dir: self.spec_dir.as_deref(),
+                    test_header: self.test_header.as_ref(),
                 };
                 vec![command::check(script, &context, command::TIMEOUT).await]
+            }));
+        }
+        if let Some(gate) = &gates.compare {
+            checks.push(Box::pin(async move {
+                vec![self.compare(gate, release, group, context).await]
             }));
         }
         GateReport::new(join_all(checks).await.into_iter().flatten().collect())

@@ -24,6 +24,8 @@ pub struct CommandContext<'a> {
     pub outputs: &'a [(String, String)],
     /// Where it runs: the spec file's folder, so `./smoke.sh` next to the spec works.
     pub dir: Option<&'a Path>,
+    /// The test route's header (name, value) while the candidate has one.
+    pub test_header: Option<&'a (String, String)>,
 }
 
 /// The environment the command gets on top of cutover's own.
@@ -42,14 +44,20 @@ pub fn environment(context: &CommandContext<'_>) -> Vec<(String, String)> {
             .iter()
             .map(|(key, value)| (format!("CUTOVER_OUTPUT_{key}"), value.clone())),
     );
+    // `curl -H "$CUTOVER_TEST_HEADER" …` reaches the candidate through its test route.
+    if let Some((name, value)) = context.test_header {
+        env.push((
+            "CUTOVER_TEST_HEADER".to_string(),
+            format!("{name}: {value}"),
+        ));
+        env.push(("CUTOVER_TEST_HEADER_NAME".to_string(), name.clone()));
+        env.push(("CUTOVER_TEST_HEADER_VALUE".to_string(), value.clone()));
+    }
     env
 }
 
 pub async fn check(command: &str, context: &CommandContext<'_>, timeout: Duration) -> GateResult {
-    let result = |outcome| GateResult {
-        gate: GATE.to_string(),
-        outcome,
-    };
+    let result = |outcome| GateResult::new(GATE, outcome);
     let mut process = Command::new("sh");
     process
         .arg("-c")
@@ -128,7 +136,24 @@ mod tests {
             release: "r2",
             outputs,
             dir: None,
+            test_header: None,
         }
+    }
+
+    #[test]
+    fn the_test_header_is_in_the_environment_while_the_route_is_up() {
+        let header = ("X-Release".to_string(), "r2".to_string());
+        let with = CommandContext {
+            test_header: Some(&header),
+            ..context(&[])
+        };
+        let env = environment(&with);
+        assert!(env.contains(&("CUTOVER_TEST_HEADER".into(), "X-Release: r2".into())));
+        assert!(env.contains(&("CUTOVER_TEST_HEADER_NAME".into(), "X-Release".into())));
+        assert!(env.contains(&("CUTOVER_TEST_HEADER_VALUE".into(), "r2".into())));
+        assert!(!environment(&context(&[]))
+            .iter()
+            .any(|(name, _)| name.starts_with("CUTOVER_TEST")));
     }
 
     #[tokio::test]

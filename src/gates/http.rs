@@ -67,12 +67,15 @@ impl HttpProbe {
         }
     }
 
-    /// Probes `url` up to `1 + retries` times; passes at the first good answer.
-    pub async fn check(&self, gate: &HttpGate, url: &str) -> GateResult {
-        let result = |outcome| GateResult {
-            gate: GATE.to_string(),
-            outcome,
-        };
+    /// Probes `url` up to `1 + retries` times; passes at the first good answer. `headers` are
+    /// sent with every attempt (the test route's header while a candidate is being proven).
+    pub async fn check(
+        &self,
+        gate: &HttpGate,
+        url: &str,
+        headers: &[(String, String)],
+    ) -> GateResult {
+        let result = |outcome| GateResult::new(GATE, outcome);
         let uri: Uri = match url.parse() {
             Ok(uri) => uri,
             Err(error) => {
@@ -87,7 +90,7 @@ impl HttpProbe {
         let attempts = gate.retries.saturating_add(1);
         let mut last_failure = String::new();
         for attempt in 1..=attempts {
-            match self.attempt(gate, &uri).await {
+            match self.attempt(gate, &uri, headers).await {
                 Ok(()) => return result(GateOutcome::Pass),
                 Err(failure) => last_failure = failure,
             }
@@ -105,12 +108,20 @@ impl HttpProbe {
         )))
     }
 
-    async fn attempt(&self, gate: &HttpGate, uri: &Uri) -> Result<(), String> {
-        let request = Request::get(uri.clone())
-            .header(
-                header::USER_AGENT,
-                concat!("cutover/", env!("CARGO_PKG_VERSION")),
-            )
+    async fn attempt(
+        &self,
+        gate: &HttpGate,
+        uri: &Uri,
+        headers: &[(String, String)],
+    ) -> Result<(), String> {
+        let mut request = Request::get(uri.clone()).header(
+            header::USER_AGENT,
+            concat!("cutover/", env!("CARGO_PKG_VERSION")),
+        );
+        for (name, value) in headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        let request = request
             .body(Empty::<Bytes>::new())
             .map_err(|error| error.to_string())?;
         let exchange = async {
@@ -210,16 +221,56 @@ mod tests {
     async fn status_and_body_match() {
         let url = server(Some(OK)).await;
         let result = HttpProbe::new()
-            .check(&gate(Some("=ok"), Duration::from_secs(5)), &url)
+            .check(&gate(Some("=ok"), Duration::from_secs(5)), &url, &[])
             .await;
         assert_eq!(result, GateResult::pass("http"));
+    }
+
+    /// Answers 200 only to requests carrying `x-release: r42`, 404 otherwise (an ALB test route).
+    async fn header_routed_server() -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buffer = [0u8; 2048];
+                    let read = stream.read(&mut buffer).await.unwrap_or(0);
+                    let request = String::from_utf8_lossy(&buffer[..read]).to_ascii_lowercase();
+                    let answer = if request.contains("\r\nx-release: r42\r\n") {
+                        OK
+                    } else {
+                        "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                    };
+                    let _ = stream.write_all(answer.as_bytes()).await;
+                });
+            }
+        });
+        format!("http://{address}/health")
+    }
+
+    #[tokio::test]
+    async fn the_test_route_header_is_sent() {
+        let url = header_routed_server().await;
+        let probe = HttpProbe::new();
+        let header = [("X-Release".to_string(), "r42".to_string())];
+        let with = probe
+            .check(&gate(None, Duration::from_secs(5)), &url, &header)
+            .await;
+        assert_eq!(with, GateResult::pass("http"));
+        let without = probe
+            .check(&gate(None, Duration::from_secs(5)), &url, &[])
+            .await;
+        assert!(
+            matches!(&without.outcome, GateOutcome::Fail(reason) if reason.contains("status 404")),
+            "{without:?}"
+        );
     }
 
     #[tokio::test]
     async fn a_body_without_the_text_fails() {
         let url = server(Some(OK)).await;
         let result = HttpProbe::new()
-            .check(&gate(Some("healthy"), Duration::from_secs(5)), &url)
+            .check(&gate(Some("healthy"), Duration::from_secs(5)), &url, &[])
             .await;
         assert_eq!(
             result,
@@ -234,7 +285,7 @@ mod tests {
     async fn a_server_that_does_not_answer_fails_at_the_timeout() {
         let url = server(None).await;
         let result = HttpProbe::new()
-            .check(&gate(None, Duration::from_millis(100)), &url)
+            .check(&gate(None, Duration::from_millis(100)), &url, &[])
             .await;
         assert_eq!(
             result,
@@ -248,13 +299,19 @@ mod tests {
         let url = format!("http://{}/", listener.local_addr().unwrap());
         drop(listener);
         let probe = HttpProbe::new();
-        let result = probe.check(&gate(None, Duration::from_secs(5)), &url).await;
+        let result = probe
+            .check(&gate(None, Duration::from_secs(5)), &url, &[])
+            .await;
         assert!(
             matches!(&result.outcome, GateOutcome::Fail(reason) if reason.starts_with(&format!("GET {url}: client error (Connect)"))),
             "{result}"
         );
         let result = probe
-            .check(&gate(None, Duration::from_secs(5)), "ftp://example.com/")
+            .check(
+                &gate(None, Duration::from_secs(5)),
+                "ftp://example.com/",
+                &[],
+            )
             .await;
         assert_eq!(
             result,

@@ -14,10 +14,7 @@ pub const GATE: &str = "instance_status";
 /// Finds the stack's tagged instances, adds `extra` (from its target group or instance output)
 /// and judges their status.
 pub async fn check(api: &impl InstanceApi, stack_name: &str, extra: &[String]) -> GateResult {
-    let result = |outcome| GateResult {
-        gate: GATE.to_string(),
-        outcome,
-    };
+    let result = |outcome| GateResult::new(GATE, outcome);
     let mut ids = match api.stack_instances(stack_name).await {
         Ok(ids) => ids,
         Err(error) => return result(GateOutcome::Error(error.to_string())),

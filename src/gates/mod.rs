@@ -20,6 +20,7 @@ use serde::Serialize;
 pub mod alarms;
 mod build;
 pub mod command;
+pub mod compare;
 pub mod http;
 pub mod instance_status;
 pub mod target_health;
@@ -31,6 +32,24 @@ pub trait GateChecker {
     /// Evaluates all gates for the release stack `release`. Never fails as a whole: a gate that
     /// could not be evaluated is an [`GateOutcome::Error`] result in the report.
     fn check(&self, release: &str) -> impl Future<Output = GateReport> + Send;
+
+    /// The same, knowing where the cutover stands (gates that judge production traffic wait
+    /// until the candidate has some). By default the same as [`GateChecker::check`].
+    fn check_with(
+        &self,
+        release: &str,
+        context: GateContext,
+    ) -> impl Future<Output = GateReport> + Send {
+        let _ = context;
+        self.check(release)
+    }
+}
+
+/// What the cutover driver knows when it checks the gates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GateContext {
+    /// The candidate's share of production traffic, in percent.
+    pub candidate_weight: u8,
 }
 
 /// The results of one round of gate checks. An app without gates gives an empty report, which
@@ -43,9 +62,16 @@ pub struct GateReport {
 /// One gate's result, e.g. `gate: "alarm web-5xx-rate"`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GateResult {
-    /// What was checked: "target_health", "instance_status", "alarm <name>", "http", "command".
+    /// What was checked: "target_health", "instance_status", "alarm <name>", "http", "command",
+    /// "compare".
     pub gate: String,
     pub outcome: GateOutcome,
+    /// Why a gate passed, when that is worth saying (the comparison's verdicts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// The comparison gate's verdicts, one per metric.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub comparison: Vec<crate::compare::Verdict>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -89,25 +115,35 @@ impl GateReport {
 }
 
 impl GateResult {
-    pub fn pass(gate: impl Into<String>) -> Self {
+    pub fn new(gate: impl Into<String>, outcome: GateOutcome) -> Self {
         Self {
             gate: gate.into(),
-            outcome: GateOutcome::Pass,
+            outcome,
+            note: None,
+            comparison: Vec::new(),
         }
+    }
+
+    pub fn pass(gate: impl Into<String>) -> Self {
+        Self::new(gate, GateOutcome::Pass)
     }
 
     pub fn fail(gate: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self {
-            gate: gate.into(),
-            outcome: GateOutcome::Fail(reason.into()),
-        }
+        Self::new(gate, GateOutcome::Fail(reason.into()))
     }
 
     pub fn error(gate: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self {
-            gate: gate.into(),
-            outcome: GateOutcome::Error(reason.into()),
-        }
+        Self::new(gate, GateOutcome::Error(reason.into()))
+    }
+
+    pub fn with_note(mut self, note: impl Into<String>) -> Self {
+        self.note = Some(note.into());
+        self
+    }
+
+    pub fn with_comparison(mut self, verdicts: Vec<crate::compare::Verdict>) -> Self {
+        self.comparison = verdicts;
+        self
     }
 }
 
@@ -122,11 +158,18 @@ impl fmt::Display for GateResult {
     }
 }
 
-/// The failing results joined with "; ", or "all gates passed".
+/// The failing results joined with "; ", or "all gates passed" and the notes of passing gates
+/// (`all gates passed; compare: vs web-r1: …`).
 impl fmt::Display for GateReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.passed() {
-            return f.write_str("all gates passed");
+            f.write_str("all gates passed")?;
+            for result in &self.results {
+                if let Some(note) = &result.note {
+                    write!(f, "; {}: {note}", result.gate)?;
+                }
+            }
+            return Ok(());
         }
         for (index, failure) in self.failures().enumerate() {
             if index > 0 {

@@ -21,10 +21,7 @@ pub fn result_of(
         }
         Err(error) => GateOutcome::Error(error.to_string()),
     };
-    GateResult {
-        gate: GATE.to_string(),
-        outcome,
-    }
+    GateResult::new(GATE, outcome)
 }
 
 /// Pass when no target is anything but healthy and enough are.

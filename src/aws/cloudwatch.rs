@@ -188,7 +188,7 @@ impl MetricsApi for CloudWatch {
                 }
             }
             for series in &mut found {
-                series.sort_by(|a, b| a.0.cmp(&b.0));
+                series.sort_by_key(|point| point.0);
             }
             all.extend(found);
         }

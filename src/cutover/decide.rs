@@ -72,6 +72,9 @@ pub enum Decision {
     Abandon {
         reason: Trouble,
     },
+    /// The gates passed with no production traffic moved and the plan holds there: stop,
+    /// leaving the router as it is.
+    Hold,
     /// The final bake passed.
     Complete,
     /// No safe move exists; an operator has to look.
@@ -234,11 +237,13 @@ pub fn decide(seen: &Observation, plan: &Plan) -> Decision {
 
     let TrafficStep { weight, bake } = steps[index];
     if share == 0 || share != weight {
-        // Not on a step yet: gates first, then up to the step.
-        return if checked_since(Duration::ZERO) {
-            move_to(index)
-        } else {
+        // Not on a step yet: gates first, then up to the step (or, held, stop before it).
+        return if !checked_since(Duration::ZERO) {
             Decision::CheckGates
+        } else if share == 0 && plan.holds_before_traffic() {
+            Decision::Hold
+        } else {
+            move_to(index)
         };
     }
     if seen.held_for < bake {

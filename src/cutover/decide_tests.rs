@@ -293,3 +293,28 @@ fn the_warmup_never_excuses_a_candidate_that_has_traffic() {
         }
     );
 }
+
+#[test]
+fn a_held_plan_stops_once_the_gates_pass_with_no_production_traffic() {
+    let held = canary().holding_before_traffic();
+    // Gates first, as always.
+    assert_eq!(decide(&seen(0), &held), Decision::CheckGates);
+    let mut passed = seen(0);
+    passed.gates = checked(pass(), Duration::ZERO, true);
+    assert_eq!(decide(&passed, &held), Decision::Hold);
+    // A failing check is still a turn-back that moves nothing.
+    let mut failed = seen(0);
+    failed.gates = checked(fail(), Duration::ZERO, true);
+    assert!(matches!(decide(&failed, &held), Decision::Abandon { .. }));
+    // A first deploy holds too.
+    let mut first = passed.clone();
+    first.previous = None;
+    first.previous_state = None;
+    first.weights = Weights::new();
+    assert_eq!(decide(&first, &held.first_deploy()), Decision::Hold);
+    // Once production traffic moved (a resumed cutover), a hold no longer applies.
+    let mut moving = seen(10);
+    moving.held_for = 5 * MIN;
+    moving.gates = checked(pass(), Duration::ZERO, true);
+    assert!(matches!(decide(&moving, &held), Decision::SetWeights { .. }));
+}

@@ -19,7 +19,7 @@ use super::events::{CutoverEvent, CutoverOutcome};
 use super::plan::Plan;
 use super::watch::{StackState, StackWatch, WatchError};
 use super::CutoverError;
-use crate::gates::{GateChecker, GateReport};
+use crate::gates::{GateChecker, GateContext, GateReport};
 use crate::router::{RouterError, TrafficRouter, Weights};
 
 /// The two releases a cutover is about, by stack name.
@@ -192,7 +192,10 @@ impl<R: TrafficRouter, G: GateChecker, S: StackWatch> Controller<'_, R, G, S> {
                     run.weights_changed();
                 }
                 Decision::CheckGates => {
-                    let report = self.check_gates(candidate, &mut emit).await;
+                    let context = GateContext {
+                        candidate_weight: run.weights.share_of(candidate),
+                    };
+                    let report = self.check_gates(candidate, context, &mut emit).await;
                     emit(CutoverEvent::GatesChecked {
                         release: candidate.to_owned(),
                         passed: report.passed(),
@@ -246,6 +249,15 @@ impl<R: TrafficRouter, G: GateChecker, S: StackWatch> Controller<'_, R, G, S> {
                         reason: reason.to_string(),
                     });
                     return Ok(CutoverOutcome::Abandoned { reason });
+                }
+                Decision::Hold => {
+                    emit(CutoverEvent::Held {
+                        release: candidate.to_owned(),
+                        weights: run.weights.clone(),
+                    });
+                    return Ok(CutoverOutcome::Held {
+                        weights: run.weights,
+                    });
                 }
                 Decision::Complete => {
                     emit(CutoverEvent::Completed {
@@ -369,8 +381,13 @@ impl<R: TrafficRouter, G: GateChecker, S: StackWatch> Controller<'_, R, G, S> {
     }
 
     /// Re-checks a report that holds only errors (see `crate::gates`) before it counts.
-    async fn check_gates(&self, release: &str, emit: &mut impl FnMut(CutoverEvent)) -> GateReport {
-        let mut report = self.gates.check(release).await;
+    async fn check_gates(
+        &self,
+        release: &str,
+        context: GateContext,
+        emit: &mut impl FnMut(CutoverEvent),
+    ) -> GateReport {
+        let mut report = self.gates.check_with(release, context).await;
         for attempt in 1..self.retry.attempts {
             if !report.only_errors() {
                 break;
@@ -383,7 +400,7 @@ impl<R: TrafficRouter, G: GateChecker, S: StackWatch> Controller<'_, R, G, S> {
                 error: report.to_string(),
             });
             tokio::time::sleep(delay).await;
-            report = self.gates.check(release).await;
+            report = self.gates.check_with(release, context).await;
         }
         report
     }

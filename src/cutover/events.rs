@@ -82,6 +82,11 @@ pub enum CutoverEvent {
     Abandoned {
         reason: String,
     },
+    /// The gates passed with no production traffic moved, and the deploy holds there.
+    Held {
+        release: String,
+        weights: Weights,
+    },
     Completed {
         weights: Weights,
     },
@@ -174,6 +179,10 @@ impl fmt::Display for CutoverEvent {
             CutoverEvent::Abandoned { reason } => {
                 write!(f, "candidate abandoned before taking traffic ({reason})")
             }
+            CutoverEvent::Held { release, weights } => write!(
+                f,
+                "{release} passed its gates and is held before any production traffic (traffic stays {weights})"
+            ),
             CutoverEvent::Completed { weights } => write!(f, "cutover complete: {weights}"),
             CutoverEvent::Failed { reason } => write!(f, "cutover stopped: {reason}"),
         }
@@ -196,13 +205,16 @@ pub enum CutoverOutcome {
     /// The candidate never got traffic in this run (or had none left); the router was left as
     /// it was.
     Abandoned { reason: Trouble },
+    /// The candidate passed its gates and waits, with no production traffic, for `promote` or
+    /// `abort`.
+    Held { weights: Weights },
 }
 
 impl CutoverOutcome {
     /// A deploy that turned back exits 1, like "changes found": it is a result, not an error.
     pub fn exit(&self) -> Exit {
         match self {
-            CutoverOutcome::Completed { .. } => Exit::Success,
+            CutoverOutcome::Completed { .. } | CutoverOutcome::Held { .. } => Exit::Success,
             CutoverOutcome::ShiftedBack { .. } | CutoverOutcome::Abandoned { .. } => Exit::Changes,
         }
     }
@@ -217,6 +229,9 @@ impl fmt::Display for CutoverOutcome {
             }
             CutoverOutcome::Abandoned { reason } => {
                 write!(f, "candidate abandoned before taking traffic ({reason})")
+            }
+            CutoverOutcome::Held { weights } => {
+                write!(f, "held before production traffic (traffic stays {weights})")
             }
         }
     }

@@ -48,6 +48,9 @@ pub struct Plan {
     /// and instances need a while to pass health checks. Zero: the first failure counts.
     #[serde(rename = "warmup_secs", with = "serde_secs")]
     warmup: Duration,
+    /// Stop once the gates pass with no production traffic moved (`deploy --hold`): the
+    /// candidate is proven through its test route and left for `promote` or `abort`.
+    hold_before_traffic: bool,
 }
 
 impl Plan {
@@ -111,7 +114,20 @@ impl Plan {
             steps,
             gate_interval,
             warmup: Duration::ZERO,
+            hold_before_traffic: false,
         })
+    }
+
+    /// The same plan, stopping before the first production step (see
+    /// [`Plan::holds_before_traffic`]).
+    pub fn holding_before_traffic(mut self) -> Self {
+        self.hold_before_traffic = true;
+        self
+    }
+
+    /// Whether the cutover stops once the gates pass with no production traffic moved.
+    pub fn holds_before_traffic(&self) -> bool {
+        self.hold_before_traffic
     }
 
     /// The same plan with a warm-up before the first step (see [`Plan::warmup`]).
@@ -139,6 +155,7 @@ impl Plan {
             steps: vec![*self.steps.last().expect("a plan always ends at 100")],
             gate_interval: self.gate_interval,
             warmup: self.warmup,
+            hold_before_traffic: self.hold_before_traffic,
         }
     }
 

@@ -302,9 +302,14 @@ pub async fn after_cutover(
     app: &AppReleases,
     settings: &OutputSettings,
 ) {
+    // A held candidate waits for `promote` or `abort`: nothing changed in production, and
+    // retention must not take it (it has no traffic yet).
+    if matches!(outcome, CutoverOutcome::Held { .. }) {
+        return;
+    }
     let stacks = CloudFormation::new(ctx);
     let trouble = match outcome {
-        CutoverOutcome::Completed { .. } => None,
+        CutoverOutcome::Held { .. } | CutoverOutcome::Completed { .. } => None,
         CutoverOutcome::ShiftedBack { reason, .. } | CutoverOutcome::Abandoned { reason } => {
             Some(reason.to_string())
         }

@@ -80,6 +80,10 @@ pub enum Command {
     Deploy(DeployArgs),
     /// Pick up an interrupted cutover from what AWS shows and finish it or shift back
     Resume(ResumeArgs),
+    /// Move production traffic to the release a `deploy --hold` left proven on its test route
+    Promote(HoldArgs),
+    /// Give up the release a `deploy --hold` left on its test route; production is untouched
+    Abort(HoldArgs),
     /// List the releases of one app or of every app, with role, status and traffic weight
     Status(StatusArgs),
     /// Send traffic back to a retained release, by stack name or release id
@@ -181,6 +185,21 @@ pub struct DeployArgs {
     /// app's baseline: traffic moves from it by the strategy and back to it if a gate fails
     #[arg(long)]
     pub adopt: bool,
+
+    /// Stop once the release is healthy, its test route (`[router.test_traffic]`) is up and its
+    /// gates pass there, before any production traffic moves; `cutover promote APP` goes on,
+    /// `cutover abort APP` gives it up
+    #[arg(long)]
+    pub hold: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HoldArgs {
+    /// The app whose held release to promote or abort
+    pub app: String,
+
+    #[command(flatten)]
+    pub change: ChangeArgs,
 }
 
 #[derive(Debug, Args)]

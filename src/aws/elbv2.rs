@@ -146,7 +146,7 @@ pub trait LoadBalancerApi: Sync {
 /// [`LoadBalancerApi`] over the AWS SDK.
 #[derive(Debug, Clone)]
 pub struct Elbv2 {
-    client: aws_sdk_elasticloadbalancingv2::Client,
+    pub(super) client: aws_sdk_elasticloadbalancingv2::Client,
     /// Each route's actions as last read through this client (and its clones), for the next
     /// write only: the router reads the weights before it changes them, so that write keeps the
     /// authentication actions and stickiness just seen without asking again.

@@ -9,6 +9,7 @@ pub mod elbv2;
 mod error;
 pub mod images;
 pub mod instances;
+pub mod listener_rules;
 pub mod route53;
 pub mod s3;
 pub mod ssm;

@@ -154,3 +154,22 @@ impl BaselineStore for Ssm {
         Ok(())
     }
 }
+
+impl crate::route::hold::HoldStore for Ssm {
+    async fn read_hold(&self, name: &str) -> Result<Option<String>, AwsError> {
+        Ok(self
+            .get(name)
+            .await?
+            .map(|parameter| parameter.value.unwrap_or_default()))
+    }
+
+    async fn write_hold(&self, name: &str, value: &str) -> Result<(), AwsError> {
+        crate::route::BaselineStore::write_baseline(self, name, value).await
+    }
+
+    async fn delete_hold(&self, name: &str) -> Result<(), AwsError> {
+        crate::release::lock::LockStore::delete(self, name)
+            .await
+            .map(|_| ())
+    }
+}

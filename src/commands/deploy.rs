@@ -21,7 +21,7 @@ use crate::output::prompt::{self, Answer};
 use crate::output::OutputSettings;
 use crate::release::live::observe_app;
 use crate::release::lock::{AppLocks, Holder};
-use crate::route::{self, Baseline, RouteError};
+use crate::route::{self, hold, Baseline, RouteError};
 use crate::spec::AppSpec;
 
 pub async fn run(
@@ -50,6 +50,7 @@ pub async fn run(
     let app = observe_app(&context, &spec)
         .await
         .map_err(handover::HandoverError::from)?;
+    check_hold(&context, &spec, &args).await?;
     let route = preflight::check_route(&context, &spec, &app, args.adopt).await?;
     if args.adopt && route.adoption.is_none() {
         eprintln!(
@@ -146,10 +147,84 @@ async fn deploy_under_lock(
     let mut app = app
         .with_new_release(context, spec, healthy.stack.clone())
         .await;
-    let outcome = handover::cut_over(context, spec, candidate, &mut app, settings).await?;
+    let options = handover::CutoverOptions { hold: args.hold };
+    let outcome = handover::cut_over(context, spec, candidate, &mut app, options, settings).await?;
+    if matches!(outcome, CutoverOutcome::Held { .. }) {
+        record_hold(context, spec, candidate, holder).await?;
+    }
     handover::after_cutover(context, spec, candidate, &outcome, &app, settings).await;
     report_outcome(&outcome, settings)?;
     Ok(outcome.exit())
+}
+
+/// Records the held candidate (SSM), with its test route, and says how to go on.
+async fn record_hold(
+    context: &AwsContext,
+    spec: &AppSpec,
+    candidate: &str,
+    holder: &Holder,
+) -> Result<(), DeployError> {
+    let ssm = aws::ssm::Ssm::new(context);
+    let app = observe_app(context, spec)
+        .await
+        .map_err(handover::HandoverError::from)?;
+    let found = handover::held_test_route(context, spec, &app, candidate).await?;
+    let Some(route) = found else {
+        return Err(DeployError::Handover(
+            handover::HandoverError::TestRouteGone {
+                candidate: candidate.to_string(),
+            },
+        ));
+    };
+    let record = hold::Hold::new(
+        candidate,
+        &route.header,
+        &route.value,
+        &route.rule_arn,
+        format!("{} by {}@{}", holder.command, holder.user, holder.host),
+    );
+    hold::write(&ssm, &spec.name, &record)
+        .await
+        .map_err(handover::HandoverError::from)?;
+    eprintln!(
+        "{candidate} is held: requests with `{}: {}` reach it (rule {}); production traffic is untouched.\n  cutover promote {}   moves production traffic to it, behind the gates\n  cutover abort {}     gives it up",
+        route.header, route.value, route.rule_arn, spec.name, spec.name
+    );
+    Ok(())
+}
+
+/// `deploy --hold` needs a test route to hold on, and only one release of an app is held at a
+/// time: both checked before anything is created.
+async fn check_hold(
+    context: &AwsContext,
+    spec: &AppSpec,
+    args: &DeployArgs,
+) -> Result<(), DeployError> {
+    if args.hold && !has_test_traffic(spec) {
+        return Err(DeployError::HoldNeedsTestRoute {
+            app: spec.name.clone(),
+        });
+    }
+    if let Some(held) = hold::read(&aws::ssm::Ssm::new(context), &spec.name)
+        .await
+        .map_err(handover::HandoverError::from)?
+    {
+        return Err(DeployError::AlreadyHeld {
+            app: spec.name.clone(),
+            candidate: held.candidate,
+        });
+    }
+    Ok(())
+}
+
+fn has_test_traffic(spec: &AppSpec) -> bool {
+    matches!(
+        &spec.router,
+        crate::spec::RouterSpec::Alb {
+            test_traffic: Some(_),
+            ..
+        }
+    )
 }
 
 /// Release-safety errors (`cutover check`) stop the deploy before any AWS call: they are printed
@@ -219,8 +294,6 @@ fn report_outcome(outcome: &CutoverOutcome, settings: &OutputSettings) -> Result
     print_text(&outcome.to_string())
 }
 
-/// CloudFormation rollback triggers take alarm ARNs; names cannot be turned into ARNs without
-/// the account id, so they are refused before any call.
 /// Asks on the terminal; refuses without one (a pipeline must say `--yes`).
 fn confirm(stack: &str, settings: &OutputSettings) -> Result<bool, DeployError> {
     let question = format!("Create stack {stack}?");

@@ -3,6 +3,7 @@
 mod check;
 mod deploy;
 mod diff;
+mod hold;
 mod resume;
 mod retire;
 mod rollback;
@@ -38,6 +39,9 @@ pub enum CommandError {
     Resume(#[from] resume::ResumeError),
 
     #[error(transparent)]
+    Hold(#[from] hold::HoldCommandError),
+
+    #[error(transparent)]
     Unlock(#[from] unlock::UnlockError),
 
     #[error(transparent)]
@@ -60,6 +64,7 @@ impl Diagnostic for CommandError {
             CommandError::Deploy(error) => error.exit(),
             CommandError::Rotate(error) => error.exit(),
             CommandError::Resume(error) => error.exit(),
+            CommandError::Hold(error) => error.exit(),
             CommandError::Unlock(error) => error.exit(),
             CommandError::Status(error) => error.exit(),
             CommandError::Rollback(error) => error.exit(),
@@ -78,6 +83,7 @@ impl Diagnostic for CommandError {
             CommandError::Deploy(error) => error.hint(),
             CommandError::Rotate(error) => error.hint(),
             CommandError::Resume(error) => error.hint(),
+            CommandError::Hold(error) => error.hint(),
             CommandError::Unlock(error) => error.hint(),
             CommandError::Status(error) => error.hint(),
             CommandError::Rollback(error) => error.hint(),
@@ -111,6 +117,8 @@ pub async fn run(cli: Cli, settings: OutputSettings) -> Result<Exit, CommandErro
         .await?),
         Command::Deploy(args) => Ok(deploy::run(args, &cli.global, &settings).await?),
         Command::Resume(args) => Ok(resume::run(args, &cli.global, &settings).await?),
+        Command::Promote(args) => Ok(hold::promote(args, &cli.global, &settings).await?),
+        Command::Abort(args) => Ok(hold::abort(args, &cli.global, &settings).await?),
         Command::Status(args) => Ok(status::run(args, &cli.global, &settings).await?),
         Command::Rollback(args) => Ok(rollback::run(args, &cli.global, &settings).await?),
         Command::Retire(args) => Ok(retire::run(args, &cli.global, &settings).await?),
@@ -131,6 +139,8 @@ fn command_name(command: &Command) -> &'static str {
         Command::Check(_) => "check",
         Command::Deploy(_) => "deploy",
         Command::Resume(_) => "resume",
+        Command::Promote(_) => "promote",
+        Command::Abort(_) => "abort",
         Command::Status(_) => "status",
         Command::Rollback(_) => "rollback",
         Command::Retire(_) => "retire",

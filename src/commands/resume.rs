@@ -5,12 +5,13 @@
 use crate::aws::ssm::Ssm;
 use crate::aws::{self, AwsError, ConnectOptions};
 use crate::cli::{GlobalArgs, ResumeArgs};
-use crate::deploy::handover::{self, unfinished_candidate, HandoverError};
+use crate::deploy::handover::{self, HandoverError};
 use crate::error::{Diagnostic, Exit};
 use crate::output::prompt::{confirm, Answer};
 use crate::output::OutputSettings;
 use crate::release::live::{observe_app, LiveError};
 use crate::release::lock::{AppLocks, Holder, LockError};
+use crate::route::hold;
 use crate::spec::SpecError;
 
 #[derive(Debug, thiserror::Error)]
@@ -66,12 +67,18 @@ pub async fn run(
     let app = observe_app(&context, &spec).await?;
     // Another app's release or baseline in the route: nothing of it is this app's to resume.
     app.check_own_route().map_err(HandoverError::from)?;
-    let found = unfinished_candidate(&app);
+    let found = handover::unfinished(&context, &spec, &app).await?;
     let Some(candidate) = found else {
-        eprintln!(
-            "nothing to resume: no release of app {} is part way through a cutover",
-            spec.name
-        );
+        match hold::read(&Ssm::new(&context), &spec.name).await.map_err(HandoverError::from)? {
+            Some(held) => eprintln!(
+                "nothing to resume: {} of app {} is held on its test route; `cutover promote {}` or `cutover abort {}`",
+                held.candidate, spec.name, spec.name, spec.name
+            ),
+            None => eprintln!(
+                "nothing to resume: no release of app {} is part way through a cutover",
+                spec.name
+            ),
+        }
         return Ok(Exit::Success);
     };
     if args.change.dry_run {

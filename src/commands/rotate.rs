@@ -148,6 +148,7 @@ async fn rotate_app(
         timeout: None,
         template_bucket: None,
         adopt: false,
+        hold: false,
     };
     deploy::run(args, global, settings).await
 }

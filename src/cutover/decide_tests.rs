@@ -316,5 +316,8 @@ fn a_held_plan_stops_once_the_gates_pass_with_no_production_traffic() {
     let mut moving = seen(10);
     moving.held_for = 5 * MIN;
     moving.gates = checked(pass(), Duration::ZERO, true);
-    assert!(matches!(decide(&moving, &held), Decision::SetWeights { .. }));
+    assert!(matches!(
+        decide(&moving, &held),
+        Decision::SetWeights { .. }
+    ));
 }

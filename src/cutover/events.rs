@@ -82,6 +82,18 @@ pub enum CutoverEvent {
     Abandoned {
         reason: String,
     },
+    /// Requests carrying `header: value` now reach the candidate through its own listener rule.
+    TestRouteOpened {
+        release: String,
+        header: String,
+        value: String,
+        rule: String,
+        priority: u32,
+    },
+    /// The app's test rules were taken down (the cutover is over).
+    TestRouteClosed {
+        rules: Vec<String>,
+    },
     /// The gates passed with no production traffic moved, and the deploy holds there.
     Held {
         release: String,
@@ -179,6 +191,19 @@ impl fmt::Display for CutoverEvent {
             CutoverEvent::Abandoned { reason } => {
                 write!(f, "candidate abandoned before taking traffic ({reason})")
             }
+            CutoverEvent::TestRouteOpened {
+                release,
+                header,
+                value,
+                rule,
+                priority,
+            } => write!(
+                f,
+                "test route up: requests with `{header}: {value}` reach {release} (rule {rule}, priority {priority})"
+            ),
+            CutoverEvent::TestRouteClosed { rules } => {
+                write!(f, "test route down: removed {}", rules.join(", "))
+            }
             CutoverEvent::Held { release, weights } => write!(
                 f,
                 "{release} passed its gates and is held before any production traffic (traffic stays {weights})"
@@ -231,7 +256,10 @@ impl fmt::Display for CutoverOutcome {
                 write!(f, "candidate abandoned before taking traffic ({reason})")
             }
             CutoverOutcome::Held { weights } => {
-                write!(f, "held before production traffic (traffic stays {weights})")
+                write!(
+                    f,
+                    "held before production traffic (traffic stays {weights})"
+                )
             }
         }
     }

@@ -6,23 +6,29 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::aws::cloudformation::{CloudFormation, StackApi, StackFacts};
+use crate::aws::elbv2::Elbv2;
+use crate::aws::ssm::Ssm;
 use crate::aws::stack_lifecycle::{StackLifecycle, StackLifecycleApi};
 use crate::aws::AwsContext;
 use crate::cutover::{
     AbortSignal, Controller, CutoverError, CutoverEvent, CutoverOutcome, Plan, Releases,
     RetryPolicy, StackState, StackWatch, Strategy, WatchError,
 };
+use crate::deploy::test_route::{self, TestRouteDriveError};
 use crate::error::{Diagnostic, Exit};
 use crate::gates::build_gates;
+use crate::gates::compare::{self, Comparison};
 use crate::output::OutputSettings;
 use crate::release::live::{AppReleases, LiveError, FAILED_AT};
+use crate::release::parse_stack_name;
 use crate::release::retire::{
     apply_retention, apply_retention_to, error_line, tag_update, RetireOptions,
 };
 use crate::release::{tags, Role};
+use crate::route::hold::{self, HoldError};
 use crate::route::RouteError;
-use crate::router::{RouterError, BASELINE};
-use crate::spec::{AppSpec, StrategyKind};
+use crate::router::{AlbRouter, AnyRouter, RouterError, BASELINE};
+use crate::spec::{AppSpec, RouterSpec, StrategyKind, TestTrafficSpec};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HandoverError {
@@ -41,6 +47,18 @@ pub enum HandoverError {
     Cutover(#[from] CutoverError),
     #[error("stack {stack} is not a release of app {app}")]
     NotARelease { stack: String, app: String },
+    #[error("could not put up the test route of {candidate}")]
+    TestRoute {
+        candidate: String,
+        #[source]
+        source: TestRouteDriveError,
+    },
+    #[error("{candidate} has no target group: its output {output} is missing")]
+    NoTargetGroup { candidate: String, output: String },
+    #[error(transparent)]
+    Hold(#[from] HoldError),
+    #[error("the test route of {candidate} is gone")]
+    TestRouteGone { candidate: String },
 }
 
 impl Diagnostic for HandoverError {
@@ -50,7 +68,11 @@ impl Diagnostic for HandoverError {
             HandoverError::Route(error) => error.exit(),
             HandoverError::Router { source, .. } => source.exit(),
             HandoverError::Cutover(error) => error.exit(),
-            HandoverError::NotARelease { .. } => Exit::Error,
+            HandoverError::TestRoute { source, .. } => source.exit(),
+            HandoverError::Hold(error) => error.exit(),
+            HandoverError::NotARelease { .. }
+            | HandoverError::NoTargetGroup { .. }
+            | HandoverError::TestRouteGone { .. } => Exit::Error,
         }
     }
 
@@ -62,6 +84,12 @@ impl Diagnostic for HandoverError {
             HandoverError::Cutover(error) => error.hint(),
             HandoverError::NotARelease { app, .. } => Some(format!(
                 "`cutover status {app}` lists the releases of the app"
+            )),
+            HandoverError::TestRoute { source, .. } => source.hint(),
+            HandoverError::NoTargetGroup { .. } => None,
+            HandoverError::Hold(error) => error.hint(),
+            HandoverError::TestRouteGone { candidate } => Some(format!(
+                "something removed the listener rule that reached {candidate}; deploy again, or promote it without a test route by removing the hold"
             )),
         }
     }
@@ -166,6 +194,82 @@ fn stack_state(status: &str) -> StackState {
     }
 }
 
+/// How a cutover is run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CutoverOptions {
+    /// Stop once the gates pass with no production traffic moved (`deploy --hold`).
+    pub hold: bool,
+}
+
+/// The test route's setting and the ALB router, when the app has `[router.test_traffic]`.
+fn test_traffic<'a>(
+    spec: &'a AppSpec,
+    router: &'a AnyRouter,
+) -> Option<(&'a TestTrafficSpec, &'a AlbRouter)> {
+    match (&spec.router, router) {
+        (
+            RouterSpec::Alb {
+                test_traffic: Some(test_traffic),
+                ..
+            },
+            AnyRouter::Alb(alb),
+        ) => Some((test_traffic, alb)),
+        _ => None,
+    }
+}
+
+/// What the comparison gate compares the candidate with: the previous release's target group
+/// on the same load balancer.
+fn comparison_for(
+    spec: &AppSpec,
+    router: &AnyRouter,
+    previous: Option<&str>,
+) -> Option<Comparison> {
+    spec.gates.compare.as_ref()?;
+    let AnyRouter::Alb(alb) = router else {
+        return None;
+    };
+    let previous = previous?;
+    Some(Comparison {
+        live: previous.to_string(),
+        live_target_group: alb.target_group(previous)?.to_string(),
+        load_balancer: compare::load_balancer_dimension(alb.route().arn())?,
+    })
+}
+
+/// Removes the app's test rules after a cutover that ended (completed or turned back); a
+/// failure is a warning, `resume` removes them too.
+pub async fn close_test_routes(
+    ctx: &AwsContext,
+    spec: &AppSpec,
+    router: &AnyRouter,
+    settings: &OutputSettings,
+) {
+    let Some((test_traffic, alb)) = test_traffic(spec, router) else {
+        return;
+    };
+    match test_route::close_all(
+        &Elbv2::new(ctx),
+        test_traffic,
+        alb.route(),
+        &alb.target_groups(),
+    )
+    .await
+    {
+        Ok(removed) if !removed.is_empty() => {
+            crate::output::CutoverPrinter::new(settings)
+                .print(&CutoverEvent::TestRouteClosed { rules: removed });
+        }
+        Ok(_) => {}
+        Err(error) => tracing::warn!(
+            "could not take the test route of app {} down: {}; `cutover resume {}` does",
+            spec.name,
+            error_line(&error),
+            spec.name
+        ),
+    }
+}
+
 /// Shifts traffic to `candidate` (a release stack of `spec`'s app, known to `app`) from the
 /// release the router says is live. `app` is the caller's latest look at the app, just after the
 /// candidate's wait; the controller reads the weights and the previous release again before it
@@ -177,6 +281,7 @@ pub async fn cut_over(
     spec: &AppSpec,
     candidate: &str,
     app: &mut AppReleases,
+    options: CutoverOptions,
     settings: &OutputSettings,
 ) -> Result<CutoverOutcome, HandoverError> {
     if app.find(candidate).is_none() {
@@ -206,8 +311,69 @@ pub async fn cut_over(
     } else {
         plan
     };
+    let plan = if options.hold {
+        plan.holding_before_traffic()
+    } else {
+        plan
+    };
+    let printer = crate::output::CutoverPrinter::new(settings);
     // The candidate's outputs came with the look at the app: the gates need not read them.
-    let gates = build_gates(ctx, spec).knowing(app.releases.iter().map(|release| &release.stack));
+    let mut gates =
+        build_gates(ctx, spec).knowing(app.releases.iter().map(|release| &release.stack));
+    if let Some((test_traffic, alb)) = test_traffic(spec, &router) {
+        let group = alb
+            .target_group(candidate)
+            .ok_or_else(|| HandoverError::NoTargetGroup {
+                candidate: candidate.to_string(),
+                output: spec_target_group_output(spec),
+            })?;
+        let elbv2 = Elbv2::new(ctx);
+        let groups = alb.target_groups();
+        let share = app
+            .weights
+            .as_ref()
+            .map_or(0, |weights| weights.share_of(candidate));
+        // Before production traffic the candidate is proven through its own route; a cutover
+        // already under way keeps the route it has (a resumed run), and gets none otherwise.
+        let opened = if share == 0 {
+            let release_id = parse_stack_name(&spec.name, candidate)
+                .map_or_else(|_| candidate.to_string(), |id| id.as_str().to_string());
+            let opened = test_route::open(
+                &elbv2,
+                test_traffic,
+                alb.route(),
+                &groups,
+                group,
+                &release_id,
+            )
+            .await
+            .map_err(|source| HandoverError::TestRoute {
+                candidate: candidate.to_string(),
+                source,
+            })?;
+            printer.print(&CutoverEvent::TestRouteOpened {
+                release: candidate.to_string(),
+                header: opened.header.clone(),
+                value: opened.value.clone(),
+                rule: opened.rule_arn.clone(),
+                priority: opened.priority,
+            });
+            Some(opened)
+        } else {
+            test_route::find(&elbv2, test_traffic, alb.route(), &groups, group)
+                .await
+                .map_err(|source| HandoverError::TestRoute {
+                    candidate: candidate.to_string(),
+                    source,
+                })?
+        };
+        if let Some(opened) = opened {
+            gates = gates.with_test_header(&opened.header, &opened.value);
+        }
+    }
+    if let Some(comparison) = comparison_for(spec, &router, previous.as_deref()) {
+        gates = gates.comparing_with(comparison);
+    }
     let stacks = CloudFormation::new(ctx);
     let watch = JustSeen {
         watch: CloudFormationWatch(&stacks),
@@ -232,14 +398,29 @@ pub async fn cut_over(
         candidate: candidate.to_string(),
         previous,
     };
-    let printer = crate::output::CutoverPrinter::new(settings);
     let outcome = controller
         .drive(&plan, &releases, |event: CutoverEvent| {
             printer.print(&event)
         })
         .await;
     interrupt.abort();
-    Ok(outcome?)
+    let outcome = outcome?;
+    // Over (completed or turned back): the test route goes. Held: it stays for promote/abort.
+    // An error leaves it for `resume`, which finishes the cutover and then takes it down.
+    if !matches!(outcome, CutoverOutcome::Held { .. }) {
+        close_test_routes(ctx, spec, &router, settings).await;
+    }
+    Ok(outcome)
+}
+
+fn spec_target_group_output(spec: &AppSpec) -> String {
+    match &spec.router {
+        RouterSpec::Alb {
+            target_group_output,
+            ..
+        } => target_group_output.clone(),
+        _ => String::new(),
+    }
 }
 
 /// The release traffic comes from: the baseline while it has traffic (it is older than every
@@ -267,6 +448,90 @@ pub fn unfinished_candidate(app: &AppReleases) -> Option<String> {
         .map(|release| release.name().to_string())
 }
 
+/// The release a run was proving through its test route when it stopped, before any production
+/// traffic: the app has a test rule forwarding to it. `None` without `[router.test_traffic]`.
+pub async fn test_route_candidate(
+    ctx: &AwsContext,
+    spec: &AppSpec,
+    app: &AppReleases,
+) -> Result<Option<String>, HandoverError> {
+    let Some(router) = &app.router else {
+        return Ok(None);
+    };
+    let Some((test_traffic, alb)) = test_traffic(spec, router) else {
+        return Ok(None);
+    };
+    let elbv2 = Elbv2::new(ctx);
+    for release in app.releases.iter().rev() {
+        let Some(group) = alb.target_group(release.name()) else {
+            continue;
+        };
+        let found = test_route::find(
+            &elbv2,
+            test_traffic,
+            alb.route(),
+            &alb.target_groups(),
+            group,
+        )
+        .await
+        .map_err(|source| HandoverError::TestRoute {
+            candidate: release.name().to_string(),
+            source,
+        })?;
+        if found.is_some() {
+            return Ok(Some(release.name().to_string()));
+        }
+    }
+    Ok(None)
+}
+
+/// The test route of `candidate`, if it is up.
+pub async fn held_test_route(
+    ctx: &AwsContext,
+    spec: &AppSpec,
+    app: &AppReleases,
+    candidate: &str,
+) -> Result<Option<test_route::OpenTestRoute>, HandoverError> {
+    let Some(router) = &app.router else {
+        return Ok(None);
+    };
+    let Some((test_traffic, alb)) = test_traffic(spec, router) else {
+        return Ok(None);
+    };
+    let Some(group) = alb.target_group(candidate) else {
+        return Ok(None);
+    };
+    test_route::find(
+        &Elbv2::new(ctx),
+        test_traffic,
+        alb.route(),
+        &alb.target_groups(),
+        group,
+    )
+    .await
+    .map_err(|source| HandoverError::TestRoute {
+        candidate: candidate.to_string(),
+        source,
+    })
+}
+
+/// The cutover a run left half way: a release with some traffic that is not the live one, or
+/// (with a test route) a release still being proven on its test route that no hold keeps.
+pub async fn unfinished(
+    ctx: &AwsContext,
+    spec: &AppSpec,
+    app: &AppReleases,
+) -> Result<Option<String>, HandoverError> {
+    if let Some(candidate) = unfinished_candidate(app) {
+        return Ok(Some(candidate));
+    }
+    let held = hold::read(&Ssm::new(ctx), &spec.name).await?;
+    if held.is_some() {
+        return Ok(None);
+    }
+    test_route_candidate(ctx, spec, app).await
+}
+
 /// Finishes or turns back a cutover that a run left half way, if `app` (observed under the app
 /// lock, which the caller holds) shows one. Returns the candidate and how its cutover ended.
 pub async fn resume_unfinished(
@@ -275,7 +540,7 @@ pub async fn resume_unfinished(
     app: &mut AppReleases,
     settings: &OutputSettings,
 ) -> Result<Option<(String, CutoverOutcome)>, HandoverError> {
-    let Some(candidate) = unfinished_candidate(app) else {
+    let Some(candidate) = unfinished(ctx, spec, app).await? else {
         return Ok(None);
     };
     if settings.verbosity >= 0 {
@@ -284,7 +549,15 @@ pub async fn resume_unfinished(
             spec.name
         );
     }
-    let outcome = cut_over(ctx, spec, &candidate, app, settings).await?;
+    let outcome = cut_over(
+        ctx,
+        spec,
+        &candidate,
+        app,
+        CutoverOptions::default(),
+        settings,
+    )
+    .await?;
     after_cutover(ctx, spec, &candidate, &outcome, app, settings).await;
     Ok(Some((candidate, outcome)))
 }

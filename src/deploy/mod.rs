@@ -10,6 +10,7 @@ pub mod plan;
 pub mod preflight;
 pub mod progress;
 pub mod render;
+pub mod test_route;
 pub mod upload;
 pub mod wait;
 
@@ -53,6 +54,12 @@ pub enum DeployError {
 
     #[error(transparent)]
     Check(#[from] crate::check::CheckError),
+    #[error("the test route cannot be placed")]
+    TestRoute(#[from] test_route::TestRouteDriveError),
+    #[error("app {app} has no test route to hold on: --hold needs [router.test_traffic]")]
+    HoldNeedsTestRoute { app: String },
+    #[error("{candidate} of app {app} is held on its test route")]
+    AlreadyHeld { app: String, candidate: String },
     #[error("{template} cannot be a release stack: {first}{}", if *more > 0 { format!(" (and {more} more error(s), listed above)") } else { String::new() })]
     ReleaseChecks {
         template: String,
@@ -177,6 +184,13 @@ impl Diagnostic for DeployError {
             }),
             DeployError::RouterUnavailable { hint, .. } => hint.clone(),
             DeployError::Check(error) => error.hint(),
+            DeployError::TestRoute(error) => error.hint(),
+            DeployError::HoldNeedsTestRoute { .. } => Some(
+                "add [router.test_traffic] with a header (e.g. header = \"X-Release\") to the spec, or deploy without --hold".into(),
+            ),
+            DeployError::AlreadyHeld { app, .. } => Some(format!(
+                "`cutover promote {app}` or `cutover abort {app}` first"
+            )),
             DeployError::ReleaseChecks { app, .. } => Some(format!(
                 "`cutover check {app}` lists every finding with its fix; to accept one, silence it with a reason (Metadata: {{cutover: {{ignore: {{RULE: \"why\"}}}}}} on the resource, or [check] ignore in the spec)"
             )),

@@ -15,10 +15,12 @@ use serde_json::{json, Value};
 
 use super::DeployError;
 use crate::aws::cloudwatch::{AlarmApi, CloudWatch};
+use crate::aws::elbv2::Elbv2;
 use crate::aws::AwsContext;
 use crate::gates::alarms::alarm_name;
 use crate::release::live::AppReleases;
 use crate::route::{plan_adoption, Adoption, BaselineTarget, OwnershipError, RouteError};
+use crate::router::AnyRouter;
 use crate::router::TrafficRouter;
 use crate::spec::{AppSpec, HttpTarget, RouterSpec, StrategyKind};
 use crate::template::Template;
@@ -166,6 +168,23 @@ pub async fn check_route(
                 }
             },
         };
+    // The test route must have a place on the listener before a release is created for it.
+    if let (
+        RouterSpec::Alb {
+            test_traffic: Some(test_traffic),
+            ..
+        },
+        AnyRouter::Alb(alb),
+    ) = (&spec.router, router)
+    {
+        super::test_route::check_placeable(
+            &Elbv2::new(ctx),
+            test_traffic,
+            alb.route(),
+            &alb.target_groups(),
+        )
+        .await?;
+    }
     Ok(RouteCheck {
         route,
         adoption,

@@ -4,7 +4,9 @@
 //! no release owns becomes the app's [`baseline`] with `--adopt`.
 
 pub mod baseline;
+pub mod hold;
 pub mod ownership;
+pub mod test_route;
 
 pub use baseline::{Baseline, BaselineError, BaselineStore, BaselineTarget};
 pub use ownership::{

@@ -51,6 +51,11 @@ impl<A: LoadBalancerApi> AlbRouter<A> {
         &self.route
     }
 
+    /// Every target group of the app's releases (and baseline) this router knows.
+    pub fn target_groups(&self) -> Vec<&str> {
+        self.groups.values().map(String::as_str).collect()
+    }
+
     /// The target group ARN behind a weights key, when the router knows one.
     pub fn target_group(&self, key: &str) -> Option<&str> {
         self.groups.get(key).map(String::as_str)

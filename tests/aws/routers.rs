@@ -109,7 +109,9 @@ fn gates_reason(outcome: &CutoverOutcome) -> String {
         CutoverOutcome::ShiftedBack { reason, .. } | CutoverOutcome::Abandoned { reason } => {
             reason.to_string()
         }
-        CutoverOutcome::Completed { .. } => panic!("expected a shift back, got {outcome}"),
+        CutoverOutcome::Completed { .. } | CutoverOutcome::Held { .. } => {
+            panic!("expected a shift back, got {outcome}")
+        }
     }
 }
 

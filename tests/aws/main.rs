@@ -12,3 +12,4 @@ mod lifecycle;
 mod release;
 mod routers;
 mod routing;
+mod test_traffic;

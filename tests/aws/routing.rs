@@ -7,7 +7,7 @@
 //! the release templates here have none except the Elastic IP one, so a turned-back release is
 //! marked failed where moto allows it; nothing below depends on that mark.
 
-mod world;
+pub(crate) mod world;
 
 use std::collections::BTreeMap;
 

@@ -74,8 +74,27 @@ pub async fn run(
         .await
         .map_err(StatusError::Connect)?;
     let mut apps = Vec::new();
+    let mut holds = Vec::new();
     for spec in &specs {
         let app = observe_app(&context, spec).await?;
+        // Only an app with a test route can hold a release.
+        let can_hold = matches!(
+            &spec.router,
+            spec::RouterSpec::Alb {
+                test_traffic: Some(_),
+                ..
+            }
+        );
+        holds.push(if can_hold {
+            crate::route::hold::read(&crate::aws::ssm::Ssm::new(&context), &spec.name)
+                .await
+                .unwrap_or_else(|error| {
+                    tracing::warn!("{}", error_line(&error));
+                    None
+                })
+        } else {
+            None
+        });
         if let Some(error) = &app.router_error {
             eprintln!(
                 "{} could not read the router of app {}: {}",
@@ -116,7 +135,11 @@ pub async fn run(
         }
     }
     let text = if settings.json() {
-        let with = apps.iter().map(|app| app_json(app, true));
+        let with = apps.iter().zip(&holds).map(|(app, hold)| {
+            let mut value = app_json(app, true);
+            value["held"] = serde_json::to_value(hold).expect("a hold always serializes");
+            value
+        });
         let without = without_spec.iter().map(|app| app_json(app, false));
         let value = json!({ "apps": with.chain(without).collect::<Vec<_>>() });
         format!("{value:#}\n")
@@ -129,7 +152,17 @@ pub async fn run(
         let palette = settings.stdout_palette();
         let dir = global.stacks_dir.display().to_string();
         apps.iter()
-            .map(|app| render_app(app, palette, None))
+            .zip(&holds)
+            .map(|(app, hold)| {
+                let mut text = render_app(app, palette, None);
+                if let Some(hold) = hold {
+                    text.push_str(&format!(
+                        "  held: {} on its test route (`{}: {}`), by {}: `cutover promote {}` or `cutover abort {}`\n",
+                        hold.candidate, hold.header, hold.value, hold.held_by, app.app, app.app
+                    ));
+                }
+                text
+            })
             .chain(
                 without_spec
                     .iter()

@@ -247,6 +247,13 @@ async fn hold_leaves_production_untouched_with_the_test_rule_up_then_promote_com
         show(&refused)
     );
     assert_eq!(account.creates(), creates);
+    let status = account.cutover(&["status", "web"]);
+    assert!(
+        text(&status.stdout).contains("held: web-r2 on its test route (`X-Release: r2`)"),
+        "{}",
+        show(&status)
+    );
+    assert_eq!(account.status("web")["held"]["candidate"], "web-r2");
     // resume says what is held and changes nothing.
     let resume = account.cutover(&["resume", "web", "--yes"]);
     assert_eq!(resume.status.code(), Some(0), "{}", show(&resume));

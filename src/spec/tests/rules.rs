@@ -477,3 +477,108 @@ fn an_empty_route_and_stickiness_without_an_alb_are_refused() {
     ));
     assert_eq!(key, "strategy.hold_for_stickiness", "{text}");
 }
+
+#[test]
+fn test_traffic_takes_a_header_name_and_an_optional_free_priority() {
+    let app = Fixture::new()
+        .load(&with_alb(
+            "[router.test_traffic]\nheader = \"X-Release\"\npriority = 7\n",
+        ))
+        .unwrap();
+    let RouterSpec::Alb { test_traffic, .. } = &app.router else {
+        panic!("alb")
+    };
+    assert_eq!(
+        test_traffic,
+        &Some(TestTrafficSpec {
+            header: "X-Release".into(),
+            priority: Some(7)
+        })
+    );
+    for (body, key, says) in [
+        (
+            "header = \"X Release\"",
+            "router.test_traffic.header",
+            "not an HTTP header name",
+        ),
+        (
+            "header = \"Host\"",
+            "router.test_traffic.header",
+            "cannot match the Host header",
+        ),
+        (
+            "header = \"X-Release\"\npriority = 0",
+            "router.test_traffic.priority",
+            "not a listener rule priority",
+        ),
+        (
+            "header = \"X-Release\"\npriority = 50001",
+            "router.test_traffic.priority",
+            "not a listener rule priority",
+        ),
+    ] {
+        let (_, text, _, at) = failure(&with_alb(&format!("[router.test_traffic]\n{body}\n")));
+        assert_eq!(at, key, "{body}: {text}");
+        assert!(text.contains(says), "{body}: {text}");
+    }
+    // Only the alb router has listener rules.
+    let (_, text, _, key) = failure(&spec(
+        "[router]\nkind = \"eip\"\nallocation_id = \"eipalloc-1\"\ninstance_output = \"InstanceId\"\n[router.test_traffic]\nheader = \"X-Release\"\n",
+    ));
+    assert_eq!(key, "router.test_traffic", "{text}");
+}
+
+#[test]
+fn compare_names_known_target_group_metrics_with_sane_settings() {
+    let app = Fixture::new()
+        .load(&with_alb(
+            "[gates.compare]\nmetrics = [{ name = \"HTTPCode_Target_5XX_Count\" }, { name = \"TargetResponseTime\", statistic = \"p99.9\" }]\n",
+        ))
+        .unwrap();
+    let compare = app.gates.compare.unwrap();
+    assert_eq!(compare.window, Duration::from_secs(600));
+    assert_eq!(compare.warmup, compare.window);
+    assert_eq!(compare.metrics[0].kind, CompareKind::RatePerRequest);
+    assert_eq!(compare.metrics[0].tolerance, 0.005);
+    assert_eq!(
+        compare.metrics[1].kind,
+        CompareKind::Distribution {
+            statistic: "p99.9".into()
+        }
+    );
+    for (body, says) in [
+        ("metrics = []", "at least one metric"),
+        (
+            "metrics = [{ name = \"CPUUtilization\" }]",
+            "not a target group metric",
+        ),
+        (
+            "metrics = [{ name = \"HTTPCode_Target_5XX_Count\", statistic = \"p95\" }]",
+            "takes no statistic",
+        ),
+        (
+            "metrics = [{ name = \"TargetResponseTime\", statistic = \"median\" }]",
+            "not a CloudWatch statistic",
+        ),
+        (
+            "metrics = [{ name = \"HTTPCode_Target_5XX_Count\", tolerance = 2.0 }]",
+            "not a rate difference",
+        ),
+        (
+            "confidence = 1.5\nmetrics = [{ name = \"HTTPCode_Target_5XX_Count\" }]",
+            "not a confidence",
+        ),
+        (
+            "window = \"30s\"\nmetrics = [{ name = \"HTTPCode_Target_5XX_Count\" }]",
+            "at least 1m",
+        ),
+    ] {
+        let (_, text, _, key) = failure(&with_alb(&format!("[gates.compare]\n{body}\n")));
+        assert!(key.starts_with("gates.compare"), "{body}: {key}");
+        assert!(text.contains(says), "{body}: {text}");
+    }
+    let (_, text, _, _) = failure(&spec(
+        "[router]\nkind = \"eip\"\nallocation_id = \"eipalloc-1\"\ninstance_output = \"InstanceId\"\n[strategy]\nkind = \"all-at-once\"\n[gates.compare]\nmetrics = [{ name = \"HTTPCode_Target_5XX_Count\" }]\n",
+    ));
+    assert!(text.contains("needs router kind `alb`"), "{text}");
+}

@@ -86,6 +86,8 @@ pub enum Command {
     Abort(HoldArgs),
     /// List the releases of one app or of every app, with role, status and traffic weight
     Status(StatusArgs),
+    /// Every release an app has had, newest first, deleted ones included, and how each ended
+    History(HistoryArgs),
     /// Send traffic back to a retained release, by stack name or release id
     Rollback(RollbackArgs),
     /// Retire the releases that retention no longer keeps
@@ -209,6 +211,12 @@ pub struct ResumeArgs {
 
     #[command(flatten)]
     pub change: ChangeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The app whose releases to list
+    pub app: String,
 }
 
 #[derive(Debug, Args)]

@@ -9,11 +9,21 @@ use super::AwsError;
 
 /// Where to send AWS calls, from the global flags. Unset fields fall back to the standard AWS
 /// configuration chain (environment, `~/.aws/config`, SSO, credential processes).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct ConnectOptions {
     pub region: Option<String>,
     pub profile: Option<String>,
     pub endpoint_url: Option<String>,
+    /// A role to assume (STS AssumeRole) with the credentials the chain finds.
+    pub role: Option<AssumeRole>,
+}
+
+/// A role every call of an app is made as (the spec's `[aws] role_arn`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AssumeRole {
+    pub role_arn: String,
+    pub external_id: Option<String>,
+    pub session_name: String,
 }
 
 impl ConnectOptions {
@@ -22,6 +32,26 @@ impl ConnectOptions {
             region: args.region.clone(),
             profile: args.profile.clone(),
             endpoint_url: args.endpoint_url.clone(),
+            role: None,
+        }
+    }
+
+    /// Where the calls of one app go: its spec's `[aws]` table over the global options (region,
+    /// profile), and the role it names.
+    pub fn for_app(args: &crate::cli::GlobalArgs, spec: &crate::spec::AppSpec) -> ConnectOptions {
+        let target = &spec.aws;
+        ConnectOptions {
+            region: target.region.clone().or_else(|| args.region.clone()),
+            profile: target.profile.clone().or_else(|| args.profile.clone()),
+            endpoint_url: args.endpoint_url.clone(),
+            role: target.role_arn.as_ref().map(|role_arn| AssumeRole {
+                role_arn: role_arn.clone(),
+                external_id: target.external_id.clone(),
+                session_name: target
+                    .session_name
+                    .clone()
+                    .unwrap_or_else(|| format!("cutover-{}", spec.name)),
+            }),
         }
     }
 }
@@ -33,6 +63,8 @@ pub struct AwsContext {
     /// Outputs of long-lived stacks read for `{ stack_output = .. }` values, shared by the
     /// clients of this context: one run asks for them at every look at the app.
     pub(crate) outputs_memo: super::cloudformation::OutputsMemo,
+    /// The account the credentials belong to, asked of STS once when first needed.
+    account: std::sync::Arc<tokio::sync::OnceCell<Option<String>>>,
 }
 
 impl AwsContext {
@@ -41,7 +73,39 @@ impl AwsContext {
         AwsContext {
             sdk,
             outputs_memo: Default::default(),
+            account: Default::default(),
         }
+    }
+
+    /// The account id of the caller (STS GetCallerIdentity, once per context); `None` when STS
+    /// cannot say (it is only ever shown, never decided on).
+    pub async fn account(&self) -> Option<String> {
+        self.account
+            .get_or_init(|| async {
+                match aws_sdk_sts::Client::new(&self.sdk)
+                    .get_caller_identity()
+                    .send()
+                    .await
+                {
+                    Ok(identity) => identity.account().map(str::to_string),
+                    Err(error) => {
+                        tracing::debug!("could not ask STS who the caller is: {error}");
+                        None
+                    }
+                }
+            })
+            .await
+            .clone()
+    }
+
+    /// The caller's ARN (who is deploying), for the release's `cutover:deployed-by` tag.
+    pub async fn caller_arn(&self) -> Option<String> {
+        aws_sdk_sts::Client::new(&self.sdk)
+            .get_caller_identity()
+            .send()
+            .await
+            .ok()
+            .and_then(|identity| identity.arn().map(str::to_string))
     }
 
     pub fn region(&self) -> Option<&str> {
@@ -70,6 +134,10 @@ impl AwsContext {
 
     pub(crate) fn ssm(&self) -> aws_sdk_ssm::Client {
         aws_sdk_ssm::Client::new(&self.sdk)
+    }
+
+    pub(crate) fn sns(&self) -> aws_sdk_sns::Client {
+        aws_sdk_sns::Client::new(&self.sdk)
     }
 
     /// Path-style addressing under a custom endpoint: `bucket.127.0.0.1` does not resolve.
@@ -122,6 +190,28 @@ pub async fn connect(options: &ConnectOptions) -> Result<AwsContext, AwsError> {
         credentials = credentials.profile_name(profile);
     }
     let credentials = credentials.build().await;
+    let credentials = match &options.role {
+        None => aws_credential_types::provider::SharedCredentialsProvider::new(credentials),
+        // The role's credentials are assumed with the chain's, and refreshed by the SDK's
+        // credentials cache before they expire: a canary longer than the session stays valid.
+        Some(role) => {
+            let mut base = aws_config::defaults(BehaviorVersion::latest())
+                .region(region.clone())
+                .credentials_provider(credentials);
+            if let Some(endpoint) = &options.endpoint_url {
+                base = base.endpoint_url(endpoint);
+            }
+            let base = base.load().await;
+            let mut provider = aws_config::sts::AssumeRoleProvider::builder(&role.role_arn)
+                .session_name(&role.session_name)
+                .region(region.clone())
+                .configure(&base);
+            if let Some(external_id) = &role.external_id {
+                provider = provider.external_id(external_id);
+            }
+            aws_credential_types::provider::SharedCredentialsProvider::new(provider.build().await)
+        }
+    };
 
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(region)

@@ -130,7 +130,22 @@ pub struct ListenerRule {
     pub conditions: Vec<Condition>,
     /// The target groups its forward action lists.
     pub target_groups: Vec<String>,
+    /// Its tags, read for rules with an `http-header` condition only (cutover's test rules are
+    /// tagged `cutover:app` and `cutover:test-route`).
+    pub tags: Vec<(String, String)>,
 }
+
+impl ListenerRule {
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        self.tags
+            .iter()
+            .find(|(name, _)| name == key)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// DescribeTags takes at most 20 resource ARNs per call (Elastic Load Balancing API reference).
+const TAGS_PER_CALL: usize = 20;
 
 /// The listener a route belongs to: the listener itself, or (for a rule) the listener in the
 /// rule's ARN (`…:listener-rule/app/<lb>/<lb id>/<listener id>/<rule id>`).
@@ -152,13 +167,14 @@ pub trait ListenerRulesApi: Sync {
         listener_arn: &str,
     ) -> impl Future<Output = Result<Vec<ListenerRule>, AwsError>> + Send;
 
-    /// Adds a rule forwarding what matches `conditions` to `target_group`; its ARN.
+    /// Adds a rule forwarding what matches `conditions` to `target_group`, with `tags`; its ARN.
     fn create_forward_rule(
         &self,
         listener_arn: &str,
         priority: u32,
         conditions: &[Condition],
         target_group: &str,
+        tags: &[(String, String)],
     ) -> impl Future<Output = Result<String, AwsError>> + Send;
 
     /// Deletes a rule; one already gone is no error.
@@ -188,6 +204,7 @@ impl ListenerRulesApi for Elbv2 {
                     priority,
                     conditions: rule.conditions().iter().cloned().map(Condition).collect(),
                     target_groups: forward_targets(rule.actions()),
+                    tags: Vec::new(),
                 });
             }
             match output.next_marker() {
@@ -198,6 +215,48 @@ impl ListenerRulesApi for Elbv2 {
             }
         }
         rules.sort_by_key(|rule| rule.priority);
+        // Tags only where a test rule can be: rules with a header condition.
+        let with_header: Vec<String> = rules
+            .iter()
+            .filter(|rule| {
+                rule.conditions
+                    .iter()
+                    .any(|condition| condition.header().is_some())
+            })
+            .map(|rule| rule.arn.clone())
+            .collect();
+        for chunk in with_header.chunks(TAGS_PER_CALL) {
+            let output = self
+                .client
+                .describe_tags()
+                .set_resource_arns(Some(chunk.to_vec()))
+                .send()
+                .await
+                .map_err(|error| {
+                    classify(
+                        format!("read the tags of the rules of listener {listener_arn}"),
+                        error,
+                    )
+                })?;
+            for description in output.tag_descriptions() {
+                let Some(rule) = rules
+                    .iter_mut()
+                    .find(|rule| Some(rule.arn.as_str()) == description.resource_arn())
+                else {
+                    continue;
+                };
+                rule.tags = description
+                    .tags()
+                    .iter()
+                    .map(|tag| {
+                        (
+                            tag.key().unwrap_or_default().to_string(),
+                            tag.value().unwrap_or_default().to_string(),
+                        )
+                    })
+                    .collect();
+            }
+        }
         Ok(rules)
     }
 
@@ -207,6 +266,7 @@ impl ListenerRulesApi for Elbv2 {
         priority: u32,
         conditions: &[Condition],
         target_group: &str,
+        tags: &[(String, String)],
     ) -> Result<String, AwsError> {
         let action = format!("add a rule at priority {priority} to listener {listener_arn}");
         let forward = Action::builder()
@@ -229,6 +289,16 @@ impl ListenerRulesApi for Elbv2 {
             .priority(priority as i32)
             .set_conditions(Some(conditions.iter().map(Condition::for_create).collect()))
             .actions(forward)
+            .set_tags(Some(
+                tags.iter()
+                    .map(|(key, value)| {
+                        aws_sdk_elasticloadbalancingv2::types::Tag::builder()
+                            .key(key)
+                            .value(value)
+                            .build()
+                    })
+                    .collect(),
+            ))
             .send()
             .await
             .map_err(|error| classify(&action, error))?;

@@ -12,6 +12,7 @@ pub mod instances;
 pub mod listener_rules;
 pub mod route53;
 pub mod s3;
+pub mod sns;
 pub mod ssm;
 pub mod stack_lifecycle;
 

@@ -173,3 +173,30 @@ impl crate::route::hold::HoldStore for Ssm {
             .map(|_| ())
     }
 }
+
+impl crate::release::marks::MarkStore for Ssm {
+    async fn read_marks(&self, app: &str) -> Result<Vec<(String, String)>, AwsError> {
+        let path = crate::release::marks::app_path(app);
+        let listed = crate::route::BaselineStore::list_baselines(self, &path).await?;
+        Ok(listed
+            .into_iter()
+            .filter_map(|(name, value)| {
+                name.strip_prefix(&path)
+                    .map(|stack| (stack.to_string(), value))
+            })
+            .collect())
+    }
+
+    async fn read_mark(&self, app: &str, stack: &str) -> Result<Option<String>, AwsError> {
+        let name = crate::release::marks::parameter_name(app, stack);
+        Ok(self
+            .get(&name)
+            .await?
+            .map(|parameter| parameter.value.unwrap_or_default()))
+    }
+
+    async fn write_mark(&self, app: &str, stack: &str, json: &str) -> Result<(), AwsError> {
+        let name = crate::release::marks::parameter_name(app, stack);
+        crate::route::BaselineStore::write_baseline(self, &name, json).await
+    }
+}

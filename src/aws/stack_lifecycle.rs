@@ -1,13 +1,13 @@
 //! The CloudFormation calls of a release's later life, which [`super::cloudformation::StackApi`]
-//! does not cover: finding stacks that were deleted (to tell "retired" from "never existed") and
-//! rewriting a stack's tags in place (to mark a release rolled away from, or one that needs an
-//! operator's attention).
+//! does not cover: finding stacks that were deleted (to tell "retired" from "never existed", and
+//! for `history`) and listing the apps the account knows. Release stacks are never updated: what
+//! cutover learns about a release later is a mark in SSM (`crate::release::marks`).
 
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::time::SystemTime;
 
-use aws_sdk_cloudformation::types::{Capability, Parameter, StackStatus, Tag};
+use aws_sdk_cloudformation::types::StackStatus;
 
 use super::{classify, AwsContext, AwsError};
 
@@ -21,21 +21,18 @@ pub struct DeletedStack {
     pub deleted: Option<SystemTime>,
 }
 
-/// What rewriting the tags of a stack needs: the stack, its parameter names (each kept at its
-/// previous value), the capabilities its template needs, and the complete new tag list.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TagUpdate {
-    pub stack: String,
-    pub parameter_names: Vec<String>,
-    pub capabilities: Vec<String>,
-    pub tags: Vec<(String, String)>,
-}
-
 pub trait StackLifecycleApi: Sync {
     /// Deleted stacks named `name`, newest deletion first.
     fn deleted_stacks(
         &self,
         name: &str,
+    ) -> impl Future<Output = Result<Vec<DeletedStack>, AwsError>> + Send;
+
+    /// Deleted stacks whose name starts with `prefix` (`web-` for app web's releases), newest
+    /// deletion first.
+    fn deleted_stacks_with_prefix(
+        &self,
+        prefix: &str,
     ) -> impl Future<Output = Result<Vec<DeletedStack>, AwsError>> + Send;
 
     /// The values of tag `key` across every stack that is not deleted (the apps cutover knows
@@ -44,9 +41,6 @@ pub trait StackLifecycleApi: Sync {
         &self,
         key: &str,
     ) -> impl Future<Output = Result<BTreeSet<String>, AwsError>> + Send;
-
-    /// Starts an UpdateStack that keeps the template and every parameter and sets the tags.
-    fn update_tags(&self, update: &TagUpdate) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
 /// [`StackLifecycleApi`] over the AWS SDK.
@@ -69,8 +63,12 @@ fn to_system_time(
     time.and_then(|time| SystemTime::try_from(*time).ok())
 }
 
-impl StackLifecycleApi for StackLifecycle {
-    async fn deleted_stacks(&self, name: &str) -> Result<Vec<DeletedStack>, AwsError> {
+impl StackLifecycle {
+    /// Deleted stacks whose name `wanted` accepts, newest deletion first.
+    async fn deleted_stacks_matching(
+        &self,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Result<Vec<DeletedStack>, AwsError> {
         let mut pages = self
             .client
             .list_stacks()
@@ -79,12 +77,12 @@ impl StackLifecycleApi for StackLifecycle {
             .send();
         let mut found = Vec::new();
         while let Some(page) = pages.next().await {
-            let page =
-                page.map_err(|error| classify(format!("list deleted stacks named {name}"), error))?;
+            let page = page.map_err(|error| classify("list deleted stacks", error))?;
             for summary in page.stack_summaries() {
-                if summary.stack_name() == Some(name)
-                    && summary.stack_status() == Some(&StackStatus::DeleteComplete)
-                {
+                let Some(name) = summary.stack_name() else {
+                    continue;
+                };
+                if wanted(name) && summary.stack_status() == Some(&StackStatus::DeleteComplete) {
                     found.push(DeletedStack {
                         name: name.to_string(),
                         id: summary.stack_id().unwrap_or_default().to_string(),
@@ -96,6 +94,21 @@ impl StackLifecycleApi for StackLifecycle {
         }
         found.sort_by(|a, b| b.deleted.cmp(&a.deleted).then(b.created.cmp(&a.created)));
         Ok(found)
+    }
+}
+
+impl StackLifecycleApi for StackLifecycle {
+    async fn deleted_stacks(&self, name: &str) -> Result<Vec<DeletedStack>, AwsError> {
+        let found = self.deleted_stacks_matching(|stack| stack == name).await?;
+        Ok(found)
+    }
+
+    async fn deleted_stacks_with_prefix(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<DeletedStack>, AwsError> {
+        self.deleted_stacks_matching(|stack| stack.starts_with(prefix))
+            .await
     }
 
     async fn tag_values(&self, key: &str) -> Result<BTreeSet<String>, AwsError> {
@@ -119,31 +132,5 @@ impl StackLifecycleApi for StackLifecycle {
             }
         }
         Ok(values)
-    }
-
-    async fn update_tags(&self, update: &TagUpdate) -> Result<(), AwsError> {
-        let mut call = self
-            .client
-            .update_stack()
-            .stack_name(&update.stack)
-            .use_previous_template(true);
-        for name in &update.parameter_names {
-            call = call.parameters(
-                Parameter::builder()
-                    .parameter_key(name)
-                    .use_previous_value(true)
-                    .build(),
-            );
-        }
-        for capability in &update.capabilities {
-            call = call.capabilities(Capability::from(capability.as_str()));
-        }
-        for (key, value) in &update.tags {
-            call = call.tags(Tag::builder().key(key).value(value).build());
-        }
-        call.send().await.map_err(|error| {
-            classify(format!("update the tags of stack {}", update.stack), error)
-        })?;
-        Ok(())
     }
 }

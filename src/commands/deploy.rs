@@ -148,9 +148,35 @@ async fn deploy_under_lock(
         .with_new_release(context, spec, healthy.stack.clone())
         .await;
     let options = handover::CutoverOptions { hold: args.hold };
-    let outcome = handover::cut_over(context, spec, candidate, &mut app, options, settings).await?;
-    if matches!(outcome, CutoverOutcome::Held { .. }) {
-        record_hold(context, spec, candidate, holder).await?;
+    if args.hold {
+        // Recorded before the test route goes up: a run killed from here on leaves a hold (which
+        // `resume` and the next deploy respect), never a cutover they would finish.
+        let release_id = plan.candidate.release.as_str().to_string();
+        let pending = hold::Hold::new(
+            candidate,
+            &test_header(spec),
+            &release_id,
+            "",
+            format!("{} by {}@{}", holder.command, holder.user, holder.host),
+        );
+        hold::write(&aws::ssm::Ssm::new(context), &spec.name, &pending)
+            .await
+            .map_err(handover::HandoverError::from)?;
+    }
+    let outcome = handover::cut_over(context, spec, candidate, &mut app, options, settings).await;
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(error) => return Err(error.into()),
+    };
+    match outcome {
+        CutoverOutcome::Held { .. } => record_hold(context, spec, candidate, holder).await?,
+        // Turned back before any traffic: nothing is held any more.
+        _ if args.hold => {
+            if let Err(error) = hold::clear(&aws::ssm::Ssm::new(context), &spec.name).await {
+                tracing::warn!("{}", crate::release::retire::error_line(&error));
+            }
+        }
+        _ => {}
     }
     handover::after_cutover(context, spec, candidate, &outcome, &app, settings).await;
     report_outcome(&outcome, settings)?;
@@ -215,6 +241,16 @@ async fn check_hold(
         });
     }
     Ok(())
+}
+
+fn test_header(spec: &AppSpec) -> String {
+    match &spec.router {
+        crate::spec::RouterSpec::Alb {
+            test_traffic: Some(test_traffic),
+            ..
+        } => test_traffic.header.clone(),
+        _ => String::new(),
+    }
 }
 
 fn has_test_traffic(spec: &AppSpec) -> bool {

@@ -38,6 +38,12 @@ pub enum HoldCommandError {
         candidate: String,
         state: String,
     },
+    #[error("{candidate} of app {app} has {share}% of the production traffic: it is no longer only held")]
+    HeldHasTraffic {
+        app: String,
+        candidate: String,
+        share: u8,
+    },
     #[error("not changing app {app} without confirmation: not on a terminal")]
     NeedsConfirmation { app: String },
     #[error("could not read the answer to the prompt")]
@@ -70,6 +76,9 @@ impl Diagnostic for HoldCommandError {
             )),
             HoldCommandError::HeldReleaseUnusable { app, .. } => Some(format!(
                 "`cutover abort {app}` clears the hold"
+            )),
+            HoldCommandError::HeldHasTraffic { app, .. } => Some(format!(
+                "`cutover rollback {app}` moves the traffic back; `cutover resume {app}` finishes a cutover under way"
             )),
             HoldCommandError::NeedsConfirmation { .. } => Some("pass --yes".into()),
             HoldCommandError::Prompt(_) => None,
@@ -156,7 +165,14 @@ pub async fn promote(
     let result = promote_under_lock(&held, settings).await;
     lock.release_or_warn().await;
     let outcome = result?;
-    println!("{outcome}");
+    if settings.json() {
+        println!(
+            "{}",
+            serde_json::json!({ "result": "cutover", "cutover": outcome })
+        );
+    } else {
+        println!("{outcome}");
+    }
     Ok(outcome.exit())
 }
 
@@ -221,9 +237,16 @@ pub async fn abort(
     let result = abort_under_lock(&held, settings).await;
     lock.release_or_warn().await;
     let (candidate, weights) = result?;
-    println!(
-        "aborted {candidate}: its test route is down, it is marked failed; production traffic was not moved ({weights})"
-    );
+    if settings.json() {
+        println!(
+            "{}",
+            serde_json::json!({ "result": "aborted", "release": candidate, "weights": weights })
+        );
+    } else {
+        println!(
+            "aborted {candidate}: its test route is down, it is marked failed; production traffic was not moved ({weights})"
+        );
+    }
     Ok(Exit::Success)
 }
 
@@ -232,8 +255,35 @@ async fn abort_under_lock(
     settings: &OutputSettings,
 ) -> Result<(String, String), HoldCommandError> {
     let (app, hold) = observe_held(held).await?;
+    let share = app
+        .weights
+        .as_ref()
+        .map_or(0, |weights| weights.share_of(&hold.candidate));
+    if share > 0 {
+        return Err(HoldCommandError::HeldHasTraffic {
+            app: held.spec.name.clone(),
+            candidate: hold.candidate.clone(),
+            share,
+        });
+    }
     if let Some(router) = &app.router {
         handover::close_test_routes(&held.context, &held.spec, router, settings).await;
+    }
+    // The rule recorded with the hold goes too, whatever the spec says now and even when the
+    // release's stack (and so its target group) is gone.
+    if !hold.rule_arn.is_empty() {
+        let removed = crate::aws::listener_rules::ListenerRulesApi::delete_rule(
+            &crate::aws::elbv2::Elbv2::new(&held.context),
+            &hold.rule_arn,
+        )
+        .await;
+        if let Err(error) = removed {
+            tracing::warn!(
+                "could not remove the test rule {}: {}",
+                hold.rule_arn,
+                crate::release::retire::error_line(&error)
+            );
+        }
     }
     hold::clear(&Ssm::new(&held.context), &held.spec.name).await?;
     let outcome = CutoverOutcome::Abandoned {

@@ -3,6 +3,7 @@
 mod check;
 mod deploy;
 mod diff;
+mod history;
 mod hold;
 mod resume;
 mod retire;
@@ -42,6 +43,9 @@ pub enum CommandError {
     Hold(#[from] hold::HoldCommandError),
 
     #[error(transparent)]
+    History(#[from] history::HistoryError),
+
+    #[error(transparent)]
     Unlock(#[from] unlock::UnlockError),
 
     #[error(transparent)]
@@ -65,6 +69,7 @@ impl Diagnostic for CommandError {
             CommandError::Rotate(error) => error.exit(),
             CommandError::Resume(error) => error.exit(),
             CommandError::Hold(error) => error.exit(),
+            CommandError::History(error) => error.exit(),
             CommandError::Unlock(error) => error.exit(),
             CommandError::Status(error) => error.exit(),
             CommandError::Rollback(error) => error.exit(),
@@ -84,6 +89,7 @@ impl Diagnostic for CommandError {
             CommandError::Rotate(error) => error.hint(),
             CommandError::Resume(error) => error.hint(),
             CommandError::Hold(error) => error.hint(),
+            CommandError::History(error) => error.hint(),
             CommandError::Unlock(error) => error.hint(),
             CommandError::Status(error) => error.hint(),
             CommandError::Rollback(error) => error.hint(),
@@ -120,6 +126,7 @@ pub async fn run(cli: Cli, settings: OutputSettings) -> Result<Exit, CommandErro
         Command::Promote(args) => Ok(hold::promote(args, &cli.global, &settings).await?),
         Command::Abort(args) => Ok(hold::abort(args, &cli.global, &settings).await?),
         Command::Status(args) => Ok(status::run(args, &cli.global, &settings).await?),
+        Command::History(args) => Ok(history::run(args, &cli.global, &settings).await?),
         Command::Rollback(args) => Ok(rollback::run(args, &cli.global, &settings).await?),
         Command::Retire(args) => Ok(retire::run(args, &cli.global, &settings).await?),
         Command::Rotate(args) => Ok(rotate::run(args, &cli.global, &settings).await?),
@@ -142,6 +149,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Promote(_) => "promote",
         Command::Abort(_) => "abort",
         Command::Status(_) => "status",
+        Command::History(_) => "history",
         Command::Rollback(_) => "rollback",
         Command::Retire(_) => "retire",
         Command::Rotate(_) => "rotate",

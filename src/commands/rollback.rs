@@ -48,6 +48,19 @@ pub async fn run(
     // One clock reading for both resolutions, so a rebuild creates the stack the plan showed.
     let now = SystemTime::now();
     let resolved = resolve(&context, &spec, &args, now).await?;
+    // A held release has not been promoted: moving traffic to it would skip its gates.
+    let held = crate::route::hold::read(&aws::ssm::Ssm::new(&context), &spec.name)
+        .await
+        .map_err(|source| RollbackError::Hold {
+            app: spec.name.clone(),
+            source,
+        })?;
+    if held.is_some_and(|held| held.candidate == resolved.target.name()) {
+        return Err(RollbackError::TargetHeld {
+            app: spec.name.clone(),
+            target: resolved.target.name().to_string(),
+        });
+    }
     if resolved.rebuild.is_none() && resolved.weights.share_of(resolved.target.name()) == 100 {
         let text = format!(
             "{} already carries all the traffic of app {}; nothing to do.\n",
@@ -160,8 +173,13 @@ async fn roll_back(
             })
             .map(|release| &release.stack)
             .collect();
-        warnings =
-            mark_rolled_away(&StackLifecycle::new(context), spec, &rolled_away, &target).await;
+        warnings = mark_rolled_away(
+            &crate::aws::ssm::Ssm::new(context),
+            spec,
+            &rolled_away,
+            &target,
+        )
+        .await;
         marked = rolled_away
             .iter()
             .map(|stack| stack.name.clone())

@@ -180,7 +180,17 @@ fn verdict(
     (candidate_samples, live_samples, min_samples): (u64, u64, u64),
     window: Duration,
 ) -> Verdict {
-    let alpha = 1.0 - confidence;
+    // Rounded to the nanounit: `1 - 0.95` is 0.050000000000000044 in binary, and these numbers
+    // are shown and sent as JSON.
+    let tidy = |value: f64| {
+        let rounded = (value * 1e9).round() / 1e9;
+        if rounded == 0.0 {
+            0.0
+        } else {
+            rounded
+        }
+    };
+    let alpha = tidy(1.0 - confidence);
     let outcome = match tested {
         None => Outcome::NotEnoughData,
         Some(result) if result.p_value < alpha => Outcome::Worse,
@@ -190,9 +200,9 @@ fn verdict(
         metric: metric.to_string(),
         outcome,
         test,
-        candidate,
-        live,
-        difference: candidate - live,
+        candidate: tidy(candidate),
+        live: tidy(live),
+        difference: tidy(candidate - live),
         tolerance,
         p_value: tested.map(|result| result.p_value),
         alpha,

@@ -105,6 +105,8 @@ struct RunState {
     /// instant, so only an order tells whether a check saw the current weights.
     weights_generation: u64,
     gates: Option<LastCheck>,
+    /// Since when the candidate has had production traffic in this run.
+    traffic_since: Option<Instant>,
 }
 
 struct LastCheck {
@@ -114,9 +116,18 @@ struct LastCheck {
 }
 
 impl RunState {
-    fn weights_changed(&mut self) {
+    fn weights_changed(&mut self, candidate: &str) {
         self.weights_since = Instant::now();
         self.weights_generation += 1;
+        self.note_traffic(candidate);
+    }
+
+    fn note_traffic(&mut self, candidate: &str) {
+        if self.weights.get(candidate) == 0 {
+            self.traffic_since = None;
+        } else if self.traffic_since.is_none() {
+            self.traffic_since = Some(Instant::now());
+        }
     }
 }
 
@@ -163,7 +174,9 @@ impl<R: TrafficRouter, G: GateChecker, S: StackWatch> Controller<'_, R, G, S> {
             weights_since: Instant::now(),
             weights_generation: 0,
             gates: None,
+            traffic_since: None,
         };
+        run.note_traffic(candidate);
         loop {
             let now = Instant::now();
             let seen = Observation {
@@ -189,13 +202,21 @@ impl<R: TrafficRouter, G: GateChecker, S: StackWatch> Controller<'_, R, G, S> {
                         step,
                     });
                     run.weights = weights;
-                    run.weights_changed();
+                    run.weights_changed(candidate);
                 }
                 Decision::CheckGates => {
                     let context = GateContext {
                         candidate_weight: run.weights.share_of(candidate),
+                        production_for: run.traffic_since.map(|since| since.elapsed()),
                     };
-                    let report = self.check_gates(candidate, context, &mut emit).await;
+                    // An abort (Ctrl-C) does not wait for a slow gate: the decision turns back.
+                    let checked = tokio::select! {
+                        report = self.check_gates(candidate, context, &mut emit) => Some(report),
+                        () = self.abort.requested() => None,
+                    };
+                    let Some(report) = checked else {
+                        continue;
+                    };
                     emit(CutoverEvent::GatesChecked {
                         release: candidate.to_owned(),
                         passed: report.passed(),
@@ -297,7 +318,7 @@ impl<R: TrafficRouter, G: GateChecker, S: StackWatch> Controller<'_, R, G, S> {
                 found: found.clone(),
             });
             run.weights = found;
-            run.weights_changed();
+            run.weights_changed(&releases.candidate);
         }
         run.candidate_state = candidate_state;
         run.previous_state = previous_state;

@@ -206,11 +206,22 @@ impl fmt::Display for CutoverEvent {
             }
             CutoverEvent::Held { release, weights } => write!(
                 f,
-                "{release} passed its gates and is held before any production traffic (traffic stays {weights})"
+                "{release} passed its gates and is held before any production traffic ({})",
+                production(weights)
             ),
             CutoverEvent::Completed { weights } => write!(f, "cutover complete: {weights}"),
             CutoverEvent::Failed { reason } => write!(f, "cutover stopped: {reason}"),
         }
+    }
+}
+
+/// What production traffic does meanwhile: `traffic stays web-r1 100%`, or `no production
+/// traffic yet` on a first release.
+fn production(weights: &Weights) -> String {
+    if weights.with_traffic().next().is_none() {
+        "no production traffic yet".to_string()
+    } else {
+        format!("traffic stays {weights}")
     }
 }
 

@@ -8,22 +8,20 @@ use std::time::Duration;
 use crate::aws::cloudformation::{CloudFormation, StackApi, StackFacts};
 use crate::aws::elbv2::Elbv2;
 use crate::aws::ssm::Ssm;
-use crate::aws::stack_lifecycle::{StackLifecycle, StackLifecycleApi};
 use crate::aws::AwsContext;
 use crate::cutover::{
     AbortSignal, Controller, CutoverError, CutoverEvent, CutoverOutcome, Plan, Releases,
-    RetryPolicy, StackState, StackWatch, Strategy, WatchError,
+    RetryPolicy, StackState, StackWatch, Strategy, Trouble, WatchError,
 };
 use crate::deploy::test_route::{self, TestRouteDriveError};
 use crate::error::{Diagnostic, Exit};
 use crate::gates::build_gates;
 use crate::gates::compare::{self, Comparison};
 use crate::output::OutputSettings;
-use crate::release::live::{AppReleases, LiveError, FAILED_AT};
+use crate::release::live::{AppReleases, LiveError};
+use crate::release::marks;
 use crate::release::parse_stack_name;
-use crate::release::retire::{
-    apply_retention, apply_retention_to, error_line, tag_update, RetireOptions,
-};
+use crate::release::retire::{apply_retention, apply_retention_to, error_line, RetireOptions};
 use crate::release::{tags, Role};
 use crate::route::hold::{self, HoldError};
 use crate::route::RouteError;
@@ -252,7 +250,7 @@ pub async fn close_test_routes(
         &Elbv2::new(ctx),
         test_traffic,
         alb.route(),
-        &alb.target_groups(),
+        &app_groups(spec, alb),
     )
     .await
     {
@@ -328,7 +326,7 @@ pub async fn cut_over(
                 output: spec_target_group_output(spec),
             })?;
         let elbv2 = Elbv2::new(ctx);
-        let groups = alb.target_groups();
+        let groups = app_groups(spec, alb);
         let share = app
             .weights
             .as_ref()
@@ -343,14 +341,31 @@ pub async fn cut_over(
                 test_traffic,
                 alb.route(),
                 &groups,
+                candidate,
                 group,
                 &release_id,
             )
-            .await
-            .map_err(|source| HandoverError::TestRoute {
-                candidate: candidate.to_string(),
-                source,
-            })?;
+            .await;
+            let opened = match opened {
+                Ok(opened) => opened,
+                Err(source) => {
+                    // The release exists but will never be routed to by this run: marked failed,
+                    // so retention deals with it and nothing resumes it.
+                    let reason = format!(
+                        "its test route could not be put up: {}",
+                        error_line(&source)
+                    );
+                    if let Err(warning) =
+                        mark_failed(ctx, spec, candidate, &reason, marks::Ending::Abandoned).await
+                    {
+                        tracing::warn!("{warning}");
+                    }
+                    return Err(HandoverError::TestRoute {
+                        candidate: candidate.to_string(),
+                        source,
+                    });
+                }
+            };
             printer.print(&CutoverEvent::TestRouteOpened {
                 release: candidate.to_string(),
                 header: opened.header.clone(),
@@ -360,7 +375,7 @@ pub async fn cut_over(
             });
             Some(opened)
         } else {
-            test_route::find(&elbv2, test_traffic, alb.route(), &groups, group)
+            test_route::find(&elbv2, test_traffic, alb.route(), &groups, candidate, group)
                 .await
                 .map_err(|source| HandoverError::TestRoute {
                     candidate: candidate.to_string(),
@@ -377,10 +392,21 @@ pub async fn cut_over(
     let stacks = CloudFormation::new(ctx);
     let watch = JustSeen {
         watch: CloudFormationWatch(&stacks),
-        candidate: Mutex::new(
-            app.find(candidate)
-                .map(|release| (candidate.to_string(), state_of(&release.stack))),
-        ),
+        candidate: Mutex::new(app.find(candidate).map(|release| {
+            // A release cutover turned back from (its mark) must not be cut over to again.
+            let state = match (&release.tags.role, &release.tags.failed_reason) {
+                (Some(Role::Failed), reason) => StackState::Failed(format!(
+                    "{}, marked failed by cutover{}",
+                    release.stack.status,
+                    reason
+                        .as_deref()
+                        .map(|r| format!(": {r}"))
+                        .unwrap_or_default()
+                )),
+                _ => state_of(&release.stack),
+            };
+            (candidate.to_string(), state)
+        })),
     };
     let abort = AbortSignal::new();
     let interrupt = tokio::spawn(watch_for_interrupt(
@@ -449,7 +475,8 @@ pub fn unfinished_candidate(app: &AppReleases) -> Option<String> {
 }
 
 /// The release a run was proving through its test route when it stopped, before any production
-/// traffic: the app has a test rule forwarding to it. `None` without `[router.test_traffic]`.
+/// traffic: the app has a test rule for it (by the rule's tag, or its target group), and the
+/// release still exists. `None` without `[router.test_traffic]`.
 pub async fn test_route_candidate(
     ctx: &AwsContext,
     spec: &AppSpec,
@@ -461,28 +488,36 @@ pub async fn test_route_candidate(
     let Some((test_traffic, alb)) = test_traffic(spec, router) else {
         return Ok(None);
     };
-    let elbv2 = Elbv2::new(ctx);
+    let rules = test_route::list(
+        &Elbv2::new(ctx),
+        test_traffic,
+        alb.route(),
+        &app_groups(spec, alb),
+    )
+    .await
+    .map_err(|source| HandoverError::TestRoute {
+        candidate: spec.name.clone(),
+        source,
+    })?;
     for release in app.releases.iter().rev() {
-        let Some(group) = alb.target_group(release.name()) else {
-            continue;
-        };
-        let found = test_route::find(
-            &elbv2,
-            test_traffic,
-            alb.route(),
-            &alb.target_groups(),
-            group,
-        )
-        .await
-        .map_err(|source| HandoverError::TestRoute {
-            candidate: release.name().to_string(),
-            source,
-        })?;
-        if found.is_some() {
+        let group = alb.target_group(release.name());
+        let has_rule = rules.iter().any(|(rule, stack)| match stack {
+            Some(stack) => stack == release.name(),
+            None => group.is_some_and(|group| rule.target_groups == [group]),
+        });
+        if has_rule && release.is_healthy() {
             return Ok(Some(release.name().to_string()));
         }
     }
     Ok(None)
+}
+
+/// The app and its releases' target groups, as the test route identifies its rules.
+fn app_groups<'a>(spec: &'a AppSpec, alb: &'a AlbRouter) -> test_route::AppGroups<'a> {
+    test_route::AppGroups {
+        app: &spec.name,
+        groups: alb.target_groups(),
+    }
 }
 
 /// The test route of `candidate`, if it is up.
@@ -505,7 +540,8 @@ pub async fn held_test_route(
         &Elbv2::new(ctx),
         test_traffic,
         alb.route(),
-        &alb.target_groups(),
+        &app_groups(spec, alb),
+        candidate,
         group,
     )
     .await
@@ -580,17 +616,33 @@ pub async fn after_cutover(
     if matches!(outcome, CutoverOutcome::Held { .. }) {
         return;
     }
-    let stacks = CloudFormation::new(ctx);
     let trouble = match outcome {
         CutoverOutcome::Held { .. } | CutoverOutcome::Completed { .. } => None,
-        CutoverOutcome::ShiftedBack { reason, .. } | CutoverOutcome::Abandoned { reason } => {
-            Some(reason.to_string())
+        CutoverOutcome::ShiftedBack { reason, .. } => {
+            Some((reason.to_string(), marks::Ending::ShiftedBack))
+        }
+        CutoverOutcome::Abandoned { reason } => {
+            let ending = if *reason == Trouble::AbortRequested {
+                marks::Ending::Aborted
+            } else {
+                marks::Ending::Abandoned
+            };
+            Some((reason.to_string(), ending))
         }
     };
-    if let Some(reason) = trouble {
-        if let Err(warning) = mark_failed(&stacks, ctx, spec, candidate, &reason).await {
+    if let Some((reason, ending)) = trouble {
+        if let Err(warning) = mark_failed(ctx, spec, candidate, &reason, ending).await {
             tracing::warn!("{warning}");
         }
+    }
+    if matches!(outcome, CutoverOutcome::Completed { .. }) {
+        mark_took_traffic(
+            ctx,
+            spec,
+            candidate,
+            previous_live(app, candidate).as_deref(),
+        )
+        .await;
     }
     let mut display = super::progress::for_settings(settings);
     let options = RetireOptions::default();
@@ -623,36 +675,49 @@ pub async fn after_cutover(
 /// Tags the candidate failed, with the reason and the time. Some endpoints (moto) refuse a
 /// tag-only stack update; the release then shows in `status` as holding no traffic.
 async fn mark_failed(
-    stacks: &CloudFormation,
     ctx: &AwsContext,
     spec: &AppSpec,
     candidate: &str,
     reason: &str,
+    ending: marks::Ending,
 ) -> Result<(), String> {
-    let stack = match stacks.describe_stack(candidate).await {
-        Ok(Some(stack)) => stack,
-        Ok(None) => return Ok(()),
-        Err(error) => {
-            return Err(format!(
-                "could not mark {candidate} failed: {}",
-                error_line(&error)
-            ))
+    marks::update(
+        &Ssm::new(ctx),
+        &spec.name,
+        candidate,
+        marks::failed(reason, ending),
+    )
+    .await
+    .map_err(|error| format!("could not mark {candidate} failed: {}", error_line(&error)))
+}
+
+/// After a completed cutover: the candidate took all the traffic now, and the release that had
+/// it lost it (recorded for `history`).
+async fn mark_took_traffic(
+    ctx: &AwsContext,
+    spec: &AppSpec,
+    candidate: &str,
+    previous: Option<&str>,
+) {
+    let store = Ssm::new(ctx);
+    let now = marks::now();
+    let took = marks::update(&store, &spec.name, candidate, |mark| {
+        mark.took_traffic_at = Some(now.clone());
+        mark.lost_traffic_at = None;
+    })
+    .await;
+    if let Err(error) = took {
+        tracing::warn!("{}", error_line(&error));
+    }
+    if let Some(previous) = previous.filter(|previous| *previous != BASELINE) {
+        let lost = marks::update(&store, &spec.name, previous, |mark| {
+            mark.lost_traffic_at = Some(now.clone());
+        })
+        .await;
+        if let Err(error) = lost {
+            tracing::warn!("{}", error_line(&error));
         }
-    };
-    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-    let update = tag_update(
-        &stack,
-        spec,
-        &[
-            (tags::ROLE, Role::Failed.as_str().to_string()),
-            (tags::FAILED_REASON, reason.to_string()),
-            (FAILED_AT, now),
-        ],
-    );
-    StackLifecycle::new(ctx)
-        .update_tags(&update)
-        .await
-        .map_err(|error| format!("could not mark {candidate} failed: {}", error_line(&error)))
+    }
 }
 
 /// First Ctrl-C: on a terminal ask whether to turn back, elsewhere turn back at once.

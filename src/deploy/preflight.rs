@@ -181,7 +181,10 @@ pub async fn check_route(
             &Elbv2::new(ctx),
             test_traffic,
             alb.route(),
-            &alb.target_groups(),
+            &super::test_route::AppGroups {
+                app: &spec.name,
+                groups: alb.target_groups(),
+            },
         )
         .await?;
     }

@@ -149,7 +149,7 @@ impl AppGates {
             .series(&queries, start, end, compare::PERIOD)
             .await
         {
-            Ok(series) => compare::judge(gate, comparison, &series, end, context.candidate_weight),
+            Ok(series) => compare::judge(gate, comparison, &series, end, context),
             Err(error) => GateResult::error(compare::GATE, error.to_string()),
         }
     }
@@ -221,6 +221,7 @@ impl GateChecker for AppGates {
             release,
             GateContext {
                 candidate_weight: 100,
+                production_for: None,
             },
         )
         .await
@@ -390,6 +391,7 @@ mod tests {
             region: Some("us-east-1".into()),
             profile: None,
             endpoint_url: Some("http://127.0.0.1:1".into()),
+            role: None,
         };
         let ctx = connect(&options).await.expect("a context needs no call");
         let spec = crate::spec::parse(

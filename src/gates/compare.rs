@@ -10,7 +10,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::GateResult;
+use super::{GateContext, GateResult};
 use crate::aws::cloudwatch::{MetricQuery, Series};
 use crate::compare::{
     judge_distribution, judge_rate, Counts, DistributionRule, Outcome, RateRule, Verdict,
@@ -90,13 +90,17 @@ pub fn lookback(gate: &CompareGate) -> Duration {
 }
 
 /// The gate's result from the series [`queries`] asked for, read over [`lookback`] up to `now`.
-/// `candidate_weight` is the candidate's production share in percent.
+///
+/// Only minutes of production traffic count: from the first whole minute after the candidate's
+/// first step (requests through the test route before it are no sample of production), within
+/// the window. Before any production traffic, and at 100 % (the live release then has no traffic
+/// to compare with: the comparison is made while traffic is split), the gate passes, saying so.
 pub fn judge(
     gate: &CompareGate,
     comparison: &Comparison,
     series: &[Series],
     now: SystemTime,
-    candidate_weight: u8,
+    context: GateContext,
 ) -> GateResult {
     let per_side = 1 + gate.metrics.len();
     if series.len() != 2 * per_side {
@@ -109,14 +113,29 @@ pub fn judge(
             ),
         );
     }
-    if candidate_weight == 0 {
+    let Some(production_for) = context
+        .production_for
+        .filter(|_| context.candidate_weight > 0)
+    else {
         return GateResult::pass(GATE)
             .with_note("no production traffic yet: compared once the candidate has some");
+    };
+    if context.candidate_weight >= 100 {
+        return GateResult::pass(GATE).with_note(format!(
+            "the candidate has all the traffic: {} has none to compare with (compared while traffic was split)",
+            comparison.live
+        ));
     }
     let (candidate, live) = series.split_at(per_side);
+    // A point is stamped with the start of its minute: one stamped before production began also
+    // holds test-route requests, and is left out.
+    let production_start = now
+        .checked_sub(production_for)
+        .unwrap_or(SystemTime::UNIX_EPOCH);
     let window_start = now
         .checked_sub(gate.window)
-        .unwrap_or(SystemTime::UNIX_EPOCH);
+        .unwrap_or(SystemTime::UNIX_EPOCH)
+        .max(production_start);
     let in_window = |series: &Series| -> Vec<f64> {
         series
             .iter()
@@ -124,17 +143,8 @@ pub fn judge(
             .map(|(_, value)| *value)
             .collect()
     };
-    let first_request = candidate[0]
-        .iter()
-        .find(|(_, requests)| *requests > 0.0)
-        .map(|(at, _)| *at);
-    let Some(first_request) = first_request else {
-        return GateResult::pass(GATE).with_note(format!(
-            "the candidate has served no requests in the last {}: nothing to compare yet",
-            humantime::format_duration(lookback(gate))
-        ));
-    };
     let requests = |side: &[Series]| in_window(&side[0]).iter().sum::<f64>();
+    let window = now.duration_since(window_start).unwrap_or_default();
     let verdicts: Vec<Verdict> = gate
         .metrics
         .iter()
@@ -155,7 +165,7 @@ pub fn judge(
                     confidence: gate.confidence,
                     min_trials: gate.min_requests,
                 },
-                gate.window,
+                window,
             ),
             CompareKind::Distribution { statistic } => judge_distribution(
                 &format!("{} {statistic}", metric.name),
@@ -166,7 +176,7 @@ pub fn judge(
                     confidence: gate.confidence,
                     min_samples: gate.min_minutes,
                 },
-                gate.window,
+                window,
             ),
         })
         .collect();
@@ -185,28 +195,28 @@ pub fn judge(
         .iter()
         .filter(|verdict| verdict.outcome == Outcome::NotEnoughData)
         .collect();
-    let since_first = now.duration_since(first_request).unwrap_or_default();
     let vs = format!("vs {}", comparison.live);
+    let shown =
+        |duration: Duration| humantime::format_duration(Duration::from_secs(duration.as_secs()));
     let result = if !worse.is_empty() {
         GateResult::fail(
             GATE,
             format!("worse than {}: {}", comparison.live, describe(&worse)),
         )
-    } else if !short.is_empty() && since_first >= gate.warmup {
+    } else if !short.is_empty() && production_for >= gate.warmup {
         GateResult::fail(
             GATE,
             format!(
-                "still not enough data {} after the candidate's first request (warm-up {}): {}",
-                humantime::format_duration(Duration::from_secs(since_first.as_secs())),
-                humantime::format_duration(gate.warmup),
+                "still not enough data after {} of production traffic (warm-up {}): {}",
+                shown(production_for),
+                shown(gate.warmup),
                 describe(&short)
             ),
         )
     } else if !short.is_empty() {
-        let left = gate.warmup.saturating_sub(since_first);
         GateResult::pass(GATE).with_note(format!(
             "{vs}, not enough data yet ({} of warm-up left): {}",
-            humantime::format_duration(Duration::from_secs(left.as_secs())),
+            shown(gate.warmup.saturating_sub(production_for)),
             describe(&verdicts.iter().collect::<Vec<_>>())
         ))
     } else {
@@ -303,16 +313,28 @@ mod tests {
         );
     }
 
+    fn at(weight: u8, production_minutes: Option<u64>) -> GateContext {
+        GateContext {
+            candidate_weight: weight,
+            production_for: production_minutes.map(|minutes| MINUTE * minutes as u32),
+        }
+    }
+
+    fn now() -> SystemTime {
+        // On a whole minute, as CloudWatch's periods are.
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)
+    }
+
     #[test]
     fn a_worse_candidate_fails_naming_both_rates_and_the_p_value() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let now = now();
         let series = vec![
             per_minute(now, 10, 100.0),
             per_minute(now, 10, 6.0),
             per_minute(now, 10, 900.0),
             per_minute(now, 10, 9.0),
         ];
-        let result = judge(&gate(), &comparison(), &series, now, 10);
+        let result = judge(&gate(), &comparison(), &series, now, at(10, Some(20)));
         let GateOutcome::Fail(reason) = &result.outcome else {
             panic!("{result:?}")
         };
@@ -327,14 +349,14 @@ mod tests {
 
     #[test]
     fn an_equal_candidate_passes_and_says_why() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let now = now();
         let series = vec![
             per_minute(now, 10, 100.0),
             per_minute(now, 10, 1.0),
             per_minute(now, 10, 900.0),
             per_minute(now, 10, 9.0),
         ];
-        let result = judge(&gate(), &comparison(), &series, now, 10);
+        let result = judge(&gate(), &comparison(), &series, now, at(10, Some(20)));
         assert_eq!(result.outcome, GateOutcome::Pass);
         let note = result.note.unwrap();
         assert!(
@@ -345,15 +367,51 @@ mod tests {
     }
 
     #[test]
-    fn too_few_requests_pass_within_the_warm_up_and_fail_after_it() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        let young = vec![
-            per_minute(now, 3, 10.0),
-            per_minute(now, 3, 1.0),
+    fn only_minutes_of_production_traffic_count() {
+        let now = now();
+        // Minutes 10 to 3 ago: test-route requests, half of them errors; the last 2 minutes:
+        // production, clean.
+        let mut candidate_requests = per_minute(now, 10, 100.0);
+        let mut candidate_errors: Series = (3..=10)
+            .rev()
+            .map(|ago| (now - MINUTE * ago, 50.0))
+            .collect();
+        candidate_errors.extend(per_minute(now, 2, 0.0));
+        candidate_requests.sort_by_key(|point| point.0);
+        let series = vec![
+            candidate_requests,
+            candidate_errors,
             per_minute(now, 10, 900.0),
             per_minute(now, 10, 9.0),
         ];
-        let result = judge(&gate(), &comparison(), &young, now, 10);
+        let result = judge(&gate(), &comparison(), &series, now, at(10, Some(2)));
+        assert_eq!(result.outcome, GateOutcome::Pass, "{result:?}");
+        assert_eq!(
+            result.comparison[0].candidate_samples, 200,
+            "two production minutes"
+        );
+        // Production began half way through a minute: that minute also held test requests.
+        let mid_minute = GateContext {
+            candidate_weight: 10,
+            production_for: Some(Duration::from_secs(150)),
+        };
+        let partial = judge(&gate(), &comparison(), &series, now, mid_minute);
+        assert_eq!(
+            partial.comparison[0].candidate_samples, 200,
+            "the minute production began is left out"
+        );
+    }
+
+    #[test]
+    fn too_few_requests_pass_within_the_warm_up_and_fail_after_it() {
+        let now = now();
+        let young = vec![
+            per_minute(now, 10, 10.0),
+            per_minute(now, 10, 1.0),
+            per_minute(now, 10, 900.0),
+            per_minute(now, 10, 9.0),
+        ];
+        let result = judge(&gate(), &comparison(), &young, now, at(10, Some(3)));
         assert_eq!(result.outcome, GateOutcome::Pass, "{result:?}");
         assert!(result
             .note
@@ -365,40 +423,43 @@ mod tests {
             per_minute(now, 20, 900.0),
             per_minute(now, 20, 9.0),
         ];
-        let result = judge(&gate(), &comparison(), &old, now, 10);
+        let result = judge(&gate(), &comparison(), &old, now, at(10, Some(20)));
         let GateOutcome::Fail(reason) = &result.outcome else {
             panic!("{result:?}")
         };
         assert!(
-            reason.contains("still not enough data 20m after the candidate's first request"),
+            reason.contains("still not enough data after 20m of production traffic"),
             "{reason}"
         );
         assert!(
             reason.contains("needs at least 100 requests on each side"),
             "{reason}"
         );
+        // A candidate the metrics never show a request for is not proven either.
+        let silent = vec![
+            Vec::new(),
+            Vec::new(),
+            per_minute(now, 20, 900.0),
+            per_minute(now, 20, 0.0),
+        ];
+        let result = judge(&gate(), &comparison(), &silent, now, at(10, Some(20)));
+        assert!(matches!(result.outcome, GateOutcome::Fail(_)), "{result:?}");
     }
 
     #[test]
-    fn before_production_traffic_or_any_request_it_waits() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    fn before_production_traffic_and_at_all_of_it_there_is_nothing_to_compare() {
+        let now = now();
         let worse = vec![
             per_minute(now, 10, 100.0),
             per_minute(now, 10, 50.0),
             per_minute(now, 10, 900.0),
             per_minute(now, 10, 0.0),
         ];
-        let result = judge(&gate(), &comparison(), &worse, now, 0);
+        let result = judge(&gate(), &comparison(), &worse, now, at(0, None));
         assert_eq!(result.outcome, GateOutcome::Pass);
         assert!(result.note.unwrap().contains("no production traffic yet"));
-        let silent = vec![
-            Vec::new(),
-            Vec::new(),
-            per_minute(now, 10, 900.0),
-            per_minute(now, 10, 0.0),
-        ];
-        let result = judge(&gate(), &comparison(), &silent, now, 10);
+        let result = judge(&gate(), &comparison(), &worse, now, at(100, Some(30)));
         assert_eq!(result.outcome, GateOutcome::Pass);
-        assert!(result.note.unwrap().contains("has served no requests"));
+        assert!(result.note.unwrap().contains("has none to compare with"));
     }
 }

@@ -50,6 +50,9 @@ pub trait GateChecker {
 pub struct GateContext {
     /// The candidate's share of production traffic, in percent.
     pub candidate_weight: u8,
+    /// How long the candidate has had production traffic in this run (from its first step, or
+    /// from the start of a run that found it with some); `None` before any.
+    pub production_for: Option<std::time::Duration>,
 }
 
 /// The results of one round of gate checks. An app without gates gives an empty report, which

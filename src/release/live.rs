@@ -8,6 +8,7 @@
 use std::time::{Duration, SystemTime};
 
 use super::discovery::{self, DiscoveryError, ReleaseStack};
+use super::marks::{self, MarkError};
 use super::retention::ReleaseFacts;
 use super::tags::Role;
 use crate::aws::cloudformation::{CloudFormation, StackFacts};
@@ -51,12 +52,7 @@ impl ObservedRelease {
         if self.role != Role::Failed {
             return None;
         }
-        Some(
-            self.stack
-                .tag(FAILED_AT)
-                .and_then(|text| humantime::parse_rfc3339(text).ok())
-                .unwrap_or(self.tags.created),
-        )
+        Some(self.tags.failed_at.unwrap_or(self.tags.created))
     }
 
     /// Why the release needs a look, if it does: the attention tag, else the failure reason.
@@ -256,6 +252,8 @@ pub enum LiveError {
     Discovery(#[from] DiscoveryError),
     #[error(transparent)]
     Baseline(#[from] BaselineError),
+    #[error(transparent)]
+    Marks(#[from] MarkError),
 }
 
 impl Diagnostic for LiveError {
@@ -263,6 +261,7 @@ impl Diagnostic for LiveError {
         match self {
             LiveError::Discovery(error) => error.exit(),
             LiveError::Baseline(_) => Exit::Error,
+            LiveError::Marks(error) => error.exit(),
         }
     }
 
@@ -270,6 +269,7 @@ impl Diagnostic for LiveError {
         match self {
             LiveError::Discovery(error) => error.hint(),
             LiveError::Baseline(error) => error.hint(),
+            LiveError::Marks(error) => error.hint(),
         }
     }
 }
@@ -279,7 +279,13 @@ impl Diagnostic for LiveError {
 /// show, and the commands that change traffic refuse on their own.
 pub async fn observe_app(ctx: &AwsContext, spec: &AppSpec) -> Result<AppReleases, LiveError> {
     let stacks = CloudFormation::new(ctx);
-    let account = discovery::account_releases(&stacks, &spec.name).await?;
+    let mut account = discovery::account_releases(&stacks, &spec.name).await?;
+    let marks = marks::read_all(&Ssm::new(ctx), &spec.name).await?;
+    for release in &mut account.app {
+        if let Some(mark) = marks.get(&release.stack.name) {
+            release.tags.apply_mark(mark);
+        }
+    }
     let (own, other_baselines): (Vec<_>, Vec<_>) =
         route::baseline::read_all(&Ssm::new(ctx), &spec.name)
             .await?

@@ -2,8 +2,10 @@
 
 pub mod aws_sources;
 pub mod discovery;
+pub mod history;
 pub mod live;
 pub mod lock;
+pub mod marks;
 pub mod naming;
 pub mod params;
 pub mod resolved;

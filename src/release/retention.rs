@@ -96,6 +96,8 @@ pub enum KeepReason {
         place: u32,
         keep: u32,
     },
+    /// Held on its test route (`deploy --hold`), waiting for `promote` or `abort`.
+    Held,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -187,6 +189,7 @@ impl fmt::Display for KeepReason {
             KeepReason::ForRollback { place, keep } => {
                 write!(f, "kept for rollback ({place} of keep = {keep})")
             }
+            KeepReason::Held => f.write_str("held on its test route (promote or abort it)"),
         }
     }
 }

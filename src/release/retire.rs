@@ -18,13 +18,12 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use super::live::{observe_app, AppReleases, LiveError};
-use super::retention::{plan_retirement, RetentionPolicy, RetirementPlan};
-use super::tags::{ATTENTION, ROLE};
+use super::marks::{self, MarkError, MarkStore};
+use super::retention::{plan_retirement, KeepReason, Kept, RetentionPolicy, RetirementPlan};
 use super::Role;
 use crate::aws::cloudformation::{CloudFormation, StackApi, StackEvent, StackFacts};
 use crate::aws::elbv2::{AlbRoute, Elbv2, LoadBalancerApi};
 use crate::aws::ssm::Ssm;
-use crate::aws::stack_lifecycle::{StackLifecycle, StackLifecycleApi, TagUpdate};
 use crate::aws::{AwsContext, AwsError};
 use crate::deploy::wait::{Operation, Outcome, StackWatch, WaitDisplay, WaitError};
 use crate::error::{Diagnostic, Exit};
@@ -67,7 +66,7 @@ pub enum RetireOutcome {
         /// `logical id (type): reason` of every resource CloudFormation could not delete.
         resources: Vec<String>,
         /// `None` when the attention tag was written; otherwise why it could not be.
-        attention_tag_error: Option<String>,
+        attention_mark_error: Option<String>,
     },
     /// An AWS call failed before or during the deletion.
     Error { stack: String, reason: String },
@@ -131,17 +130,17 @@ impl RetireOutcome {
                 status,
                 reason,
                 resources,
-                attention_tag_error,
+                attention_mark_error,
             } => {
                 let mut text = format!("could not retire {stack}: {status}: {reason}");
                 for resource in resources {
                     text.push_str(&format!("\n    {resource}"));
                 }
-                match attention_tag_error {
-                    None => text.push_str(&format!("\n    tagged {ATTENTION} for an operator")),
-                    Some(error) => {
-                        text.push_str(&format!("\n    could not tag it {ATTENTION}: {error}"))
-                    }
+                match attention_mark_error {
+                    None => text.push_str("\n    marked for an operator's attention (`cutover status` shows it)"),
+                    Some(error) => text.push_str(&format!(
+                        "\n    could not mark it for an operator's attention: {error}"
+                    )),
                 }
                 text
             }
@@ -239,6 +238,12 @@ pub enum RetireError {
         #[source]
         source: Option<RouterError>,
     },
+    #[error("could not read the hold of app {app}")]
+    Hold {
+        app: String,
+        #[source]
+        source: route::hold::HoldError,
+    },
 }
 
 impl Diagnostic for RetireError {
@@ -247,6 +252,7 @@ impl Diagnostic for RetireError {
             RetireError::Live(error) => error.exit(),
             RetireError::Route(error) => error.exit(),
             RetireError::RouterUnreadable { .. } => Exit::Error,
+            RetireError::Hold { source, .. } => source.exit(),
         }
     }
 
@@ -257,6 +263,7 @@ impl Diagnostic for RetireError {
             RetireError::RouterUnreadable { source, .. } => {
                 source.as_ref().and_then(|source| source.hint())
             }
+            RetireError::Hold { source, .. } => source.hint(),
         }
     }
 }
@@ -283,13 +290,26 @@ pub async fn apply_retention_to(
     options: &RetireOptions,
     display: &mut dyn WaitDisplay,
 ) -> Result<RetirementReport, RetireError> {
-    let (Some(facts), Some(router)) = (app.retention_facts(), app.router.as_ref()) else {
+    let (Some(mut facts), Some(router)) = (app.retention_facts(), app.router.as_ref()) else {
         return Err(RetireError::RouterUnreadable {
             app: app.app.clone(),
             source: app.router_error,
         });
     };
     app.check_own_route()?;
+    // A held release is neither a candidate retention may take nor a rollback place: it waits
+    // for `promote` or `abort`.
+    let held = route::hold::read(&Ssm::new(ctx), &spec.name)
+        .await
+        .map_err(|source| RetireError::Hold {
+            app: spec.name.clone(),
+            source,
+        })?
+        .map(|held| held.candidate)
+        .filter(|held| facts.iter().any(|fact| fact.stack_name == *held));
+    if let Some(held) = &held {
+        facts.retain(|fact| fact.stack_name != *held);
+    }
     let policy = RetentionPolicy::new(spec.retention.keep, spec.retention.retire_after);
     let now = SystemTime::now();
     let mut rollback_target = options.rollback_target.clone();
@@ -308,6 +328,15 @@ pub async fn apply_retention_to(
                 plan = plan_retirement(&facts, &policy, now, rollback_target.as_deref());
             }
         }
+    }
+    if let Some(held) = held {
+        plan.keep.insert(
+            0,
+            Kept {
+                stack_name: held,
+                why: KeepReason::Held,
+            },
+        );
     }
     let mut report = RetirementReport {
         app: app.app.clone(),
@@ -328,7 +357,7 @@ pub async fn apply_retention_to(
         .collect();
     let context = Retirement {
         stacks: &CloudFormation::new(ctx),
-        lifecycle: &StackLifecycle::new(ctx),
+        marks: &Ssm::new(ctx),
         router,
         spec,
         other_routes: &OtherRules::of(ctx, spec, router),
@@ -421,19 +450,19 @@ impl Cleared {
     }
 }
 
-struct Retirement<'a, A, L, R, O, B> {
+struct Retirement<'a, A, M, R, O, B> {
     stacks: &'a A,
-    lifecycle: &'a L,
+    marks: &'a M,
     router: &'a R,
     spec: &'a AppSpec,
     other_routes: &'a O,
     baselines: &'a B,
 }
 
-impl<A, L, R, O, B> Retirement<'_, A, L, R, O, B>
+impl<A, M, R, O, B> Retirement<'_, A, M, R, O, B>
 where
     A: StackApi,
-    L: StackLifecycleApi,
+    M: MarkStore,
     R: TrafficRouter + Sync,
     O: OtherRoutes,
     B: BaselineStore,
@@ -729,15 +758,28 @@ where
         deletion_events.finish();
         match waited {
             // The wait ends successfully only on DELETE_COMPLETE (by id) or a stack gone.
-            Ok(Outcome::Succeeded(_)) => RetireOutcome::Deleted {
-                stack: name,
-                unrouted,
-                retained,
-            },
+            Ok(Outcome::Succeeded(_)) => {
+                // Remembered for `history`: the stack is gone, its mark stays.
+                let recorded = marks::update(self.marks, &self.spec.name, &name, |mark| {
+                    mark.retired_at = Some(marks::now());
+                    mark.retained = retained.clone();
+                    mark.role = None;
+                    mark.attention = None;
+                })
+                .await;
+                if let Err(error) = recorded {
+                    warnings.push(error_line(&error));
+                }
+                RetireOutcome::Deleted {
+                    stack: name,
+                    unrouted,
+                    retained,
+                }
+            }
             Ok(Outcome::Failed(failure)) => {
                 let resources = self.failed_resources(&stack.id).await;
                 let reason = failure.explanation();
-                let attention_tag_error = self
+                let attention_mark_error = self
                     .mark_for_attention(stack, &reason)
                     .await
                     .err()
@@ -747,7 +789,7 @@ where
                     status: failure.stack.status.clone(),
                     reason,
                     resources,
-                    attention_tag_error,
+                    attention_mark_error,
                 }
             }
             Err(error @ WaitError::TimedOut { .. }) => {
@@ -790,16 +832,16 @@ where
         }
     }
 
-    async fn mark_for_attention(&self, stack: &StackFacts, reason: &str) -> Result<(), AwsError> {
-        let update = tag_update(
-            stack,
-            self.spec,
-            &[
-                (ROLE, Role::Retiring.as_str().to_string()),
-                (ATTENTION, reason.to_string()),
-            ],
-        );
-        self.lifecycle.update_tags(&update).await
+    /// Records (beside the lock, not on the stack) that the release is being retired and why
+    /// it needs a look.
+    async fn mark_for_attention(&self, stack: &StackFacts, reason: &str) -> Result<(), MarkError> {
+        marks::update(
+            self.marks,
+            &self.spec.name,
+            &stack.name,
+            marks::retiring(reason),
+        )
+        .await
     }
 }
 
@@ -824,48 +866,6 @@ impl WaitDisplay for EventsSince<'_> {
     fn finish(&mut self) {
         self.inner.finish();
     }
-}
-
-/// The stack's whole tag list with `changes` applied (values cut to the tag limit), as an
-/// UpdateStack that keeps the template and every parameter.
-pub fn tag_update(stack: &StackFacts, spec: &AppSpec, changes: &[(&str, String)]) -> TagUpdate {
-    TagUpdate {
-        stack: stack.id.clone(),
-        parameter_names: stack
-            .parameters
-            .iter()
-            .map(|(name, _)| name.clone())
-            .collect(),
-        capabilities: spec
-            .stack
-            .capabilities
-            .iter()
-            .map(|capability| capability.as_str().to_string())
-            .collect(),
-        tags: retagged(&stack.tags, changes),
-    }
-}
-
-fn retagged(tags: &[(String, String)], changes: &[(&str, String)]) -> Vec<(String, String)> {
-    let mut tags: Vec<(String, String)> = tags
-        .iter()
-        .filter(|(key, _)| !changes.iter().any(|(changed, _)| changed == key))
-        .cloned()
-        .collect();
-    for (key, value) in changes {
-        tags.push((key.to_string(), cut_to_tag_limit(value)));
-    }
-    tags
-}
-
-fn cut_to_tag_limit(value: &str) -> String {
-    let limit = super::tags::MAX_VALUE_LEN;
-    if value.chars().count() <= limit {
-        return value.to_string();
-    }
-    let mut cut: String = value.chars().take(limit - 1).collect();
-    cut.push('…');
-    cut
 }
 
 /// The error and its causes on one line, for reports and warnings that do not stop the run.

@@ -8,24 +8,6 @@ fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 #[test]
-fn retagging_keeps_other_tags_replaces_changed_ones_and_cuts_long_values() {
-    let tags = pairs(&[
-        ("team", "storefront"),
-        ("cutover:app", "web"),
-        ("cutover:role", "live"),
-        ("cutover:attention", "old"),
-    ]);
-    let long = "x".repeat(400);
-    let new = retagged(&tags, &[(ROLE, "retiring".into()), (ATTENTION, long)]);
-    assert_eq!(new[0], ("team".into(), "storefront".into()));
-    assert_eq!(new[1], ("cutover:app".into(), "web".into()));
-    assert_eq!(new[2], (ROLE.into(), "retiring".into()));
-    assert_eq!(new[3].0, ATTENTION);
-    assert_eq!(new[3].1.chars().count(), super::super::tags::MAX_VALUE_LEN);
-    assert_eq!(new.len(), 4);
-}
-
-#[test]
 fn report_exit_is_1_when_something_was_not_retired() {
     let mut report = RetirementReport {
         app: "web".into(),
@@ -45,14 +27,14 @@ fn report_exit_is_1_when_something_was_not_retired() {
         status: "DELETE_FAILED".into(),
         reason: "Bucket (AWS::S3::Bucket) DELETE_FAILED: not empty".into(),
         resources: vec!["Bucket (AWS::S3::Bucket): not empty".into()],
-        attention_tag_error: None,
+        attention_mark_error: None,
     });
     assert_eq!(report.exit(), Exit::Changes);
     let text = report.render_text();
     assert!(text.contains("retired web-r1: taken out of the router, stack deleted"));
     assert!(text.contains("could not retire web-r2: DELETE_FAILED"));
     assert!(text.contains("    Bucket (AWS::S3::Bucket): not empty"));
-    assert!(text.contains("tagged cutover:attention"));
+    assert!(text.contains("marked for an operator's attention"));
 }
 
 mod steps {
@@ -64,7 +46,6 @@ mod steps {
     use super::super::*;
     use super::pairs;
     use crate::aws::cloudformation::{CreateStackRequest, StackResourceFacts};
-    use crate::aws::stack_lifecycle::DeletedStack;
     use crate::aws::AwsErrorKind;
     use crate::deploy::wait::WaitDisplay;
     use crate::release::discovery::releases_of;
@@ -188,33 +169,29 @@ mod steps {
         }
     }
 
-    struct FakeLifecycle {
+    /// Marks as the log sees them: `mark <stack> attention=<reason>` for each attention mark,
+    /// `mark <stack> retired` for each retirement.
+    struct FakeMarks {
         log: Log,
     }
 
-    impl StackLifecycleApi for FakeLifecycle {
-        async fn deleted_stacks(&self, _: &str) -> Result<Vec<DeletedStack>, AwsError> {
-            unreachable!("retirement looks up no deleted stack")
+    impl MarkStore for FakeMarks {
+        async fn read_marks(&self, _: &str) -> Result<Vec<(String, String)>, AwsError> {
+            Ok(Vec::new())
         }
 
-        async fn tag_values(
-            &self,
-            _: &str,
-        ) -> Result<std::collections::BTreeSet<String>, AwsError> {
-            unreachable!("retirement lists no apps")
+        async fn read_mark(&self, _: &str, _: &str) -> Result<Option<String>, AwsError> {
+            Ok(None)
         }
 
-        async fn update_tags(&self, update: &TagUpdate) -> Result<(), AwsError> {
-            let attention = update
-                .tags
-                .iter()
-                .find(|(key, _)| key == ATTENTION)
-                .map(|(_, value)| value.clone())
-                .unwrap_or_default();
-            self.log
-                .lock()
-                .unwrap()
-                .push(format!("tag {} attention={attention}", update.stack));
+        async fn write_mark(&self, _: &str, stack: &str, json: &str) -> Result<(), AwsError> {
+            let mark: crate::release::marks::Mark = serde_json::from_str(json).unwrap();
+            let line = match (&mark.attention, &mark.retired_at) {
+                (Some(attention), _) => format!("mark {stack} attention={attention}"),
+                (None, Some(_)) => format!("mark {stack} retired"),
+                (None, None) => format!("mark {stack}"),
+            };
+            self.log.lock().unwrap().push(line);
             Ok(())
         }
     }
@@ -326,7 +303,7 @@ mod steps {
 
     struct World {
         stacks: FakeStacks,
-        lifecycle: FakeLifecycle,
+        marks: FakeMarks,
         router: FakeRouter,
         other_routes: FakeOtherRoutes,
         baselines: FakeBaselines,
@@ -374,7 +351,7 @@ mod steps {
                 imports: Vec::new(),
                 log: log.clone(),
             },
-            lifecycle: FakeLifecycle { log: log.clone() },
+            marks: FakeMarks { log: log.clone() },
             router: FakeRouter {
                 weights: Mutex::new(weights),
                 refuse_writes,
@@ -391,7 +368,7 @@ mod steps {
         let spec = spec();
         let retirement = Retirement {
             stacks: &world.stacks,
-            lifecycle: &world.lifecycle,
+            marks: &world.marks,
             router: &world.router,
             spec: &spec,
             other_routes: &world.other_routes,
@@ -463,7 +440,7 @@ mod steps {
         );
         assert!(
             log.iter()
-                .any(|line| line.starts_with("tag id/web-r1 attention=other stacks import")),
+                .any(|line| line.starts_with("mark web-r1 attention=other stacks import")),
             "{log:?}"
         );
     }
@@ -538,7 +515,9 @@ mod steps {
             [
                 "route web-r2 0%, web-r3 100%",
                 "unprotect id/web-r1",
-                "delete web-r1"
+                "delete web-r1",
+                // Remembered for `history` after the stack is gone.
+                "mark web-r1 retired"
             ]
         );
         // Termination protection that cannot be lifted is a warning, not a failure.
@@ -592,7 +571,7 @@ mod steps {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn delete_failed_is_explained_and_tagged_for_attention() {
+    async fn delete_failed_is_explained_and_marked_for_attention() {
         let world = world(&[("web-r3", 100)], &["web-r2"], false);
         let (outcomes, _) = retire(&world, &["web-r2"]).await;
         let RetireOutcome::DeleteFailed {
@@ -600,7 +579,7 @@ mod steps {
             status,
             reason,
             resources,
-            attention_tag_error,
+            attention_mark_error,
         } = &outcomes[0]
         else {
             panic!("expected DeleteFailed: {outcomes:?}");
@@ -615,9 +594,9 @@ mod steps {
             resources,
             &["Logs (AWS::S3::Bucket): The bucket you tried to delete is not empty"]
         );
-        assert_eq!(attention_tag_error, &None);
+        assert_eq!(attention_mark_error, &None);
         let log = world.log.lock().unwrap();
         assert_eq!(log[0], "delete web-r2");
-        assert!(log[1].starts_with("tag id/web-r2 attention=Logs (AWS::S3::Bucket) DELETE_FAILED"));
+        assert!(log[1].starts_with("mark web-r2 attention=Logs (AWS::S3::Bucket) DELETE_FAILED"));
     }
 }

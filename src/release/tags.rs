@@ -25,6 +25,9 @@ pub const TOOL_VERSION: &str = "cutover:tool-version";
 pub const FAILED_REASON: &str = "cutover:failed-reason";
 /// Set when an operator must look at the stack (e.g. DELETE_FAILED), with the reason.
 pub const ATTENTION: &str = "cutover:attention";
+/// Who created the release stack: the caller identity (ARN) at deploy time. Written when the
+/// stack is created, never updated.
+pub const DEPLOYED_BY: &str = "cutover:deployed-by";
 
 /// CloudFormation's limits on stack tags.
 pub const MAX_TAGS: usize = 50;
@@ -162,6 +165,8 @@ pub struct ReleaseTags {
     pub tool_version: Option<String>,
     pub failed_reason: Option<String>,
     pub attention: Option<String>,
+    /// When it was marked failed (a mark, or the `cutover:failed-at` tag older versions wrote).
+    pub failed_at: Option<SystemTime>,
 }
 
 impl ReleaseTags {
@@ -181,6 +186,28 @@ impl ReleaseTags {
             tool_version: Some(env!("CARGO_PKG_VERSION").to_string()),
             failed_reason: None,
             attention: None,
+            failed_at: None,
+        }
+    }
+
+    /// What the release's mark says, over what its stack's tags said: marks are newer (the tags
+    /// were written when the stack was created, or by older versions that updated them).
+    pub fn apply_mark(&mut self, mark: &super::marks::Mark) {
+        if let Some(role) = mark.role {
+            self.role = Some(role.role());
+        }
+        if mark.failed_reason.is_some() {
+            self.failed_reason = mark.failed_reason.clone();
+        }
+        if mark.attention.is_some() {
+            self.attention = mark.attention.clone();
+        }
+        if let Some(at) = mark
+            .failed_at
+            .as_deref()
+            .and_then(|text| humantime::parse_rfc3339(text).ok())
+        {
+            self.failed_at = Some(at);
         }
     }
 
@@ -246,6 +273,9 @@ impl ReleaseTags {
             tool_version: optional(TOOL_VERSION),
             failed_reason: optional(FAILED_REASON),
             attention: optional(ATTENTION),
+            failed_at: tags
+                .get(super::live::FAILED_AT)
+                .and_then(|text| humantime::parse_rfc3339(text).ok()),
         }))
     }
 }

@@ -34,6 +34,14 @@ pub use target::{resolve_target, RetiredStack, Target};
 pub enum RollbackError {
     #[error(transparent)]
     Spec(#[from] SpecError),
+    #[error("{target} is held on its test route: a rollback does not skip its gates")]
+    TargetHeld { app: String, target: String },
+    #[error("could not read the hold of app {app}")]
+    Hold {
+        app: String,
+        #[source]
+        source: crate::route::hold::HoldError,
+    },
     #[error("could not connect to AWS")]
     Connect(#[source] AwsError),
     #[error(transparent)]
@@ -160,6 +168,10 @@ impl Diagnostic for RollbackError {
             RollbackError::Cutover(error) => error.hint(),
             RollbackError::Rebuild(error) => error.hint(),
             RollbackError::Route(error) => error.hint(),
+            RollbackError::TargetHeld { app, .. } => Some(format!(
+                "`cutover promote {app}` moves traffic to it behind its gates; `cutover abort {app}` gives it up"
+            )),
+            RollbackError::Hold { source, .. } => source.hint(),
             RollbackError::BaselineUnready { .. } => Some(
                 "the baseline is not cutover's: bring it back (register healthy targets, start the instance), or pass --force to move the traffic anyway".into(),
             ),

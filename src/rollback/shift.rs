@@ -1,23 +1,20 @@
 //! Moving the traffic to the rollback target, and marking the release rolled away from.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use serde::Serialize;
 
 use super::RollbackError;
 use crate::aws::cloudformation::{CloudFormation, StackFacts};
-use crate::aws::stack_lifecycle::StackLifecycleApi;
-use crate::aws::{AwsContext, AwsErrorKind};
+use crate::aws::AwsContext;
 use crate::cutover::{
     AbortSignal, Controller, CutoverOutcome, Plan, Releases, RetryPolicy, Strategy,
 };
 use crate::deploy::handover::CloudFormationWatch;
 use crate::gates::build_gates;
 use crate::output::{CutoverPrinter, OutputSettings};
-use crate::release::live::FAILED_AT;
-use crate::release::retire::{error_line, tag_update};
-use crate::release::tags::{FAILED_REASON, ROLE};
-use crate::release::Role;
+use crate::release::marks::{self, MarkStore};
+use crate::release::retire::error_line;
 use crate::router::{AnyRouter, TrafficRouter, Weights};
 use crate::spec::AppSpec;
 
@@ -97,41 +94,42 @@ pub async fn shift_traffic(
     })
 }
 
-/// Tags each release rolled away from as failed (role, reason, time), so status shows it and
-/// retention keeps it for inspection before retiring it. Returns one warning per release that
-/// could not be marked; the rollback itself stands either way.
+/// Marks each release rolled away from as failed (role, reason, time), so status shows it and
+/// retention keeps it for inspection before retiring it, and the target as having taken the
+/// traffic (for `history`). Marks are kept beside the lock (SSM), not on the stacks. Returns one
+/// warning per release that could not be marked; the rollback itself stands either way.
 pub async fn mark_rolled_away(
-    lifecycle: &impl StackLifecycleApi,
+    store: &impl MarkStore,
     spec: &AppSpec,
     releases: &[&StackFacts],
     target: &str,
 ) -> Vec<String> {
-    let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let mut warnings = Vec::new();
+    let reason = format!("rolled back to {target}");
     for stack in releases {
-        let update = tag_update(
-            stack,
-            spec,
-            &[
-                (ROLE, Role::Failed.as_str().to_string()),
-                (FAILED_REASON, format!("rolled back to {target}")),
-                (FAILED_AT, now.clone()),
-            ],
-        );
-        if let Err(error) = lifecycle.update_tags(&update).await {
-            let refused_tag_only = matches!(&error.kind, AwsErrorKind::Rejected { message, .. }
-                if message.contains("No updates are to be performed"));
-            let mut warning = format!(
+        let marked = marks::update(
+            store,
+            &spec.name,
+            &stack.name,
+            marks::failed(&reason, marks::Ending::RolledBackFrom),
+        )
+        .await;
+        if let Err(error) = marked {
+            warnings.push(format!(
                 "could not mark {} as rolled away from: {}",
                 stack.name,
                 error_line(&error)
-            );
-            if refused_tag_only {
-                warning.push_str(
-                    " (this endpoint refuses a tag-only stack update, as moto does for stacks with parameters); `cutover status` shows it without traffic instead of failed",
-                );
-            }
-            warnings.push(warning);
+            ));
+        }
+    }
+    if target != crate::router::BASELINE {
+        let took = marks::update(store, &spec.name, target, |mark| {
+            mark.took_traffic_at = Some(marks::now());
+            mark.lost_traffic_at = None;
+        })
+        .await;
+        if let Err(error) = took {
+            warnings.push(error_line(&error));
         }
     }
     warnings

@@ -12,14 +12,20 @@
 //!   takes, which are the requests the default action gets;
 //! - `priority` in the spec: that one, which must be free.
 //!
-//! Its identity: a rule of the listener with an `http-header` condition on the spec's header
-//! whose forward action only lists the app's target groups. That is how a run after a crash, a
-//! `promote` or an `abort` finds it without a record of its ARN.
+//! Its identity: a rule of the listener with an `http-header` condition on the spec's header,
+//! tagged `cutover:app = <app>` (and `cutover:test-route = <release stack>`) when it was made.
+//! That is how a run after a crash, a `promote` or an `abort` finds it, even when the release's
+//! stack is gone. (A rule without tags whose forward action lists only the app's target groups is
+//! taken as the app's too.)
 
 use crate::aws::elbv2::AlbRoute;
 use crate::aws::listener_rules::{Condition, ListenerRule};
 use crate::error::{Diagnostic, Exit};
 use crate::spec::TestTrafficSpec;
+
+/// The tags that mark a test rule as the app's, and for which release stack.
+pub const APP_TAG: &str = "cutover:app";
+pub const STACK_TAG: &str = "cutover:test-route";
 
 /// ALB's highest rule priority, and its limit of condition values per rule (Elastic Load
 /// Balancing User Guide, "Listener rules").
@@ -54,12 +60,26 @@ pub enum TestRouteError {
         listener: String,
         taken_by: Option<String>,
     },
-    #[error("listener {listener} has no free rule priority for the test rule")]
+    #[error("listener {listener} has a rule at the last priority ({MAX_PRIORITY}): no place after every other rule for the test rule")]
     ListenerFull { listener: String },
     #[error("the app's rule {rule} is not on listener {listener}")]
     AppRuleMissing { rule: String, listener: String },
     #[error("the app's rule matches {count} condition values; with the test header that is over ALB's {MAX_CONDITION_VALUES} per rule")]
     TooManyConditions { count: usize },
+    #[error("[router.test_traffic] priority {priority} is not just above the app's rule (priority {app_priority}): {why}")]
+    NotJustAbove {
+        priority: u32,
+        app_priority: u32,
+        why: String,
+    },
+    #[error("[router.test_traffic] priority {priority} would be evaluated before rule {rule} (priority {before}): the test rule must come after every other rule of a default-action app")]
+    NotLast {
+        priority: u32,
+        rule: String,
+        before: u32,
+    },
+    #[error("the app's rule already matches the header {header}: the test header would make it match nothing")]
+    HeaderInUse { header: String },
 }
 
 impl Diagnostic for TestRouteError {
@@ -73,6 +93,12 @@ impl Diagnostic for TestRouteError {
                 "give a free priority evaluated before the app's rule as `priority` under [router.test_traffic], or free the one just above the app's rule".into(),
             ),
             TestRouteError::AppRuleMissing { .. } => Some("check router.rule in the spec".into()),
+            TestRouteError::NotJustAbove { .. } | TestRouteError::NotLast { .. } => Some(
+                "leave `priority` out to let cutover place the rule, or give one with no other rule between it and the app's".into(),
+            ),
+            TestRouteError::HeaderInUse { .. } => Some(
+                "give [router.test_traffic] a header the app's rule does not match on".into(),
+            ),
             TestRouteError::TooManyConditions { .. } => Some(
                 "route the app through a rule with fewer condition values, or leave test_traffic out".into(),
             ),
@@ -81,24 +107,33 @@ impl Diagnostic for TestRouteError {
 }
 
 /// The app's test rules among `rules`: an `http-header` condition on `header` (names compare
-/// without case, as ALB does) and a forward action that lists only groups of `app_groups`.
+/// without case, as ALB does), and either the `cutover:app` tag naming `app`, or no such tag and a
+/// forward action that lists only groups of `app_groups`.
 pub fn test_rules<'a>(
     rules: &'a [ListenerRule],
     header: &str,
+    app: &str,
     app_groups: &[&str],
 ) -> Vec<&'a ListenerRule> {
     rules
         .iter()
         .filter(|rule| {
-            rule.conditions.iter().any(|condition| {
+            let has_header = rule.conditions.iter().any(|condition| {
                 condition
                     .header()
                     .is_some_and(|(name, _)| name.eq_ignore_ascii_case(header))
-            }) && !rule.target_groups.is_empty()
-                && rule
-                    .target_groups
-                    .iter()
-                    .all(|group| app_groups.contains(&group.as_str()))
+            });
+            let ours = match rule.tag(APP_TAG) {
+                Some(owner) => owner == app,
+                None => {
+                    !rule.target_groups.is_empty()
+                        && rule
+                            .target_groups
+                            .iter()
+                            .all(|group| app_groups.contains(&group.as_str()))
+                }
+            };
+            has_header && ours
         })
         .collect()
 }
@@ -122,7 +157,7 @@ pub fn plan(
         .filter(|rule| !replaced.iter().any(|own| own.arn == rule.arn))
         .collect();
     let taken_by = |priority: u32| others.iter().find(|rule| rule.priority == priority);
-    let (app_conditions, default_priority) = match route {
+    let (app_conditions, priority) = match route {
         AlbRoute::Rule { rule_arn } => {
             let app_rule = others
                 .iter()
@@ -131,45 +166,89 @@ pub fn plan(
                     rule: rule_arn.clone(),
                     listener: listener.to_string(),
                 })?;
-            let above = app_rule.priority.checked_sub(1).filter(|&p| p >= 1);
-            let free_above = above.filter(|&p| taken_by(p).is_none());
-            let chosen = match (spec.priority, free_above) {
-                (Some(_), _) => None,
-                (None, Some(priority)) => Some(priority),
-                (None, None) => {
-                    return Err(TestRouteError::NoRoomAbove {
-                        app_priority: app_rule.priority,
-                        listener: listener.to_string(),
-                        taken_by: above.and_then(taken_by).map(|rule| rule.arn.clone()),
-                    })
+            let app_priority = app_rule.priority;
+            let priority = match spec.priority {
+                // Just above: lower than the app's rule, with no other rule in between (one there
+                // would lose the header-carrying requests it takes today).
+                Some(priority) => {
+                    if let Some(rule) = taken_by(priority) {
+                        return Err(TestRouteError::PriorityTaken {
+                            priority,
+                            listener: listener.to_string(),
+                            rule: rule.arn.clone(),
+                        });
+                    }
+                    if priority >= app_priority {
+                        return Err(TestRouteError::NotJustAbove {
+                            priority,
+                            app_priority,
+                            why: "the app's rule would be evaluated first and take every request"
+                                .into(),
+                        });
+                    }
+                    if let Some(between) = others
+                        .iter()
+                        .find(|rule| rule.priority > priority && rule.priority < app_priority)
+                    {
+                        return Err(TestRouteError::NotJustAbove {
+                            priority,
+                            app_priority,
+                            why: format!(
+                                "rule {} (priority {}) lies between them",
+                                between.arn, between.priority
+                            ),
+                        });
+                    }
+                    priority
+                }
+                None => {
+                    let above = app_priority.checked_sub(1).filter(|&p| p >= 1);
+                    match above.filter(|&p| taken_by(p).is_none()) {
+                        Some(priority) => priority,
+                        None => {
+                            return Err(TestRouteError::NoRoomAbove {
+                                app_priority,
+                                listener: listener.to_string(),
+                                taken_by: above.and_then(taken_by).map(|rule| rule.arn.clone()),
+                            })
+                        }
+                    }
                 }
             };
-            (app_rule.conditions.clone(), chosen)
+            if let Some((name, _)) = app_rule
+                .conditions
+                .iter()
+                .filter_map(Condition::header)
+                .find(|(name, _)| name.eq_ignore_ascii_case(&spec.header))
+            {
+                return Err(TestRouteError::HeaderInUse {
+                    header: name.to_string(),
+                });
+            }
+            (app_rule.conditions.clone(), priority)
         }
         AlbRoute::DefaultAction { .. } => {
-            let last_free = (1..=MAX_PRIORITY).rev().find(|&p| taken_by(p).is_none());
-            match (spec.priority, last_free) {
-                (None, None) => {
+            // After every other rule: the test rule sees only what would reach the default action.
+            let last = others.iter().max_by_key(|rule| rule.priority);
+            let priority = match (spec.priority, last) {
+                (Some(priority), Some(last)) if priority <= last.priority => {
+                    return Err(TestRouteError::NotLast {
+                        priority,
+                        rule: last.arn.clone(),
+                        before: last.priority,
+                    })
+                }
+                (Some(priority), _) => priority,
+                (None, None) => MAX_PRIORITY,
+                (None, Some(last)) if last.priority < MAX_PRIORITY => MAX_PRIORITY,
+                (None, Some(_)) => {
                     return Err(TestRouteError::ListenerFull {
                         listener: listener.to_string(),
                     })
                 }
-                (_, chosen) => (Vec::new(), chosen),
-            }
+            };
+            (Vec::new(), priority)
         }
-    };
-    let priority = match spec.priority {
-        Some(priority) => {
-            if let Some(rule) = taken_by(priority) {
-                return Err(TestRouteError::PriorityTaken {
-                    priority,
-                    listener: listener.to_string(),
-                    rule: rule.arn.clone(),
-                });
-            }
-            priority
-        }
-        None => default_priority.expect("chosen above when the spec gives none"),
     };
     let count: usize = app_conditions.iter().map(Condition::value_count).sum();
     if count + 1 > MAX_CONDITION_VALUES {
@@ -208,6 +287,7 @@ mod tests {
             priority,
             conditions,
             target_groups: groups.iter().map(|group| group.to_string()).collect(),
+            tags: Vec::new(),
         }
     }
 
@@ -229,13 +309,25 @@ mod tests {
         ]
     }
 
+    fn shop_route() -> AlbRoute {
+        AlbRoute::Rule {
+            rule_arn: "arn:rule/shop".into(),
+        }
+    }
+
     #[test]
     fn an_app_rule_gets_its_test_rule_just_above_with_its_conditions_and_the_header() {
         let rules = world();
-        let route = AlbRoute::Rule {
-            rule_arn: "arn:rule/shop".into(),
-        };
-        let planned = plan(&spec(None), LISTENER, &route, &rules, &[], CANDIDATE, "r2").unwrap();
+        let planned = plan(
+            &spec(None),
+            LISTENER,
+            &shop_route(),
+            &rules,
+            &[],
+            CANDIDATE,
+            "r2",
+        )
+        .unwrap();
         assert_eq!(planned.priority, 9);
         let described: Vec<String> = planned.conditions.iter().map(Condition::describe).collect();
         assert_eq!(
@@ -246,21 +338,35 @@ mod tests {
     }
 
     #[test]
-    fn a_taken_slot_above_or_a_taken_spec_priority_is_bad_input() {
-        let mut rules = world();
-        rules.push(rule("arn:rule/other", 9, vec![], &["arn:tg/other"]));
-        let route = AlbRoute::Rule {
-            rule_arn: "arn:rule/shop".into(),
-        };
-        let error = plan(&spec(None), LISTENER, &route, &rules, &[], CANDIDATE, "r2").unwrap_err();
-        assert!(
-            error
-                .to_string()
-                .contains("priority 9 is taken by rule arn:rule/other"),
-            "{error}"
-        );
-        let error = plan(
-            &spec(Some(20)),
+    fn a_spec_priority_must_be_free_and_just_above_with_nothing_between() {
+        let rules = world();
+        let route = shop_route();
+        let chosen = plan(
+            &spec(Some(7)),
+            LISTENER,
+            &route,
+            &rules,
+            &[],
+            CANDIDATE,
+            "r2",
+        )
+        .unwrap();
+        assert_eq!(chosen.priority, 7);
+        // Taken, below the app's rule, or with api's rule (5) between it and the app's (10).
+        assert!(matches!(
+            plan(
+                &spec(Some(5)),
+                LISTENER,
+                &route,
+                &rules,
+                &[],
+                CANDIDATE,
+                "r2"
+            ),
+            Err(TestRouteError::PriorityTaken { priority: 5, .. })
+        ));
+        let below = plan(
+            &spec(Some(25)),
             LISTENER,
             &route,
             &rules,
@@ -270,10 +376,12 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            matches!(error, TestRouteError::PriorityTaken { priority: 20, .. }),
-            "{error}"
+            below
+                .to_string()
+                .contains("the app's rule would be evaluated first"),
+            "{below}"
         );
-        let chosen = plan(
+        let across = plan(
             &spec(Some(3)),
             LISTENER,
             &route,
@@ -282,10 +390,37 @@ mod tests {
             CANDIDATE,
             "r2",
         )
-        .unwrap();
-        assert_eq!(chosen.priority, 3);
+        .unwrap_err();
+        assert!(
+            across
+                .to_string()
+                .contains("rule arn:rule/api (priority 5) lies between them"),
+            "{across}"
+        );
+    }
+
+    #[test]
+    fn a_taken_slot_above_is_bad_input_and_an_own_old_test_rule_is_replaced() {
+        let mut rules = world();
+        rules.push(rule("arn:rule/other", 9, vec![], &["arn:tg/other"]));
+        let error = plan(
+            &spec(None),
+            LISTENER,
+            &shop_route(),
+            &rules,
+            &[],
+            CANDIDATE,
+            "r2",
+        )
+        .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("priority 9 is taken by rule arn:rule/other"),
+            "{error}"
+        );
         // The app's own old test rule at 9 is replaced, so its slot is free again.
-        let own = rule(
+        let mut own = rule(
             "arn:rule/test",
             9,
             vec![Condition::http_header("x-release", &["r1"])],
@@ -293,13 +428,13 @@ mod tests {
         );
         let mut with_own = world();
         with_own.push(own.clone());
-        let found = test_rules(&with_own, "X-Release", &[SHOP, CANDIDATE]);
+        let found = test_rules(&with_own, "X-Release", "shop", &[SHOP, CANDIDATE]);
         assert_eq!(found, [&own]);
         assert_eq!(
             plan(
                 &spec(None),
                 LISTENER,
-                &route,
+                &shop_route(),
                 &with_own,
                 &found,
                 CANDIDATE,
@@ -309,29 +444,101 @@ mod tests {
             .priority,
             9
         );
+        // Tagged as the app's, it is found even when its release (and target group) is gone.
+        own.tags = vec![
+            (APP_TAG.into(), "shop".into()),
+            (STACK_TAG.into(), "shop-r1".into()),
+        ];
+        own.target_groups = vec!["arn:tg/deleted".into()];
+        assert_eq!(
+            test_rules(
+                std::slice::from_ref(&own),
+                "X-Release",
+                "shop",
+                &[CANDIDATE]
+            ),
+            [&own]
+        );
+        assert!(test_rules(std::slice::from_ref(&own), "X-Release", "web", &[SHOP]).is_empty());
         // Priority 1 has nothing above it.
         let first = vec![rule("arn:rule/shop", 1, vec![], &[SHOP])];
         assert!(matches!(
-            plan(&spec(None), LISTENER, &route, &first, &[], CANDIDATE, "r2"),
+            plan(
+                &spec(None),
+                LISTENER,
+                &shop_route(),
+                &first,
+                &[],
+                CANDIDATE,
+                "r2"
+            ),
             Err(TestRouteError::NoRoomAbove { taken_by: None, .. })
         ));
     }
 
     #[test]
-    fn a_default_action_app_tests_at_the_last_free_priority_with_the_header_alone() {
-        let mut rules = world();
-        rules.push(rule("arn:rule/last", MAX_PRIORITY, vec![], &["arn:tg/x"]));
+    fn a_default_action_app_tests_after_every_other_rule() {
         let route = AlbRoute::DefaultAction {
             listener_arn: LISTENER.into(),
         };
-        let planned = plan(&spec(None), LISTENER, &route, &rules, &[], CANDIDATE, "r7").unwrap();
-        assert_eq!(planned.priority, MAX_PRIORITY - 1);
+        let planned = plan(
+            &spec(None),
+            LISTENER,
+            &route,
+            &world(),
+            &[],
+            CANDIDATE,
+            "r7",
+        )
+        .unwrap();
+        assert_eq!(planned.priority, MAX_PRIORITY);
         assert_eq!(planned.conditions.len(), 1);
         assert_eq!(planned.value, "r7");
+        let mut full = world();
+        full.push(rule("arn:rule/last", MAX_PRIORITY, vec![], &["arn:tg/x"]));
+        assert!(matches!(
+            plan(&spec(None), LISTENER, &route, &full, &[], CANDIDATE, "r7"),
+            Err(TestRouteError::ListenerFull { .. })
+        ));
+        let early = plan(
+            &spec(Some(15)),
+            LISTENER,
+            &route,
+            &world(),
+            &[],
+            CANDIDATE,
+            "r7",
+        )
+        .unwrap_err();
+        assert!(
+            matches!(early, TestRouteError::NotLast { before: 20, .. }),
+            "{early}"
+        );
+        assert_eq!(
+            plan(
+                &spec(Some(21)),
+                LISTENER,
+                &route,
+                &world(),
+                &[],
+                CANDIDATE,
+                "r7"
+            )
+            .unwrap()
+            .priority,
+            21
+        );
     }
 
     #[test]
     fn another_apps_header_rule_is_not_ours() {
+        let mut tagged = rule(
+            "arn:rule/tagged",
+            2,
+            vec![Condition::http_header("X-Release", &["r3"])],
+            &[SHOP],
+        );
+        tagged.tags = vec![(APP_TAG.into(), "api".into())];
         let rules = vec![
             rule(
                 "arn:rule/theirs",
@@ -345,12 +552,31 @@ mod tests {
                 vec![Condition::http_header("X-Release", &["r1"])],
                 &[SHOP, "arn:tg/api"],
             ),
+            tagged,
         ];
-        assert!(test_rules(&rules, "X-Release", &[SHOP, CANDIDATE]).is_empty());
+        assert!(test_rules(&rules, "X-Release", "shop", &[SHOP, CANDIDATE]).is_empty());
     }
 
     #[test]
-    fn five_condition_values_leave_no_room_for_the_header() {
+    fn an_app_rule_matching_the_header_already_or_with_five_values_is_bad_input() {
+        let same_header = vec![rule(
+            "arn:rule/shop",
+            10,
+            vec![Condition::http_header("x-release", &["stable"])],
+            &[SHOP],
+        )];
+        assert!(matches!(
+            plan(
+                &spec(None),
+                LISTENER,
+                &shop_route(),
+                &same_header,
+                &[],
+                CANDIDATE,
+                "r2"
+            ),
+            Err(TestRouteError::HeaderInUse { .. })
+        ));
         let crowded = vec![rule(
             "arn:rule/shop",
             10,
@@ -360,14 +586,11 @@ mod tests {
             ],
             &[SHOP],
         )];
-        let route = AlbRoute::Rule {
-            rule_arn: "arn:rule/shop".into(),
-        };
         assert_eq!(
             plan(
                 &spec(None),
                 LISTENER,
-                &route,
+                &shop_route(),
                 &crowded,
                 &[],
                 CANDIDATE,

@@ -22,10 +22,10 @@ use std::path::{Path, PathBuf};
 pub use error::{KeyPath, Location, Segment, SpecError};
 pub use names::{validate_app_name, validate_stack_name, MAX_APP_NAME, MAX_STACK_NAME};
 pub use types::{
-    AlbRouteSpec, AmiQuery, AppSpec, Capability, CheckSpec, CompareGate, CompareKind,
-    CompareMetric, GatesSpec, HttpGate, HttpTarget, IgnoreRule, RecordType, RetentionSpec,
-    RotationSpec, RouterSpec, StackSettings, StrategyKind, StrategySpec, TargetHealthGate,
-    TestTrafficSpec, ValueSource,
+    AlbRouteSpec, AmiQuery, AppSpec, AwsTarget, Capability, CheckSpec, CompareGate, CompareKind,
+    CompareMetric, GatesSpec, HttpGate, HttpTarget, IgnoreRule, NotifySpec, RecordType,
+    RetentionSpec, RotationSpec, RouterSpec, StackSettings, StrategyKind, StrategySpec,
+    TargetHealthGate, TestTrafficSpec, ValueSource, WebhookSpec,
 };
 
 use source_map::SourceMap;

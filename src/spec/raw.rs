@@ -31,6 +31,35 @@ pub(crate) struct RawSpec {
     pub rotation: RawRotation,
     #[serde(default)]
     pub check: RawCheck,
+    #[serde(default)]
+    pub aws: RawAws,
+    #[serde(default)]
+    pub notify: RawNotify,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAws {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub role_arn: Option<String>,
+    pub external_id: Option<String>,
+    pub session_name: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawNotify {
+    pub sns_topic: Option<RawValue>,
+    pub webhook: Option<RawWebhook>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawWebhook {
+    pub url: String,
+    pub header: Option<String>,
+    pub header_env: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

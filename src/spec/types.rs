@@ -31,6 +31,39 @@ pub struct AppSpec {
     pub rotation: RotationSpec,
     /// Findings of `cutover check` the app has decided to live with.
     pub check: CheckSpec,
+    /// `[aws]`: the account (by role) and region every call for this app goes to.
+    pub aws: AwsTarget,
+    /// `[notify]`: where deploy, rollback and retirement events are announced.
+    pub notify: NotifySpec,
+}
+
+/// `[aws]`: where the app lives. Unset fields fall back to the global options and the standard
+/// AWS configuration chain.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AwsTarget {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    /// Assumed with STS AssumeRole from the chain's credentials.
+    pub role_arn: Option<String>,
+    pub external_id: Option<String>,
+    /// Default `cutover-<app>`.
+    pub session_name: Option<String>,
+}
+
+/// `[notify]`: where events go.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NotifySpec {
+    /// An SNS topic ARN (usually from a base stack's output).
+    pub sns_topic: Option<ValueSource>,
+    pub webhook: Option<WebhookSpec>,
+}
+
+/// A webhook: JSON POSTed to `url`; `header` (e.g. `Authorization`) carries the value of the
+/// environment variable `header_env` (a token: never written in the spec, never printed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookSpec {
+    pub url: String,
+    pub header: Option<(String, String)>,
 }
 
 /// Where a value comes from. Resolving it (reading the environment, calling SSM, CloudFormation or

@@ -9,15 +9,15 @@ use indexmap::IndexMap;
 use super::error::{KeyPath, SpecError};
 use super::names::{validate_bucket_name, validate_logical_id, validate_stack_name};
 use super::raw::{
-    RawAmiQuery, RawCheck, RawCompare, RawDuration, RawGates, RawRetention, RawRotation,
-    RawSourceTable, RawSpec, RawStack, RawValue,
+    RawAmiQuery, RawAws, RawCheck, RawCompare, RawDuration, RawGates, RawNotify, RawRetention,
+    RawRotation, RawSourceTable, RawSpec, RawStack, RawValue,
 };
 use super::router_strategy::{router, strategy};
 use super::source_map::SourceMap;
 use super::types::{
-    AmiQuery, AppSpec, CheckSpec, CompareGate, CompareKind, CompareMetric, GatesSpec, HttpGate,
-    HttpTarget, IgnoreRule, RetentionSpec, RotationSpec, RouterSpec, StackSettings,
-    TargetHealthGate, ValueSource,
+    AmiQuery, AppSpec, AwsTarget, CheckSpec, CompareGate, CompareKind, CompareMetric, GatesSpec,
+    HttpGate, HttpTarget, IgnoreRule, NotifySpec, RetentionSpec, RotationSpec, RouterSpec,
+    StackSettings, TargetHealthGate, ValueSource, WebhookSpec,
 };
 
 /// CloudFormation's limits on one stack.
@@ -259,6 +259,8 @@ pub(crate) fn build(
     let retention = retention(&check, raw.retention)?;
     let rotation = rotation(&check, raw.rotation, &parameters)?;
     let check_spec = check_section(&check, raw.check)?;
+    let aws = aws_target(&check, raw.aws)?;
+    let notify = notify(&check, raw.notify)?;
 
     Ok(AppSpec {
         name,
@@ -274,7 +276,115 @@ pub(crate) fn build(
         retention,
         rotation,
         check: check_spec,
+        aws,
+        notify,
     })
+}
+
+/// `[aws]`: a region name and a role ARN of the right shape (the rest is AWS's to judge).
+fn aws_target(check: &Checker<'_>, raw: RawAws) -> Result<AwsTarget, SpecError> {
+    let key = KeyPath::root().key("aws");
+    if let Some(region) = &raw.region {
+        let valid = !region.is_empty()
+            && region
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !valid {
+            return Err(check.invalid(
+                key.key("region"),
+                format!("`{region}` is not an AWS region name (e.g. eu-west-1)"),
+            ));
+        }
+    }
+    if let Some(role) = &raw.role_arn {
+        let parts: Vec<&str> = role.splitn(6, ':').collect();
+        let valid = parts.len() == 6
+            && parts[0] == "arn"
+            && parts[2] == "iam"
+            && parts[4].len() == 12
+            && parts[4].chars().all(|c| c.is_ascii_digit())
+            && parts[5].starts_with("role/");
+        if !valid {
+            return Err(check.invalid_with_hint(
+                key.key("role_arn"),
+                format!("`{role}` is not an IAM role ARN"),
+                "arn:aws:iam::<12-digit account>:role/<name>",
+            ));
+        }
+    } else if raw.external_id.is_some() || raw.session_name.is_some() {
+        return Err(check.invalid(
+            key.key("role_arn"),
+            "`external_id` and `session_name` go with `role_arn`",
+        ));
+    }
+    if let Some(name) = &raw.session_name {
+        // STS RoleSessionName: 2-64 of [\w+=,.@-].
+        let valid = (2..=64).contains(&name.len())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
+        if !valid {
+            return Err(check.invalid(
+                key.key("session_name"),
+                format!(
+                    "`{name}` is not an STS session name (2 to 64 of letters, digits and _+=,.@-)"
+                ),
+            ));
+        }
+    }
+    Ok(AwsTarget {
+        region: raw.region,
+        profile: raw.profile,
+        role_arn: raw.role_arn,
+        external_id: raw.external_id,
+        session_name: raw.session_name,
+    })
+}
+
+/// `[notify]`: an SNS topic source and/or a webhook URL, whose token header comes from the
+/// environment (resolved here: a missing variable is bad input, before anything is sent).
+fn notify(check: &Checker<'_>, raw: RawNotify) -> Result<NotifySpec, SpecError> {
+    let key = KeyPath::root().key("notify");
+    let sns_topic = raw
+        .sns_topic
+        .map(|topic| check.value_source(key.key("sns_topic"), topic))
+        .transpose()?;
+    let webhook = match raw.webhook {
+        None => None,
+        Some(webhook) => {
+            let webhook_key = key.key("webhook");
+            if !(webhook.url.starts_with("http://") || webhook.url.starts_with("https://")) {
+                return Err(check.invalid(
+                    webhook_key.key("url"),
+                    format!("`{}` is not an http:// or https:// URL", webhook.url),
+                ));
+            }
+            let header = match (webhook.header, webhook.header_env) {
+                (None, None) => None,
+                (Some(name), Some(var)) => {
+                    let value = std::env::var(&var).map_err(|_| {
+                        check.invalid_with_hint(
+                            webhook_key.key("header_env"),
+                            format!("the environment variable {var} (the webhook's {name} header) is not set"),
+                            format!("export {var}=… before running cutover, or leave `header` out"),
+                        )
+                    })?;
+                    Some((name, value))
+                }
+                (Some(_), None) => return Err(check.invalid_with_hint(
+                    webhook_key.key("header"),
+                    "the header's value comes from an environment variable: add `header_env`",
+                    "a token never goes in the spec: header = \"Authorization\", header_env = \"CHAT_WEBHOOK_TOKEN\"",
+                )),
+                (None, Some(_)) => return Err(check.invalid(webhook_key.key("header_env"), "`header_env` goes with `header`, the header's name")),
+            };
+            Some(WebhookSpec {
+                url: webhook.url,
+                header,
+            })
+        }
+    };
+    Ok(NotifySpec { sns_topic, webhook })
 }
 
 /// `[check] ignore`: every rule id is one of `cutover check`'s, and every reason is given.
@@ -567,10 +677,24 @@ fn compare(
         Some(window) => check.positive(key.key("window"), window)?,
         None => Duration::from_secs(10 * 60),
     };
-    if window < Duration::from_secs(60) {
+    // Metrics come one per minute, and the minute under way is never complete: a window of N
+    // minutes holds at most N − 1 whole ones.
+    if window < Duration::from_secs(120) {
         return Err(check.invalid(
             key.key("window"),
-            "the window is at least 1m: metrics come one per minute",
+            "the window is at least 2m: metrics come one per minute and the current minute is never complete",
+        ));
+    }
+    if raw.min_requests == Some(0) {
+        return Err(check.invalid(
+            key.key("min_requests"),
+            "at least 1 request on each side is needed to compare rates",
+        ));
+    }
+    if raw.min_minutes == Some(0) {
+        return Err(check.invalid(
+            key.key("min_minutes"),
+            "at least 1 minute on each side is needed to compare values",
         ));
     }
     let confidence = raw.confidence.unwrap_or(0.95);
@@ -629,18 +753,42 @@ fn compare(
                 CompareKind::Distribution { .. } => format!("{tolerance} is not a relative tolerance between 0 and 10 (0.1 is ten per cent)"),
             }));
         }
+        if metrics
+            .iter()
+            .any(|known: &CompareMetric| known.name == metric.name && known.kind == kind)
+        {
+            return Err(check.invalid(
+                metric_key.key("name"),
+                format!("{} is compared twice", metric.name),
+            ));
+        }
         metrics.push(CompareMetric {
             name: metric.name,
             kind,
             tolerance,
         });
     }
+    let min_minutes = raw.min_minutes.unwrap_or(5);
+    let whole_minutes = window.as_secs() / 60 - 1;
+    let has_distribution = metrics
+        .iter()
+        .any(|metric| matches!(metric.kind, CompareKind::Distribution { .. }));
+    if has_distribution && (min_minutes as u64) > whole_minutes {
+        return Err(check.invalid_with_hint(
+            key.key("window"),
+            format!(
+                "a window of {} holds at most {whole_minutes} whole minutes, fewer than min_minutes = {min_minutes}: latency could never be compared",
+                humantime::format_duration(window)
+            ),
+            format!("make the window at least {}m, or lower min_minutes", min_minutes + 1),
+        ));
+    }
     Ok(CompareGate {
         window,
         confidence,
         warmup: raw.warmup.map_or(window, |warmup| warmup.0),
         min_requests: raw.min_requests.unwrap_or(100),
-        min_minutes: raw.min_minutes.unwrap_or(5).max(1),
+        min_minutes,
         metrics,
     })
 }

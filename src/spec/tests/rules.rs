@@ -569,8 +569,20 @@ fn compare_names_known_target_group_metrics_with_sane_settings() {
             "not a confidence",
         ),
         (
-            "window = \"30s\"\nmetrics = [{ name = \"HTTPCode_Target_5XX_Count\" }]",
-            "at least 1m",
+            "window = \"90s\"\nmetrics = [{ name = \"HTTPCode_Target_5XX_Count\" }]",
+            "at least 2m",
+        ),
+        (
+            "min_requests = 0\nmetrics = [{ name = \"HTTPCode_Target_5XX_Count\" }]",
+            "at least 1 request",
+        ),
+        (
+            "window = \"5m\"\nmetrics = [{ name = \"TargetResponseTime\" }]",
+            "at most 4 whole minutes, fewer than min_minutes = 5",
+        ),
+        (
+            "metrics = [{ name = \"HTTPCode_Target_5XX_Count\" }, { name = \"HTTPCode_Target_5XX_Count\" }]",
+            "compared twice",
         ),
     ] {
         let (_, text, _, key) = failure(&with_alb(&format!("[gates.compare]\n{body}\n")));

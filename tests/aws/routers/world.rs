@@ -146,6 +146,8 @@ pub(super) fn app(router: RouterSpec, gates: GatesSpec) -> AppSpec {
         retention: RetentionSpec::default(),
         rotation: RotationSpec::default(),
         check: Default::default(),
+        aws: Default::default(),
+        notify: Default::default(),
     }
 }
 

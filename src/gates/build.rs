@@ -143,7 +143,8 @@ impl AppGates {
         };
         let queries = compare::queries(gate, comparison, group);
         let end = SystemTime::now();
-        let start = end - compare::lookback(gate);
+        // On a minute, so that every endpoint stamps the one-minute points on minutes.
+        let start = compare::start_of_minute(end - compare::lookback(gate));
         match self
             .alarms
             .series(&queries, start, end, compare::PERIOD)

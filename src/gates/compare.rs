@@ -127,11 +127,12 @@ pub fn judge(
         ));
     }
     let (candidate, live) = series.split_at(per_side);
-    // A point is stamped with the start of its minute: one stamped before production began also
-    // holds test-route requests, and is left out.
-    let production_start = now
-        .checked_sub(production_for)
-        .unwrap_or(SystemTime::UNIX_EPOCH);
+    // Points are stamped with the start of their minute: the minute production began counts
+    // (its first seconds may also hold test-route requests); the minutes before it do not.
+    let production_start = start_of_minute(
+        now.checked_sub(production_for)
+            .unwrap_or(SystemTime::UNIX_EPOCH),
+    );
     let window_start = now
         .checked_sub(gate.window)
         .unwrap_or(SystemTime::UNIX_EPOCH)
@@ -226,6 +227,14 @@ pub fn judge(
         ))
     };
     result.with_comparison(verdicts)
+}
+
+/// The start of the minute `time` is in (CloudWatch stamps a one-minute point so).
+pub fn start_of_minute(time: SystemTime) -> SystemTime {
+    let since = time
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    SystemTime::UNIX_EPOCH + Duration::from_secs(since.as_secs() / 60 * 60)
 }
 
 #[cfg(test)]
@@ -390,15 +399,15 @@ mod tests {
             result.comparison[0].candidate_samples, 200,
             "two production minutes"
         );
-        // Production began half way through a minute: that minute also held test requests.
+        // Production began half way through a minute: that minute counts, the one before not.
         let mid_minute = GateContext {
             candidate_weight: 10,
             production_for: Some(Duration::from_secs(150)),
         };
         let partial = judge(&gate(), &comparison(), &series, now, mid_minute);
         assert_eq!(
-            partial.comparison[0].candidate_samples, 200,
-            "the minute production began is left out"
+            partial.comparison[0].candidate_samples, 300,
+            "the minute production began counts"
         );
     }
 

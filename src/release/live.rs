@@ -350,14 +350,24 @@ impl AppReleases {
         spec: &AppSpec,
         stack: StackFacts,
     ) -> AppReleases {
-        let mut stacks: Vec<StackFacts> = self
+        // The known releases keep their tags as observed (marks applied); the new one is read
+        // from its stack.
+        let mut releases: Vec<ReleaseStack> = self
             .releases
             .into_iter()
-            .map(|release| release.stack)
-            .filter(|known| known.name != stack.name)
+            .filter(|known| known.stack.name != stack.name)
+            .map(|release| ReleaseStack {
+                stack: release.stack,
+                tags: release.tags,
+            })
             .collect();
-        stacks.push(stack);
-        let releases = discovery::releases_of(&spec.name, stacks);
+        releases.extend(discovery::releases_of(&spec.name, vec![stack]));
+        releases.sort_by(|a, b| {
+            a.tags
+                .created
+                .cmp(&b.tags.created)
+                .then_with(|| a.stack.name.cmp(&b.stack.name))
+        });
         let built = build_router(
             ctx,
             spec,

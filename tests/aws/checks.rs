@@ -228,11 +228,12 @@ async fn retiring_a_release_whose_export_another_stack_imports_stops_and_keeps_i
         "{}",
         show(&status)
     );
-    let tags = app.tags(&r1).await;
+    let mark = app.mark(&r1).await;
     assert!(
-        tags.get("cutover:attention")
+        mark["attention"]
+            .as_str()
             .is_some_and(|reason| reason.contains("reports")),
-        "{tags:?}"
+        "{mark}"
     );
 
     // Once nobody imports it, the next retirement deletes it and lists the queue it leaves.

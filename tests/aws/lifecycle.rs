@@ -186,11 +186,19 @@ async fn rollback_to_r2_moves_all_traffic_creates_nothing_and_marks_r3() {
         stacks_before.keys().collect::<Vec<_>>(),
         "no stack created or deleted"
     );
-    let tags = app.tags(&r3).await;
-    assert_eq!(tags.get("cutover:role").map(String::as_str), Some("failed"));
+    // Recorded beside the lock; the release stack itself is never updated.
+    let mark = app.mark(&r3).await;
+    assert_eq!(mark["role"], "failed", "{mark}");
     assert_eq!(
-        tags.get("cutover:failed-reason").map(String::as_str),
-        Some(format!("rolled back to {r2}").as_str())
+        mark["failed_reason"],
+        format!("rolled back to {r2}"),
+        "{mark}"
+    );
+    assert_eq!(mark["ending"], "rolled_back_from", "{mark}");
+    assert_eq!(
+        app.tags(&r3).await.get("cutover:role").map(String::as_str),
+        Some("candidate"),
+        "the stack's tags are as they were created"
     );
     let roles = app.roles();
     assert_eq!(role(&roles, &r2), role_of("live", 100));
@@ -458,7 +466,7 @@ async fn delete_failed_is_reported_with_its_reasons_and_kept_for_attention() {
         show(&output)
     );
     assert!(
-        stdout.contains("tagged cutover:attention"),
+        stdout.contains("marked for an operator's attention"),
         "{}",
         show(&output)
     );
@@ -466,11 +474,13 @@ async fn delete_failed_is_reported_with_its_reasons_and_kept_for_attention() {
         app.stacks().await.get(&r1).map(String::as_str),
         Some("DELETE_FAILED")
     );
-    assert!(app
-        .tags(&r1)
-        .await
-        .get("cutover:attention")
-        .is_some_and(|reason| reason.contains("in use")));
+    let mark = app.mark(&r1).await;
+    assert!(
+        mark["attention"]
+            .as_str()
+            .is_some_and(|reason| reason.contains("in use")),
+        "{mark}"
+    );
     let roles = app.roles();
     assert_eq!(role(&roles, &r1), role_of("retiring", 0));
     assert_eq!(role(&roles, &app.stack("r2")), role_of("live", 100));

@@ -126,7 +126,12 @@ async fn a_listener_that_already_forwards_is_adopted_and_takes_the_traffic_back_
     assert!(account.target_group_exists(&legacy).await);
     let status = account.status("shop");
     assert_eq!(status["live"], "shop-r2", "{status:#}");
-    assert_eq!(status["baseline"]["weight"], 0, "{status:#}");
+    assert_eq!(
+        status["baseline"]["weight"],
+        0,
+        "{status:#}\n{}",
+        show(&output)
+    );
 
     // Retention lets the baseline go: out of the listener, never deleted, no longer a target.
     account.write_app(

@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
 
-use crate::routing::world::{show, text, Account, ALB_RELEASE};
+use crate::routing::world::{show, text, watch_then, Account, ALB_RELEASE};
 
 /// One listener rule: priority, its header conditions (name=values), the groups it forwards to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -395,48 +395,36 @@ async fn bad_test_traffic_input_is_refused_before_anything_is_created() {
     assert_eq!(account.creates(), creates, "nothing created");
 }
 
-/// Seeds one value per minute for the last `minutes` minutes of a target group's metric.
-async fn seed(
-    account: &Account,
-    group: &str,
-    load_balancer: &str,
-    metric: &str,
-    minutes: u32,
-    value: f64,
-) {
+/// Records one datapoint of a target group's metric, now (CloudWatch stamps it on the minute).
+async fn seed(account: &Account, group: &str, load_balancer: &str, metric: &str, value: f64) {
     let client = aws_sdk_cloudwatch::Client::new(&account.sdk);
     let dimension = |name: &str, value: &str| Dimension::builder().name(name).value(value).build();
     let group = group[group.find("targetgroup/").unwrap()..].to_string();
-    let now = SystemTime::now();
-    let data: Vec<MetricDatum> = (1..=minutes)
-        .map(|ago| {
+    client
+        .put_metric_data()
+        .namespace("AWS/ApplicationELB")
+        .metric_data(
             MetricDatum::builder()
                 .metric_name(metric)
                 .dimensions(dimension("TargetGroup", &group))
                 .dimensions(dimension("LoadBalancer", load_balancer))
-                .timestamp(DateTime::from(
-                    now - Duration::from_secs(60 * u64::from(ago)),
-                ))
+                .timestamp(DateTime::from(SystemTime::now()))
                 .value(value)
-                .build()
-        })
-        .collect();
-    client
-        .put_metric_data()
-        .namespace("AWS/ApplicationELB")
-        .set_metric_data(Some(data))
+                .build(),
+        )
         .send()
         .await
         .expect("put_metric_data");
 }
 
-const COMPARE: &str = "[strategy]\nkind = \"canary\"\npercent = 10\nbake = \"3s\"\nfinal_bake = \"0s\"\n\n[gates]\ninterval = \"1s\"\nwarmup = \"0s\"\n\n[gates.compare]\nwindow = \"10m\"\nmetrics = [{ name = \"HTTPCode_Target_5XX_Count\", tolerance = 0.005 }]\n";
+const COMPARE: &str = "[strategy]\nkind = \"canary\"\npercent = 10\nbake = \"8s\"\nfinal_bake = \"0s\"\n\n[gates]\ninterval = \"1s\"\nwarmup = \"0s\"\n\n[gates.compare]\nwindow = \"10m\"\nmetrics = [{ name = \"HTTPCode_Target_5XX_Count\", tolerance = 0.005 }]\n";
 
-/// web-r1 live, web-r2 held; per-minute requests and 5xx seeded for both over `minutes`.
+/// web-r1 live, web-r2 held then promoted; once the canary step is on the listener (production
+/// traffic), the requests and 5xx of that minute are recorded for both, as ALB would publish
+/// them.
 async fn compared(
     candidate_5xx: f64,
     live_5xx: f64,
-    minutes: u32,
     requests: f64,
 ) -> (Account, std::process::Output) {
     let (account, listener) = with_web_r1(COMPARE).await;
@@ -450,44 +438,47 @@ async fn compared(
             .collect::<Vec<_>>()
             .join("/")
     };
+    let web_rule = account.output("base", "WebRuleArn").await;
     let r1 = account.output("web-r1", "TargetGroupArn").await;
     let r2 = account.output("web-r2", "TargetGroupArn").await;
-    for (group, errors) in [(&r2, candidate_5xx), (&r1, live_5xx)] {
-        seed(
-            &account,
-            group,
-            &load_balancer,
-            "RequestCount",
-            minutes,
-            requests,
-        )
-        .await;
-        seed(
-            &account,
-            group,
-            &load_balancer,
-            "HTTPCode_Target_5XX_Count",
-            minutes,
-            errors,
-        )
-        .await;
-    }
-    let promoted = account.cutover(&["promote", "web", "--yes"]);
+    let promote = account.spawn(&["promote", "web", "--yes"]);
+    let candidate_group = r2.clone();
+    let (promoted, _) = watch_then(
+        promote,
+        async || account.rule(&web_rule).await.forward,
+        |forward| forward.get(&candidate_group) == Some(&10),
+        async || {
+            for (group, errors, count) in [
+                (&r2, candidate_5xx, requests),
+                (&r1, live_5xx, requests * 9.0),
+            ] {
+                seed(&account, group, &load_balancer, "RequestCount", count).await;
+                seed(
+                    &account,
+                    group,
+                    &load_balancer,
+                    "HTTPCode_Target_5XX_Count",
+                    errors,
+                )
+                .await;
+            }
+        },
+    )
+    .await;
     (account, promoted)
 }
 
 #[tokio::test]
 async fn a_candidate_with_a_clearly_higher_5xx_rate_is_shifted_back_and_the_verdict_says_why() {
-    let (account, promoted) = compared(6.0, 1.0, 10, 100.0).await;
+    let (account, promoted) = compared(60.0, 90.0, 1000.0).await;
     assert_eq!(promoted.status.code(), Some(1), "{}", show(&promoted));
     let said = format!("{}{}", text(&promoted.stdout), text(&promoted.stderr));
     assert!(said.contains("shifted back"), "{}", show(&promoted));
     for part in [
         "compare failed: worse than web-r1",
-        "HTTPCode_Target_5XX_Count per request: candidate 6.00% (",
-        "requests) vs live 1.00% (",
+        "HTTPCode_Target_5XX_Count per request: candidate 6.00% (1000 requests) vs live 1.00% (9000 requests)",
         "one-sided two-proportion z-test p = ",
-        "over the last 10m",
+        "over the last ",
     ] {
         assert!(said.contains(part), "{part}: {}", show(&promoted));
     }
@@ -504,7 +495,7 @@ async fn a_candidate_with_a_clearly_higher_5xx_rate_is_shifted_back_and_the_verd
 
 #[tokio::test]
 async fn an_equal_candidate_proceeds_and_the_pass_explains_itself() {
-    let (_account, promoted) = compared(1.0, 1.0, 10, 100.0).await;
+    let (_account, promoted) = compared(10.0, 90.0, 1000.0).await;
     assert_eq!(promoted.status.code(), Some(0), "{}", show(&promoted));
     let said = text(&promoted.stderr);
     assert!(
@@ -519,7 +510,7 @@ async fn an_equal_candidate_proceeds_and_the_pass_explains_itself() {
 
 #[tokio::test]
 async fn too_few_requests_say_so_and_pass_within_the_warm_up() {
-    let (_account, promoted) = compared(1.0, 0.0, 2, 10.0).await;
+    let (_account, promoted) = compared(1.0, 0.0, 10.0).await;
     assert_eq!(promoted.status.code(), Some(0), "{}", show(&promoted));
     let said = text(&promoted.stderr);
     assert!(said.contains("not enough data yet"), "{said}");

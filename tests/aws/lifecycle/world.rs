@@ -218,6 +218,26 @@ impl App {
         })
     }
 
+    /// What cutover recorded about a release (`/cutover/marks/<app>/<stack>` in SSM), or Null.
+    pub async fn mark(&self, stack: &str) -> serde_json::Value {
+        let name = format!("/cutover/marks/{}/{stack}", self.name);
+        match aws_sdk_ssm::Client::new(&self.sdk)
+            .get_parameter()
+            .name(&name)
+            .send()
+            .await
+        {
+            Ok(found) => serde_json::from_str(
+                found
+                    .parameter()
+                    .and_then(|parameter| parameter.value())
+                    .unwrap_or("null"),
+            )
+            .unwrap(),
+            Err(_) => serde_json::Value::Null,
+        }
+    }
+
     pub async fn tags(&self, stack: &str) -> HashMap<String, String> {
         let described = self
             .cloudformation()

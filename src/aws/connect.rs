@@ -235,3 +235,24 @@ pub async fn connect(options: &ConnectOptions) -> Result<AwsContext, AwsError> {
     }
     Ok(AwsContext::from_sdk_config(loader.load().await))
 }
+
+/// One context per distinct target (region, profile, role), made on first use: `status`,
+/// `rotate` and `check --all` run over apps in several accounts and regions in one run.
+#[derive(Debug, Default)]
+pub struct Contexts {
+    made: Vec<(ConnectOptions, AwsContext)>,
+}
+
+impl Contexts {
+    pub async fn get(&mut self, options: &ConnectOptions) -> Result<&AwsContext, AwsError> {
+        let index = match self.made.iter().position(|(known, _)| known == options) {
+            Some(index) => index,
+            None => {
+                let context = connect(options).await?;
+                self.made.push((options.clone(), context));
+                self.made.len() - 1
+            }
+        };
+        Ok(&self.made[index].1)
+    }
+}

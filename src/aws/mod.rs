@@ -16,5 +16,5 @@ pub mod sns;
 pub mod ssm;
 pub mod stack_lifecycle;
 
-pub use connect::{connect, AwsContext, ConnectOptions};
+pub use connect::{connect, AssumeRole, AwsContext, ConnectOptions, Contexts};
 pub use error::{classify, AwsError, AwsErrorKind};

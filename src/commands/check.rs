@@ -136,10 +136,10 @@ pub async fn run(
             );
         }
     }
-    let mut context: Option<AwsContext> = None;
+    let mut contexts = aws::Contexts::default();
     let mut reports = Vec::new();
     for subject in subjects {
-        match check_subject(subject, global, &mut context).await {
+        match check_subject(subject, global, &mut contexts).await {
             Ok(report) => reports.push(report),
             Err(error) => problems.push(error),
         }
@@ -180,7 +180,7 @@ pub async fn run(
 async fn check_subject(
     subject: Subject,
     global: &GlobalArgs,
-    context: &mut Option<AwsContext>,
+    contexts: &mut aws::Contexts,
 ) -> Result<Report, CheckCommandError> {
     Ok(match subject {
         Subject::File(path) => {
@@ -197,16 +197,13 @@ async fn check_subject(
             let mut findings = check::check(&template, &spec.check.ignore)?;
             let mut more: Vec<Finding> = quota_findings(&template);
             more.extend(missing_outputs(&spec, &template));
-            if context.is_none() {
-                let connected = aws::connect(&ConnectOptions::from_args(global))
-                    .await
-                    .map_err(|source| CheckCommandError::Connect {
-                        app: spec.name.clone(),
-                        source,
-                    })?;
-                *context = Some(connected);
-            }
-            let ctx = context.as_ref().expect("connected above");
+            let ctx = contexts
+                .get(&ConnectOptions::for_app(global, &spec))
+                .await
+                .map_err(|source| CheckCommandError::Connect {
+                    app: spec.name.clone(),
+                    source,
+                })?;
             more.extend(app_findings(ctx, &spec, &template).await);
             check::apply_spec_silences(&mut more, &spec.check.ignore);
             findings.extend(more);

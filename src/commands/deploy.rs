@@ -17,6 +17,7 @@ use crate::deploy::preflight;
 use crate::deploy::render::render_plan;
 use crate::deploy::{self, handover, progress, upload, Cleanup, DeployError, Healthy};
 use crate::error::Exit;
+use crate::notify::Announcer;
 use crate::output::prompt::{self, Answer};
 use crate::output::OutputSettings;
 use crate::release::live::observe_app;
@@ -41,10 +42,18 @@ pub async fn run(
         timeout: args.timeout,
         template_bucket: args.template_bucket.clone(),
     };
-    let candidate = plan::prepare(&spec, template, &options, SystemTime::now())?;
+    let mut candidate = plan::prepare(&spec, template, &options, SystemTime::now())?;
     let rollback_alarm_arns = preflight::rollback_alarm_arns(&spec)?;
 
-    let context = aws::connect(&ConnectOptions::from_args(global)).await?;
+    let context = aws::connect(&ConnectOptions::for_app(global, &spec)).await?;
+    // Who deploys, on the stack from its creation (for `history`): the one tag that is written
+    // once and never changed.
+    if let Some(caller) = context.caller_arn().await {
+        candidate.tags.push((
+            crate::release::tags::DEPLOYED_BY.to_string(),
+            crate::release::tags::cut_to_tag_limit(&caller),
+        ));
+    }
     let parameter_store = aws::ssm::Ssm::new(&context);
     // What the router and the gates need, and whose the route is, before anything is created.
     let app = observe_app(&context, &spec)
@@ -92,18 +101,23 @@ pub async fn run(
         if args.adopt { " --adopt" } else { "" }
     ));
     let lock = locks.acquire(&spec.name, &holder).await?;
-    let result = deploy_under_lock(&context, &spec, &plan, &args, &holder, settings).await;
+    let announcer = Announcer::for_app(&context, &spec, plan.secret_values()).await;
+    let result =
+        deploy_under_lock(&context, &spec, &plan, &args, &holder, &announcer, settings).await;
     lock.release_or_warn().await;
+    announcer.finish().await;
     result
 }
 
 /// Everything a deploy does while it holds the app lock: traffic moves under it too.
+#[allow(clippy::too_many_arguments)]
 async fn deploy_under_lock(
     context: &AwsContext,
     spec: &AppSpec,
     plan: &Plan,
     args: &DeployArgs,
     holder: &Holder,
+    announcer: &Announcer,
     settings: &OutputSettings,
 ) -> Result<Exit, DeployError> {
     // Observed again under the lock: another run may have changed the app since the plan. This
@@ -115,7 +129,7 @@ async fn deploy_under_lock(
     // release must start from a router that points at one live release. Then this deploy goes
     // on, from what AWS shows now.
     if let Some((candidate, outcome)) =
-        handover::resume_unfinished(context, spec, &mut app, settings).await?
+        handover::resume_unfinished(context, spec, &mut app, announcer, settings).await?
     {
         eprintln!(
             "the unfinished cutover to {candidate} ended: {outcome}; now deploying {} (the plan above compared against the release live before)",
@@ -135,6 +149,7 @@ async fn deploy_under_lock(
             .await
             .map_err(handover::HandoverError::from)?;
     }
+    announcer.deploy_started(&plan.candidate.stack_name, app.weights.as_ref());
     // Uploaded under the lock: the key is the release's, and only the lock holder creates it.
     let template = upload::template_source(&S3::new(context), &plan.candidate).await?;
     let stacks = CloudFormation::new(context);
@@ -142,6 +157,27 @@ async fn deploy_under_lock(
     let result =
         deploy::create_and_wait(&stacks, plan, template, args.keep_failed, display.as_mut()).await;
     report(plan, &result, settings)?;
+    if let Err(error) = &result {
+        announcer.deploy_failed(
+            &plan.candidate.stack_name,
+            &crate::release::retire::error_line(error),
+        );
+    }
+    if let Err(error @ (DeployError::CreateFailed { .. } | DeployError::TimedOut { .. })) = &result
+    {
+        // Remembered for `history`, also once the failed stack is deleted.
+        let reason = crate::release::retire::error_line(error);
+        let marked = crate::release::marks::update(
+            &aws::ssm::Ssm::new(context),
+            &spec.name,
+            &plan.candidate.stack_name,
+            crate::release::marks::failed(&reason, crate::release::marks::Ending::FailedToCreate),
+        )
+        .await;
+        if let Err(warning) = marked {
+            tracing::warn!("{}", crate::release::retire::error_line(&warning));
+        }
+    }
     let healthy = result?;
     let candidate = &healthy.stack.name;
     let mut app = app
@@ -163,7 +199,10 @@ async fn deploy_under_lock(
             .await
             .map_err(handover::HandoverError::from)?;
     }
-    let outcome = handover::cut_over(context, spec, candidate, &mut app, options, settings).await;
+    let outcome = handover::cut_over(
+        context, spec, candidate, &mut app, options, announcer, settings,
+    )
+    .await;
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(error) => return Err(error.into()),
@@ -178,7 +217,10 @@ async fn deploy_under_lock(
         }
         _ => {}
     }
-    handover::after_cutover(context, spec, candidate, &outcome, &app, settings).await;
+    handover::after_cutover(
+        context, spec, candidate, &outcome, &app, announcer, settings,
+    )
+    .await;
     report_outcome(&outcome, settings)?;
     Ok(outcome.exit())
 }

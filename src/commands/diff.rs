@@ -83,7 +83,7 @@ pub async fn run_app(
         ..CandidateOptions::default()
     };
     let candidate = prepare(&spec, template, &options, SystemTime::now())?;
-    let context = aws::connect(&ConnectOptions::from_args(global))
+    let context = aws::connect(&ConnectOptions::for_app(global, &spec))
         .await
         .map_err(DeployError::from)?;
     let observed = observe_app(&context, &spec)

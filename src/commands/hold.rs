@@ -9,6 +9,7 @@ use crate::cli::{GlobalArgs, HoldArgs};
 use crate::cutover::{CutoverOutcome, Trouble};
 use crate::deploy::handover::{self, CutoverOptions, HandoverError};
 use crate::error::{Diagnostic, Exit};
+use crate::notify::Announcer;
 use crate::output::prompt::{confirm, Answer};
 use crate::output::OutputSettings;
 use crate::release::live::{observe_app, AppReleases, LiveError};
@@ -99,7 +100,7 @@ async fn prepare(
     verb: &str,
 ) -> Result<Option<Held>, HoldCommandError> {
     let spec = crate::spec::load_app(&global.stacks_dir, &args.app)?;
-    let context = aws::connect(&ConnectOptions::from_args(global)).await?;
+    let context = aws::connect(&ConnectOptions::for_app(global, &spec)).await?;
     let Some(hold) = hold::read(&Ssm::new(&context), &spec.name).await? else {
         return Err(HoldCommandError::NothingHeld { app: spec.name });
     };
@@ -162,8 +163,10 @@ pub async fn promote(
             &Holder::current(format!("promote {}", held.spec.name)),
         )
         .await?;
-    let result = promote_under_lock(&held, settings).await;
+    let announcer = Announcer::for_app(&held.context, &held.spec, Vec::new()).await;
+    let result = promote_under_lock(&held, &announcer, settings).await;
     lock.release_or_warn().await;
+    announcer.finish().await;
     let outcome = result?;
     if settings.json() {
         println!(
@@ -178,6 +181,7 @@ pub async fn promote(
 
 async fn promote_under_lock(
     held: &Held,
+    announcer: &Announcer,
     settings: &OutputSettings,
 ) -> Result<CutoverOutcome, HoldCommandError> {
     let (mut app, hold) = observe_held(held).await?;
@@ -204,6 +208,7 @@ async fn promote_under_lock(
         &candidate,
         &mut app,
         CutoverOptions::default(),
+        announcer,
         settings,
     )
     .await?;
@@ -213,6 +218,7 @@ async fn promote_under_lock(
         &candidate,
         &outcome,
         &app,
+        announcer,
         settings,
     )
     .await;
@@ -234,8 +240,10 @@ pub async fn abort(
             &Holder::current(format!("abort {}", held.spec.name)),
         )
         .await?;
-    let result = abort_under_lock(&held, settings).await;
+    let announcer = Announcer::for_app(&held.context, &held.spec, Vec::new()).await;
+    let result = abort_under_lock(&held, &announcer, settings).await;
     lock.release_or_warn().await;
+    announcer.finish().await;
     let (candidate, weights) = result?;
     if settings.json() {
         println!(
@@ -252,6 +260,7 @@ pub async fn abort(
 
 async fn abort_under_lock(
     held: &Held,
+    announcer: &Announcer,
     settings: &OutputSettings,
 ) -> Result<(String, String), HoldCommandError> {
     let (app, hold) = observe_held(held).await?;
@@ -295,6 +304,7 @@ async fn abort_under_lock(
         &hold.candidate,
         &outcome,
         &app,
+        announcer,
         settings,
     )
     .await;

@@ -63,7 +63,7 @@ pub async fn run(
     settings: &OutputSettings,
 ) -> Result<Exit, ResumeError> {
     let spec = crate::spec::load_app(&global.stacks_dir, &args.app)?;
-    let context = aws::connect(&ConnectOptions::from_args(global)).await?;
+    let context = aws::connect(&ConnectOptions::for_app(global, &spec)).await?;
     let app = observe_app(&context, &spec).await?;
     // Another app's release or baseline in the route: nothing of it is this app's to resume.
     app.check_own_route().map_err(HandoverError::from)?;
@@ -107,12 +107,16 @@ pub async fn run(
             &Holder::current(format!("resume {}", spec.name)),
         )
         .await?;
+    let announcer = crate::notify::Announcer::for_app(&context, &spec, Vec::new()).await;
     // Observed again under the lock: another run may have finished it meanwhile.
     let outcome = match observe_app(&context, &spec).await {
-        Ok(mut app) => handover::resume_unfinished(&context, &spec, &mut app, settings).await,
+        Ok(mut app) => {
+            handover::resume_unfinished(&context, &spec, &mut app, &announcer, settings).await
+        }
         Err(error) => Err(HandoverError::from(error)),
     };
     lock.release_or_warn().await;
+    announcer.finish().await;
     match outcome? {
         Some((_, outcome)) => {
             println!("{outcome}");

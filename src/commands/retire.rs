@@ -62,7 +62,7 @@ pub async fn run(
     settings: &OutputSettings,
 ) -> Result<Exit, RetireCommandError> {
     let spec = crate::spec::load_app(&global.stacks_dir, &args.app)?;
-    let context = aws::connect(&ConnectOptions::from_args(global))
+    let context = aws::connect(&ConnectOptions::for_app(global, &spec))
         .await
         .map_err(RetireCommandError::Connect)?;
     let mut display = progress::for_settings(settings);
@@ -100,6 +100,9 @@ pub async fn run(
         apply_retention(&context, &spec, &RetireOptions::default(), display.as_mut()).await;
     lock.release_or_warn().await;
     let report = report?;
+    let announcer = crate::notify::Announcer::for_app(&context, &spec, Vec::new()).await;
+    crate::deploy::handover::announce_retirement(&announcer, &report);
+    announcer.finish().await;
     for warning in &report.warnings {
         eprintln!(
             "{} {warning}",

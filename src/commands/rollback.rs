@@ -42,7 +42,7 @@ pub async fn run(
     settings: &OutputSettings,
 ) -> Result<Exit, RollbackError> {
     let spec = crate::spec::load_app(&global.stacks_dir, &args.app)?;
-    let context = aws::connect(&ConnectOptions::from_args(global))
+    let context = aws::connect(&ConnectOptions::for_app(global, &spec))
         .await
         .map_err(RollbackError::Connect)?;
     // One clock reading for both resolutions, so a rebuild creates the stack the plan showed.
@@ -159,6 +159,10 @@ async fn roll_back(
     )
     .await?;
     let completed = shifted.completed(&target);
+    let announcer = crate::notify::Announcer::for_app(context, spec, Vec::new()).await;
+    if completed {
+        announcer.rollback_done(&target, &shifted.after);
+    }
     let mut warnings = Vec::new();
     let mut marked = Vec::new();
     if completed {
@@ -196,6 +200,7 @@ async fn roll_back(
             settings.stderr_palette().warning("warning:")
         );
     }
+    announcer.finish().await;
     let value = json!({
         "app": spec.name,
         "target": target,

@@ -78,7 +78,7 @@ pub async fn run(
         .iter()
         .map(|app| crate::spec::load_app(&global.stacks_dir, app))
         .collect::<Result<Vec<_>, _>>()?;
-    let context = aws::connect(&ConnectOptions::from_args(global)).await?;
+    let mut contexts = aws::Contexts::default();
     let now = SystemTime::now();
     let mut verdicts = Vec::new();
     for spec in &specs {
@@ -86,7 +86,8 @@ pub async fn run(
             max_age: args.max_age.or(spec.rotation.max_age),
             refresh_ami: spec.rotation.refresh_ami,
         };
-        let facts = rotation_facts(&context, spec, &policy).await?;
+        let context = contexts.get(&ConnectOptions::for_app(global, spec)).await?;
+        let facts = rotation_facts(context, spec, &policy).await?;
         let reason = due_for_rotation(&facts, &policy, now);
         verdicts.push(Verdict {
             app: spec.name.clone(),
@@ -128,6 +129,29 @@ pub async fn run(
         }
     }
     print_verdicts(&verdicts, args.dry_run, settings);
+    if !args.dry_run {
+        // One summary of the whole run, to each app's own channel.
+        let summary = verdicts
+            .iter()
+            .map(|verdict| {
+                format!(
+                    "{}: {}",
+                    verdict.app,
+                    match (&verdict.result, &verdict.reason) {
+                        (Some(result), _) => result.clone(),
+                        (None, _) => "not due".to_string(),
+                    }
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        for spec in &specs {
+            let context = contexts.get(&ConnectOptions::for_app(global, spec)).await?;
+            let announcer = crate::notify::Announcer::for_app(context, spec, Vec::new()).await;
+            announcer.rotate_summary(&summary);
+            announcer.finish().await;
+        }
+    }
     Ok(exit)
 }
 

@@ -70,13 +70,28 @@ pub async fn run(
             .map(|app| spec::load_app(&global.stacks_dir, app))
             .collect::<Result<_, _>>()?,
     };
-    let context = aws::connect(&ConnectOptions::from_args(global))
+    let mut contexts = aws::Contexts::default();
+    let context = contexts
+        .get(&ConnectOptions::from_args(global))
         .await
-        .map_err(StatusError::Connect)?;
+        .map_err(StatusError::Connect)?
+        .clone();
     let mut apps = Vec::new();
     let mut holds = Vec::new();
+    let mut targets = Vec::new();
     for spec in &specs {
-        let app = observe_app(&context, spec).await?;
+        // Each app in its own account and region.
+        let app_context = contexts
+            .get(&ConnectOptions::for_app(global, spec))
+            .await
+            .map_err(StatusError::Connect)?
+            .clone();
+        let context = &app_context;
+        targets.push((
+            context.account().await,
+            context.region().map(str::to_string),
+        ));
+        let app = observe_app(context, spec).await?;
         // Only an app with a test route can hold a release.
         let can_hold = matches!(
             &spec.router,
@@ -86,7 +101,7 @@ pub async fn run(
             }
         );
         holds.push(if can_hold {
-            crate::route::hold::read(&crate::aws::ssm::Ssm::new(&context), &spec.name)
+            crate::route::hold::read(&crate::aws::ssm::Ssm::new(context), &spec.name)
                 .await
                 .unwrap_or_else(|error| {
                     tracing::warn!("{}", error_line(&error));
@@ -135,11 +150,17 @@ pub async fn run(
         }
     }
     let text = if settings.json() {
-        let with = apps.iter().zip(&holds).map(|(app, hold)| {
-            let mut value = app_json(app, true);
-            value["held"] = serde_json::to_value(hold).expect("a hold always serializes");
-            value
-        });
+        let with = apps
+            .iter()
+            .zip(&holds)
+            .zip(&targets)
+            .map(|((app, hold), (account, region))| {
+                let mut value = app_json(app, true);
+                value["held"] = serde_json::to_value(hold).expect("a hold always serializes");
+                value["account"] = json!(account);
+                value["region"] = json!(region);
+                value
+            });
         let without = without_spec.iter().map(|app| app_json(app, false));
         let value = json!({ "apps": with.chain(without).collect::<Vec<_>>() });
         format!("{value:#}\n")
@@ -153,8 +174,21 @@ pub async fn run(
         let dir = global.stacks_dir.display().to_string();
         apps.iter()
             .zip(&holds)
-            .map(|(app, hold)| {
+            .zip(&targets)
+            .map(|((app, hold), target)| {
                 let mut text = render_app(app, palette, None);
+                // The account and region on the app's first line.
+                if let Some(end) = text.find('\n') {
+                    let (account, region) = target;
+                    text.insert_str(
+                        end,
+                        &format!(
+                            "  [{}/{}]",
+                            account.as_deref().unwrap_or("account ?"),
+                            region.as_deref().unwrap_or("region ?")
+                        ),
+                    );
+                }
                 if let Some(hold) = hold {
                     text.push_str(&format!(
                         "  held: {} on its test route (`{}: {}`), by {}: `cutover promote {}` or `cutover abort {}`\n",

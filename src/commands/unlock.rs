@@ -73,9 +73,12 @@ pub async fn run(
 ) -> Result<Exit, UnlockError> {
     let app = args.app.as_str();
     check_app_name(app)?;
-    let context = aws::connect(&ConnectOptions::from_args(global))
-        .await
-        .map_err(UnlockError::Connect)?;
+    // The lock lives in the app's account and region: its spec's [aws], when there is a spec.
+    let options = match crate::spec::load_app(&global.stacks_dir, app) {
+        Ok(spec) => ConnectOptions::for_app(global, &spec),
+        Err(_) => ConnectOptions::from_args(global),
+    };
+    let context = aws::connect(&options).await.map_err(UnlockError::Connect)?;
     let locks = AppLocks::new(Ssm::new(&context));
     let found = match locks.holder(app).await {
         Ok(Some(record)) => Found::Held(record),

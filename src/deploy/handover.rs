@@ -17,6 +17,7 @@ use crate::deploy::test_route::{self, TestRouteDriveError};
 use crate::error::{Diagnostic, Exit};
 use crate::gates::build_gates;
 use crate::gates::compare::{self, Comparison};
+use crate::notify::Announcer;
 use crate::output::OutputSettings;
 use crate::release::live::{AppReleases, LiveError};
 use crate::release::marks;
@@ -280,6 +281,7 @@ pub async fn cut_over(
     candidate: &str,
     app: &mut AppReleases,
     options: CutoverOptions,
+    announcer: &Announcer,
     settings: &OutputSettings,
 ) -> Result<CutoverOutcome, HandoverError> {
     if app.find(candidate).is_none() {
@@ -426,11 +428,32 @@ pub async fn cut_over(
     };
     let outcome = controller
         .drive(&plan, &releases, |event: CutoverEvent| {
+            if let CutoverEvent::WeightsSet { weights, .. } = &event {
+                announcer.traffic_step(candidate, weights);
+            }
             printer.print(&event)
         })
         .await;
     interrupt.abort();
-    let outcome = outcome?;
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            announcer.deploy_failed(candidate, &error_line(&error));
+            return Err(error.into());
+        }
+    };
+    match &outcome {
+        CutoverOutcome::Completed { weights } => announcer.deploy_succeeded(candidate, weights),
+        CutoverOutcome::ShiftedBack { weights, reason } => {
+            let to = weights.holder_of_all().unwrap_or("the previous release");
+            announcer.shifted_back(candidate, to, weights, &reason.to_string());
+        }
+        CutoverOutcome::Abandoned { reason } => announcer.deploy_failed(
+            candidate,
+            &format!("abandoned before taking traffic: {reason}"),
+        ),
+        CutoverOutcome::Held { .. } => {}
+    }
     // Over (completed or turned back): the test route goes. Held: it stays for promote/abort.
     // An error leaves it for `resume`, which finishes the cutover and then takes it down.
     if !matches!(outcome, CutoverOutcome::Held { .. }) {
@@ -574,6 +597,7 @@ pub async fn resume_unfinished(
     ctx: &AwsContext,
     spec: &AppSpec,
     app: &mut AppReleases,
+    announcer: &Announcer,
     settings: &OutputSettings,
 ) -> Result<Option<(String, CutoverOutcome)>, HandoverError> {
     let Some(candidate) = unfinished(ctx, spec, app).await? else {
@@ -591,10 +615,11 @@ pub async fn resume_unfinished(
         &candidate,
         app,
         CutoverOptions::default(),
+        announcer,
         settings,
     )
     .await?;
-    after_cutover(ctx, spec, &candidate, &outcome, app, settings).await;
+    after_cutover(ctx, spec, &candidate, &outcome, app, announcer, settings).await;
     Ok(Some((candidate, outcome)))
 }
 
@@ -609,6 +634,7 @@ pub async fn after_cutover(
     candidate: &str,
     outcome: &CutoverOutcome,
     app: &AppReleases,
+    announcer: &Announcer,
     settings: &OutputSettings,
 ) {
     // A held candidate waits for `promote` or `abort`: nothing changed in production, and
@@ -655,6 +681,7 @@ pub async fn after_cutover(
     };
     match retention {
         Ok(report) => {
+            announce_retirement(announcer, &report);
             for warning in &report.warnings {
                 tracing::warn!("{warning}");
             }
@@ -669,6 +696,27 @@ pub async fn after_cutover(
             }
         }
         Err(error) => tracing::warn!("retention was not applied: {}", error_line(&error)),
+    }
+}
+
+/// One notification per release retention deleted, or could not delete.
+pub fn announce_retirement(
+    announcer: &Announcer,
+    report: &crate::release::retire::RetirementReport,
+) {
+    use crate::release::retire::RetireOutcome;
+    for outcome in &report.outcomes {
+        match outcome {
+            RetireOutcome::Deleted {
+                stack, retained, ..
+            } => announcer.release_retired(stack, retained),
+            RetireOutcome::Released { .. } => {}
+            other @ (RetireOutcome::Refused { stack, .. }
+            | RetireOutcome::DeleteFailed { stack, .. }
+            | RetireOutcome::Error { stack, .. }) => {
+                announcer.retirement_failed(stack, &other.describe())
+            }
+        }
     }
 }
 

@@ -258,6 +258,15 @@ impl Plan {
         self
     }
 
+    /// The values that must never be shown or sent: NoEcho parameters and secret sources.
+    pub fn secret_values(&self) -> Vec<String> {
+        self.parameters
+            .iter()
+            .filter(|(name, value)| value.is_secret() || self.candidate.no_echo.contains(*name))
+            .map(|(_, value)| value.expose().to_string())
+            .collect()
+    }
+
     /// Parameter values as they may be shown: NoEcho ones masked.
     pub fn shown_parameters(&self) -> Vec<(String, String)> {
         self.parameters

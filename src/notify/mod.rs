@@ -14,8 +14,11 @@
 //! many notifications it sends and whatever state the targets are in: `send` does no I/O, and
 //! `finish` waits at most that long. During a long deploy the deliveries overlap with the work.
 
+mod announce;
 mod text;
 mod webhook;
+
+pub use announce::Announcer;
 
 #[cfg(test)]
 mod tests;
@@ -409,6 +412,12 @@ impl Notifier {
     /// Scrubs `notification` and queues it for every target; returns at once (no I/O). The
     /// deliveries run in the background; failures are logged with `tracing::warn!`.
     pub async fn send(&self, notification: Notification) {
+        self.queue(notification);
+    }
+
+    /// [`Notifier::send`] from code that cannot await (an event callback). Needs a tokio
+    /// runtime, like `send`.
+    pub fn queue(&self, notification: Notification) {
         if self.targets.is_empty() {
             return;
         }

@@ -12,4 +12,5 @@ mod lifecycle;
 mod release;
 mod routers;
 mod routing;
+mod targets;
 mod test_traffic;

@@ -326,6 +326,16 @@ fn truncate_value(value: &str) -> String {
     cut
 }
 
+/// A value cut to CloudFormation's tag value limit ([`MAX_VALUE_LEN`] characters), marked `…`.
+pub fn cut_to_tag_limit(value: &str) -> String {
+    if value.chars().count() <= MAX_VALUE_LEN {
+        return value.to_string();
+    }
+    let mut cut: String = value.chars().take(MAX_VALUE_LEN - 1).collect();
+    cut.push('…');
+    cut
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::{Duration, UNIX_EPOCH};
@@ -447,14 +457,4 @@ mod tests {
             .unwrap();
         assert_eq!(reason.value.chars().count(), MAX_VALUE_LEN);
     }
-}
-
-/// A value cut to CloudFormation's tag value limit ([`MAX_VALUE_LEN`] characters), marked `…`.
-pub fn cut_to_tag_limit(value: &str) -> String {
-    if value.chars().count() <= MAX_VALUE_LEN {
-        return value.to_string();
-    }
-    let mut cut: String = value.chars().take(MAX_VALUE_LEN - 1).collect();
-    cut.push('…');
-    cut
 }

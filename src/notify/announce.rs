@@ -63,9 +63,24 @@ impl Announcer {
         let sns = sns_topic_arn.is_some().then(|| Sns::new(ctx));
         let targets = NotifyTargets {
             sns_topic_arn,
-            webhook: notify.webhook.as_ref().map(|webhook| Webhook {
-                url: webhook.url.clone(),
-                header: webhook.header.clone(),
+            webhook: notify.webhook.as_ref().and_then(|webhook| {
+                let header = match &webhook.header {
+                    None => None,
+                    Some((name, var)) => match std::env::var(var) {
+                        Ok(value) => Some((name.clone(), value)),
+                        Err(_) => {
+                            tracing::warn!(
+                                "notifications of app {} will not go to the webhook: the environment variable {var} (its {name} header) is not set",
+                                spec.name
+                            );
+                            return None;
+                        }
+                    },
+                };
+                Some(Webhook {
+                    url: webhook.url.clone(),
+                    header,
+                })
             }),
         };
         Announcer {

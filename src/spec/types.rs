@@ -58,11 +58,13 @@ pub struct NotifySpec {
     pub webhook: Option<WebhookSpec>,
 }
 
-/// A webhook: JSON POSTed to `url`; `header` (e.g. `Authorization`) carries the value of the
-/// environment variable `header_env` (a token: never written in the spec, never printed).
+/// A webhook: JSON POSTed to `url`; the header `header.0` (e.g. `Authorization`) carries the
+/// value of the environment variable `header.1` (a token: never written in the spec, read when a
+/// notification is sent, never printed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookSpec {
     pub url: String,
+    /// (header name, environment variable).
     pub header: Option<(String, String)>,
 }
 

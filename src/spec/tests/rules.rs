@@ -594,3 +594,49 @@ fn compare_names_known_target_group_metrics_with_sane_settings() {
     ));
     assert!(text.contains("needs router kind `alb`"), "{text}");
 }
+
+#[test]
+fn aws_and_notify_take_a_target_and_channels_of_the_right_shape() {
+    let app = Fixture::new()
+        .load(&with_alb(
+            "[aws]\nregion = \"eu-west-1\"\nrole_arn = \"arn:aws:iam::222222222222:role/deployer\"\nexternal_id = \"x\"\n[notify]\nsns_topic = \"arn:aws:sns:eu-west-1:222222222222:deploys\"\nwebhook = { url = \"https://chat.example.com/h\", header = \"Authorization\", header_env = \"CHAT_TOKEN\" }\n",
+        ))
+        .unwrap();
+    assert_eq!(app.aws.region.as_deref(), Some("eu-west-1"));
+    assert_eq!(
+        app.notify.webhook.unwrap().header,
+        Some(("Authorization".into(), "CHAT_TOKEN".into())),
+        "the variable's name, not its value: it is read when a notification is sent"
+    );
+    for (body, key, says) in [
+        (
+            "[aws]\nregion = \"EU West\"",
+            "aws.region",
+            "not an AWS region name",
+        ),
+        (
+            "[aws]\nrole_arn = \"deployer\"",
+            "aws.role_arn",
+            "not an IAM role ARN",
+        ),
+        (
+            "[aws]\nsession_name = \"x\"",
+            "aws.role_arn",
+            "go with `role_arn`",
+        ),
+        (
+            "[notify]\nwebhook = { url = \"chat.example.com\" }",
+            "notify.webhook.url",
+            "not an http",
+        ),
+        (
+            "[notify]\nwebhook = { url = \"https://x\", header = \"Authorization\" }",
+            "notify.webhook.header",
+            "add `header_env`",
+        ),
+    ] {
+        let (_, text, _, at) = failure(&with_alb(&format!("{body}\n")));
+        assert_eq!(at, key, "{body}: {text}");
+        assert!(text.contains(says), "{body}: {text}");
+    }
+}

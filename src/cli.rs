@@ -257,8 +257,22 @@ pub struct RetireArgs {
 
 #[derive(Debug, Args)]
 pub struct RotateArgs {
-    /// Apps to consider (default: every app in the stacks folder)
+    /// Apps to consider
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
     pub apps: Vec<String>,
+
+    /// Consider every app in the stacks folder
+    #[arg(long)]
+    pub all: bool,
+
+    /// Apps rotated at once, each under its own lock
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: u16,
+
+    /// Only this worker's part of the apps: I/N (0-based), or auto/N to read I from
+    /// JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or AWS_BATCH_JOB_ARRAY_INDEX (AWS Batch)
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::rotation::shard::ShardArg>,
 
     /// Print which apps are due and why, change nothing
     #[arg(long)]

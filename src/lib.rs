@@ -19,6 +19,7 @@ pub mod deploy;
 pub mod diff;
 pub mod error;
 pub mod gates;
+pub mod interrupt;
 pub mod notify;
 pub mod output;
 pub mod release;

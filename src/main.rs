@@ -26,7 +26,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(cutover::commands::run(cli, settings)) {
+    match runtime.block_on(cutover::commands::run(cli, settings.clone())) {
         Ok(exit) => ExitCode::from(exit.code()),
         Err(error) => {
             print_error(&error, error.hint().as_deref(), settings.stderr_palette());

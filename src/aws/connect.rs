@@ -1,3 +1,4 @@
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use aws_config::meta::region::RegionProviderChain;
@@ -56,6 +57,63 @@ impl ConnectOptions {
     }
 }
 
+/// The context's one client of a service, made on first use. Its retry partition (the SDK's
+/// retry quota and, in adaptive mode, its client-side rate limiter) is named after the service,
+/// the region and the target, so every task of a run that calls one account and region slows
+/// down together when AWS throttles, and another account's calls are not slowed with them.
+macro_rules! shared_client {
+    ($context:expr, $field:ident, $crate_name:ident, $service:literal) => {
+        $context
+            .clients
+            .$field
+            .get_or_init(|| {
+                let config = $crate_name::config::Builder::from(&$context.sdk)
+                    .retry_partition($crate_name::config::retry::RetryPartition::new(
+                        $context.clients.partition($service, $context.region()),
+                    ))
+                    .build();
+                $crate_name::Client::from_conf(config)
+            })
+            .clone()
+    };
+}
+
+/// The service clients of one context, shared by all its clones (and so by every concurrent
+/// task of a run that works in the same account and region).
+#[derive(Debug, Default)]
+struct Clients {
+    /// Which credentials the calls are made with (`default`, a profile name or a role ARN): part
+    /// of the retry partition's name, because AWS throttles per account and region.
+    target: String,
+    cloudformation: OnceLock<aws_sdk_cloudformation::Client>,
+    ec2: OnceLock<aws_sdk_ec2::Client>,
+    elbv2: OnceLock<aws_sdk_elasticloadbalancingv2::Client>,
+    route53: OnceLock<aws_sdk_route53::Client>,
+    ssm: OnceLock<aws_sdk_ssm::Client>,
+    sns: OnceLock<aws_sdk_sns::Client>,
+    sts: OnceLock<aws_sdk_sts::Client>,
+    s3: OnceLock<aws_sdk_s3::Client>,
+    cloudwatch: OnceLock<aws_sdk_cloudwatch::Client>,
+}
+
+impl Clients {
+    fn for_target(target: String) -> Clients {
+        Clients {
+            target,
+            ..Clients::default()
+        }
+    }
+
+    /// `cloudformation-us-east-1-arn:aws:iam::123456789012:role/deployer`.
+    fn partition(&self, service: &str, region: Option<&str>) -> String {
+        format!(
+            "{service}-{}-{}",
+            region.unwrap_or("no-region"),
+            self.target
+        )
+    }
+}
+
 /// One resolved AWS configuration; service clients are made from it on demand (cheap).
 #[derive(Debug, Clone)]
 pub struct AwsContext {
@@ -65,15 +123,21 @@ pub struct AwsContext {
     pub(crate) outputs_memo: super::cloudformation::OutputsMemo,
     /// The account the credentials belong to, asked of STS once when first needed.
     account: std::sync::Arc<tokio::sync::OnceCell<Option<String>>>,
+    clients: Arc<Clients>,
 }
 
 impl AwsContext {
     /// A context from a ready SDK configuration (tests build one pointing at moto).
     pub fn from_sdk_config(sdk: SdkConfig) -> AwsContext {
+        AwsContext::for_target(sdk, "default".to_string())
+    }
+
+    fn for_target(sdk: SdkConfig, target: String) -> AwsContext {
         AwsContext {
             sdk,
             outputs_memo: Default::default(),
             account: Default::default(),
+            clients: Arc::new(Clients::for_target(target)),
         }
     }
 
@@ -82,11 +146,7 @@ impl AwsContext {
     pub async fn account(&self) -> Option<String> {
         self.account
             .get_or_init(|| async {
-                match aws_sdk_sts::Client::new(&self.sdk)
-                    .get_caller_identity()
-                    .send()
-                    .await
-                {
+                match self.sts().get_caller_identity().send().await {
                     Ok(identity) => identity.account().map(str::to_string),
                     Err(error) => {
                         tracing::debug!("could not ask STS who the caller is: {error}");
@@ -100,7 +160,7 @@ impl AwsContext {
 
     /// The caller's ARN (who is deploying), for the release's `cutover:deployed-by` tag.
     pub async fn caller_arn(&self) -> Option<String> {
-        aws_sdk_sts::Client::new(&self.sdk)
+        self.sts()
             .get_caller_identity()
             .send()
             .await
@@ -117,39 +177,61 @@ impl AwsContext {
     }
 
     pub(crate) fn cloudformation(&self) -> aws_sdk_cloudformation::Client {
-        aws_sdk_cloudformation::Client::new(&self.sdk)
+        shared_client!(
+            self,
+            cloudformation,
+            aws_sdk_cloudformation,
+            "cloudformation"
+        )
     }
 
     pub(crate) fn ec2(&self) -> aws_sdk_ec2::Client {
-        aws_sdk_ec2::Client::new(&self.sdk)
+        shared_client!(self, ec2, aws_sdk_ec2, "ec2")
     }
 
     pub(crate) fn elbv2(&self) -> aws_sdk_elasticloadbalancingv2::Client {
-        aws_sdk_elasticloadbalancingv2::Client::new(&self.sdk)
+        shared_client!(
+            self,
+            elbv2,
+            aws_sdk_elasticloadbalancingv2,
+            "elasticloadbalancingv2"
+        )
     }
 
     pub(crate) fn route53(&self) -> aws_sdk_route53::Client {
-        aws_sdk_route53::Client::new(&self.sdk)
+        shared_client!(self, route53, aws_sdk_route53, "route53")
     }
 
     pub(crate) fn ssm(&self) -> aws_sdk_ssm::Client {
-        aws_sdk_ssm::Client::new(&self.sdk)
+        shared_client!(self, ssm, aws_sdk_ssm, "ssm")
     }
 
     pub(crate) fn sns(&self) -> aws_sdk_sns::Client {
-        aws_sdk_sns::Client::new(&self.sdk)
+        shared_client!(self, sns, aws_sdk_sns, "sns")
+    }
+
+    pub(crate) fn sts(&self) -> aws_sdk_sts::Client {
+        shared_client!(self, sts, aws_sdk_sts, "sts")
     }
 
     /// Path-style addressing under a custom endpoint: `bucket.127.0.0.1` does not resolve.
     pub(crate) fn s3(&self) -> aws_sdk_s3::Client {
-        let config = aws_sdk_s3::config::Builder::from(&self.sdk)
-            .force_path_style(self.sdk.endpoint_url().is_some())
-            .build();
-        aws_sdk_s3::Client::from_conf(config)
+        self.clients
+            .s3
+            .get_or_init(|| {
+                let config = aws_sdk_s3::config::Builder::from(&self.sdk)
+                    .force_path_style(self.sdk.endpoint_url().is_some())
+                    .retry_partition(aws_sdk_s3::config::retry::RetryPartition::new(
+                        self.clients.partition("s3", self.region()),
+                    ))
+                    .build();
+                aws_sdk_s3::Client::from_conf(config)
+            })
+            .clone()
     }
 
     pub(crate) fn cloudwatch(&self) -> aws_sdk_cloudwatch::Client {
-        aws_sdk_cloudwatch::Client::new(&self.sdk)
+        shared_client!(self, cloudwatch, aws_sdk_cloudwatch, "cloudwatch")
     }
 }
 
@@ -159,7 +241,10 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(90);
 /// A few quick retries per call: enough for a throttled or dropped request, short enough that an
 /// unreachable endpoint is reported in seconds. Waits that must outlast throttling (the stack
-/// waiter, the cutover driver, gate re-checks) retry on their own, above the SDK.
+/// waiter, the cutover driver, gate re-checks) retry on their own, above the SDK. The retry mode
+/// is adaptive: after a `Throttling` answer the SDK's client-side rate limiter (shared by every
+/// task that calls the same account, region and service, see [`shared_client!`]) slows all of
+/// them down, so `rotate --jobs 16` backs off together instead of failing one by one.
 const MAX_ATTEMPTS: u32 = 4;
 const MAX_BACKOFF: Duration = Duration::from_secs(4);
 /// Off EC2 the metadata service is absent; fail over to the next provider at once.
@@ -217,7 +302,7 @@ pub async fn connect(options: &ConnectOptions) -> Result<AwsContext, AwsError> {
         .region(region)
         .credentials_provider(credentials)
         .retry_config(
-            RetryConfig::standard()
+            RetryConfig::adaptive()
                 .with_max_attempts(MAX_ATTEMPTS)
                 .with_max_backoff(MAX_BACKOFF),
         )
@@ -233,26 +318,32 @@ pub async fn connect(options: &ConnectOptions) -> Result<AwsContext, AwsError> {
     if let Some(endpoint) = &options.endpoint_url {
         loader = loader.endpoint_url(endpoint);
     }
-    Ok(AwsContext::from_sdk_config(loader.load().await))
+    let target = match (&options.role, &options.profile) {
+        (Some(role), _) => role.role_arn.clone(),
+        (None, Some(profile)) => format!("profile-{profile}"),
+        (None, None) => "default".to_string(),
+    };
+    Ok(AwsContext::for_target(loader.load().await, target))
 }
 
-/// One context per distinct target (region, profile, role), made on first use: `status`,
-/// `rotate` and `check --all` run over apps in several accounts and regions in one run.
+/// One context per distinct target (region, profile, role), made on first use and shared by
+/// every task of the run: `status`, `rotate` and `check --all` run over apps in several accounts
+/// and regions in one run, `rotate --jobs N` from several tasks at once.
 #[derive(Debug, Default)]
 pub struct Contexts {
-    made: Vec<(ConnectOptions, AwsContext)>,
+    made: tokio::sync::Mutex<Vec<(ConnectOptions, AwsContext)>>,
 }
 
 impl Contexts {
-    pub async fn get(&mut self, options: &ConnectOptions) -> Result<&AwsContext, AwsError> {
-        let index = match self.made.iter().position(|(known, _)| known == options) {
-            Some(index) => index,
-            None => {
-                let context = connect(options).await?;
-                self.made.push((options.clone(), context));
-                self.made.len() - 1
-            }
-        };
-        Ok(&self.made[index].1)
+    /// The context for `options` (a cheap clone sharing the clients), connecting on first use.
+    /// A task that asks while another connects waits for that connection.
+    pub async fn get(&self, options: &ConnectOptions) -> Result<AwsContext, AwsError> {
+        let mut made = self.made.lock().await;
+        if let Some((_, context)) = made.iter().find(|(known, _)| known == options) {
+            return Ok(context.clone());
+        }
+        let context = connect(options).await?;
+        made.push((options.clone(), context.clone()));
+        Ok(context)
     }
 }

@@ -136,10 +136,10 @@ pub async fn run(
             );
         }
     }
-    let mut contexts = aws::Contexts::default();
+    let contexts = aws::Contexts::default();
     let mut reports = Vec::new();
     for subject in subjects {
-        match check_subject(subject, global, &mut contexts).await {
+        match check_subject(subject, global, &contexts).await {
             Ok(report) => reports.push(report),
             Err(error) => problems.push(error),
         }
@@ -180,7 +180,7 @@ pub async fn run(
 async fn check_subject(
     subject: Subject,
     global: &GlobalArgs,
-    contexts: &mut aws::Contexts,
+    contexts: &aws::Contexts,
 ) -> Result<Report, CheckCommandError> {
     Ok(match subject {
         Subject::File(path) => {
@@ -204,7 +204,7 @@ async fn check_subject(
                     app: spec.name.clone(),
                     source,
                 })?;
-            more.extend(app_findings(ctx, &spec, &template).await);
+            more.extend(app_findings(&ctx, &spec, &template).await);
             check::apply_spec_silences(&mut more, &spec.check.ignore);
             findings.extend(more);
             Report {

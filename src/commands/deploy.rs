@@ -31,51 +31,10 @@ pub async fn run(
     settings: &OutputSettings,
 ) -> Result<Exit, DeployError> {
     // Bad input fails here, before any AWS call.
-    let spec = crate::spec::load_app(&global.stacks_dir, &args.app)?;
-    let template = crate::template::load_file(&spec.template)?;
-    preflight::check_release_outputs(&spec, &template)?;
-    // What would make a second release fail stops the deploy here; warnings go in the plan.
-    let findings = check::check(&template, &spec.check.ignore)?;
-    refuse_release_errors(&spec, &template, &findings, settings)?;
-    let options = CandidateOptions {
-        release: args.release.clone(),
-        timeout: args.timeout,
-        template_bucket: args.template_bucket.clone(),
-    };
-    let mut candidate = plan::prepare(&spec, template, &options, SystemTime::now())?;
-    let rollback_alarm_arns = preflight::rollback_alarm_arns(&spec)?;
-
-    let context = aws::connect(&ConnectOptions::for_app(global, &spec)).await?;
-    // Who deploys, on the stack from its creation (for `history`): the one tag that is written
-    // once and never changed.
-    if let Some(caller) = context.caller_arn().await {
-        candidate.tags.push((
-            crate::release::tags::DEPLOYED_BY.to_string(),
-            crate::release::tags::cut_to_tag_limit(&caller),
-        ));
-    }
-    let parameter_store = aws::ssm::Ssm::new(&context);
-    // What the router and the gates need, and whose the route is, before anything is created.
-    let app = observe_app(&context, &spec)
-        .await
-        .map_err(handover::HandoverError::from)?;
-    check_hold(&context, &spec, &args).await?;
-    let route = preflight::check_route(&context, &spec, &app, args.adopt).await?;
-    if args.adopt && route.adoption.is_none() {
-        eprintln!(
-            "note: --adopt: nothing to adopt on the {}: no traffic goes anywhere no release owns",
-            route.route
-        );
-    }
-    let plan = render_plan(&context, &spec, candidate, rollback_alarm_arns, &app)
-        .await?
-        .with_findings(findings)
-        .with_route(
-            route,
-            &spec.strategy.kind,
-            spec.strategy.hold_for_stickiness,
-            app.weights.clone(),
-        );
+    let local = check_locally(&global.stacks_dir, &args, settings)?;
+    let context = aws::connect(&ConnectOptions::for_app(global, &local.spec)).await?;
+    let spec = local.spec.clone();
+    let plan = plan_against_aws(&context, local, &args).await?;
 
     if args.change.dry_run {
         if settings.json() {
@@ -93,7 +52,7 @@ pub async fn run(
         return Ok(Exit::Success);
     }
 
-    let locks = AppLocks::new(parameter_store.clone());
+    let locks = AppLocks::new(aws::ssm::Ssm::new(&context));
     let holder = Holder::current(format!(
         "deploy {} --release {}{}",
         spec.name,
@@ -101,10 +60,109 @@ pub async fn run(
         if args.adopt { " --adopt" } else { "" }
     ));
     let lock = locks.acquire(&spec.name, &holder).await?;
-    let announcer = Announcer::for_app(&context, &spec, plan.secret_values()).await;
-    let result =
-        deploy_under_lock(&context, &spec, &plan, &args, &holder, &announcer, settings).await;
+    let result = deploy_planned(&context, &spec, &plan, &args, &holder, settings).await;
     lock.release_or_warn().await;
+    result.map(|outcome| outcome.exit())
+}
+
+/// What a deploy knows before its first AWS call: the spec, the template's release checks
+/// passed, and the candidate stack (its generated release id and tags dated now).
+pub struct LocalPlan {
+    pub spec: AppSpec,
+    candidate: plan::Candidate,
+    findings: Vec<Finding>,
+    rollback_alarm_arns: Vec<String>,
+}
+
+/// Every check of a deploy that needs no AWS call: the spec and template load, the release
+/// outputs exist, no release-safety error (printed on stderr, each with its fix).
+///
+/// Errors: the spec's or template's (exit 2), [`DeployError::ReleaseChecks`].
+pub fn check_locally(
+    stacks_dir: &std::path::Path,
+    args: &DeployArgs,
+    settings: &OutputSettings,
+) -> Result<LocalPlan, DeployError> {
+    let spec = crate::spec::load_app(stacks_dir, &args.app)?;
+    let template = crate::template::load_file(&spec.template)?;
+    preflight::check_release_outputs(&spec, &template)?;
+    // What would make a second release fail stops the deploy here; warnings go in the plan.
+    let findings = check::check(&template, &spec.check.ignore)?;
+    refuse_release_errors(&spec, &template, &findings, settings)?;
+    let options = CandidateOptions {
+        release: args.release.clone(),
+        timeout: args.timeout,
+        template_bucket: args.template_bucket.clone(),
+    };
+    let candidate = plan::prepare(&spec, template, &options, SystemTime::now())?;
+    let rollback_alarm_arns = preflight::rollback_alarm_arns(&spec)?;
+    Ok(LocalPlan {
+        spec,
+        candidate,
+        findings,
+        rollback_alarm_arns,
+    })
+}
+
+/// The plan against what AWS shows now: who deploys (the caller, tagged once at creation),
+/// the app's releases, that no release is held, whose the route is, and the diff.
+pub async fn plan_against_aws(
+    context: &AwsContext,
+    local: LocalPlan,
+    args: &DeployArgs,
+) -> Result<Plan, DeployError> {
+    let LocalPlan {
+        spec,
+        mut candidate,
+        findings,
+        rollback_alarm_arns,
+    } = local;
+    // Who deploys, on the stack from its creation (for `history`): the one tag that is written
+    // once and never changed.
+    if let Some(caller) = context.caller_arn().await {
+        candidate.tags.push((
+            crate::release::tags::DEPLOYED_BY.to_string(),
+            crate::release::tags::cut_to_tag_limit(&caller),
+        ));
+    }
+    // What the router and the gates need, and whose the route is, before anything is created.
+    let app = observe_app(context, &spec)
+        .await
+        .map_err(handover::HandoverError::from)?;
+    check_hold(context, &spec, args).await?;
+    let route = preflight::check_route(context, &spec, &app, args.adopt).await?;
+    if args.adopt && route.adoption.is_none() {
+        eprintln!(
+            "note: --adopt: nothing to adopt on the {}: no traffic goes anywhere no release owns",
+            route.route
+        );
+    }
+    Ok(
+        render_plan(context, &spec, candidate, rollback_alarm_arns, &app)
+            .await?
+            .with_findings(findings)
+            .with_route(
+                route,
+                &spec.strategy.kind,
+                spec.strategy.hold_for_stickiness,
+                app.weights.clone(),
+            ),
+    )
+}
+
+/// Creates the planned release and cuts over to it, announcing as it goes; how the cutover
+/// ended (its [`CutoverOutcome::exit`] is the command's exit code). The caller holds the app's
+/// lock (`holder`) for the whole call.
+pub async fn deploy_planned(
+    context: &AwsContext,
+    spec: &AppSpec,
+    plan: &Plan,
+    args: &DeployArgs,
+    holder: &Holder,
+    settings: &OutputSettings,
+) -> Result<CutoverOutcome, DeployError> {
+    let announcer = Announcer::for_app(context, spec, plan.secret_values()).await;
+    let result = deploy_under_lock(context, spec, plan, args, holder, &announcer, settings).await;
     announcer.finish().await;
     result
 }
@@ -119,7 +177,7 @@ async fn deploy_under_lock(
     holder: &Holder,
     announcer: &Announcer,
     settings: &OutputSettings,
-) -> Result<Exit, DeployError> {
+) -> Result<CutoverOutcome, DeployError> {
     // Observed again under the lock: another run may have changed the app since the plan. This
     // look serves the rest of the deploy; the controller reads the router again itself.
     let mut app = observe_app(context, spec)
@@ -131,10 +189,10 @@ async fn deploy_under_lock(
     if let Some((candidate, outcome)) =
         handover::resume_unfinished(context, spec, &mut app, announcer, settings).await?
     {
-        eprintln!(
+        settings.progress(&format!(
             "the unfinished cutover to {candidate} ended: {outcome}; now deploying {} (the plan above compared against the release live before)",
             plan.candidate.stack_name
-        );
+        ));
         app = observe_app(context, spec)
             .await
             .map_err(handover::HandoverError::from)?;
@@ -144,7 +202,7 @@ async fn deploy_under_lock(
     // cutover that `resume` can finish or turn back to the baseline.
     let route = preflight::check_route(context, spec, &app, args.adopt).await?;
     if let Some(adoption) = &route.adoption {
-        record_baseline(context, spec, &route.route, adoption, holder).await?;
+        record_baseline(context, spec, &route.route, adoption, holder, settings).await?;
         app = observe_app(context, spec)
             .await
             .map_err(handover::HandoverError::from)?;
@@ -208,7 +266,9 @@ async fn deploy_under_lock(
         Err(error) => return Err(error.into()),
     };
     match outcome {
-        CutoverOutcome::Held { .. } => record_hold(context, spec, candidate, holder).await?,
+        CutoverOutcome::Held { .. } => {
+            record_hold(context, spec, candidate, holder, settings).await?
+        }
         // Turned back before any traffic: nothing is held any more.
         _ if args.hold => {
             if let Err(error) = hold::clear(&aws::ssm::Ssm::new(context), &spec.name).await {
@@ -222,7 +282,7 @@ async fn deploy_under_lock(
     )
     .await;
     report_outcome(&outcome, settings)?;
-    Ok(outcome.exit())
+    Ok(outcome)
 }
 
 /// Records the held candidate (SSM), with its test route, and says how to go on.
@@ -231,6 +291,7 @@ async fn record_hold(
     spec: &AppSpec,
     candidate: &str,
     holder: &Holder,
+    settings: &OutputSettings,
 ) -> Result<(), DeployError> {
     let ssm = aws::ssm::Ssm::new(context);
     let app = observe_app(context, spec)
@@ -254,10 +315,10 @@ async fn record_hold(
     hold::write(&ssm, &spec.name, &record)
         .await
         .map_err(handover::HandoverError::from)?;
-    eprintln!(
+    settings.progress(&format!(
         "{candidate} is held: requests with `{}: {}` reach it (rule {}); production traffic is untouched.\n  cutover promote {}   moves production traffic to it, behind the gates\n  cutover abort {}     gives it up",
         route.header, route.value, route.rule_arn, spec.name, spec.name
-    );
+    ));
     Ok(())
 }
 
@@ -343,6 +404,7 @@ async fn record_baseline(
     route: &str,
     adoption: &preflight::PlannedAdoption,
     holder: &Holder,
+    settings: &OutputSettings,
 ) -> Result<(), DeployError> {
     let baseline = Baseline::new(
         route.to_string(),
@@ -356,15 +418,18 @@ async fn record_baseline(
     route::baseline::write(&aws::ssm::Ssm::new(context), &spec.name, &baseline)
         .await
         .map_err(RouteError::from)?;
-    eprintln!(
+    settings.progress(&format!(
         "adopted {} as the baseline of app {} on the {route}",
         adoption.key, spec.name
-    );
+    ));
     Ok(())
 }
 
 /// The last word of a deploy on stdout: what the cutover did.
 fn report_outcome(outcome: &CutoverOutcome, settings: &OutputSettings) -> Result<(), DeployError> {
+    if !settings.stdout_is_mine() {
+        return Ok(());
+    }
     if settings.json() {
         let line = json!({ "result": "cutover", "cutover": outcome });
         return print_text(&line.to_string());
@@ -388,6 +453,9 @@ fn report(
     result: &Result<Healthy, DeployError>,
     settings: &OutputSettings,
 ) -> Result<(), DeployError> {
+    if !settings.stdout_is_mine() {
+        return Ok(());
+    }
     let stack = &plan.candidate.stack_name;
     if settings.json() {
         let outcome = match result {

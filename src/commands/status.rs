@@ -70,12 +70,11 @@ pub async fn run(
             .map(|app| spec::load_app(&global.stacks_dir, app))
             .collect::<Result<_, _>>()?,
     };
-    let mut contexts = aws::Contexts::default();
+    let contexts = aws::Contexts::default();
     let context = contexts
         .get(&ConnectOptions::from_args(global))
         .await
-        .map_err(StatusError::Connect)?
-        .clone();
+        .map_err(StatusError::Connect)?;
     let mut apps = Vec::new();
     let mut holds = Vec::new();
     let mut targets = Vec::new();
@@ -84,8 +83,7 @@ pub async fn run(
         let app_context = contexts
             .get(&ConnectOptions::for_app(global, spec))
             .await
-            .map_err(StatusError::Connect)?
-            .clone();
+            .map_err(StatusError::Connect)?;
         let context = &app_context;
         targets.push((
             context.account().await,

@@ -604,10 +604,10 @@ pub async fn resume_unfinished(
         return Ok(None);
     };
     if settings.verbosity >= 0 {
-        eprintln!(
+        settings.progress(&format!(
             "resuming the unfinished cutover of app {} to {candidate}",
             spec.name
-        );
+        ));
     }
     let outcome = cut_over(
         ctx,
@@ -686,7 +686,7 @@ pub async fn after_cutover(
                 tracing::warn!("{warning}");
             }
             if !report.outcomes.is_empty() && settings.verbosity >= 0 {
-                eprint!("{}", report.render_text());
+                settings.progress(&report.render_text());
             }
             if !report.all_retired() {
                 tracing::warn!(
@@ -768,12 +768,10 @@ async fn mark_took_traffic(
     }
 }
 
-/// First Ctrl-C: on a terminal ask whether to turn back, elsewhere turn back at once.
-/// A second Ctrl-C always turns back.
+/// First Ctrl-C (or SIGTERM): on a terminal ask whether to turn back, elsewhere turn back at
+/// once. A second one always turns back.
 async fn watch_for_interrupt(abort: AbortSignal, interactive: bool) {
-    if tokio::signal::ctrl_c().await.is_err() {
-        return;
-    }
+    crate::interrupt::requested().await;
     if !interactive {
         eprintln!("interrupted: shifting traffic back to the previous release");
         abort.request();
@@ -796,7 +794,7 @@ async fn watch_for_interrupt(abort: AbortSignal, interactive: bool) {
                 }
             }
         }
-        _ = tokio::signal::ctrl_c() => abort.request(),
+        _ = crate::interrupt::requested() => abort.request(),
     }
 }
 

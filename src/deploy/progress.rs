@@ -1,7 +1,6 @@
 //! Showing a stack operation as it happens: a spinner with the status and elapsed time on a
 //! terminal (events printed above it), plain timestamped lines otherwise. Both write to stderr.
 
-use std::io::Write;
 use std::time::{Duration, SystemTime};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -17,7 +16,9 @@ pub fn for_settings(settings: &OutputSettings) -> Box<dyn WaitDisplay> {
     } else if settings.stderr_is_terminal {
         Box::new(Spinner::new(settings.stderr_palette()))
     } else {
-        Box::new(PlainLines)
+        Box::new(PlainLines {
+            settings: settings.clone(),
+        })
     }
 }
 
@@ -53,15 +54,15 @@ impl WaitDisplay for Silent {
     fn finish(&mut self) {}
 }
 
-struct PlainLines;
+struct PlainLines {
+    /// Where the lines go (prefixed with the app inside `rotate`).
+    settings: OutputSettings,
+}
 
 impl WaitDisplay for PlainLines {
     fn event(&mut self, stack: &str, event: &StackEvent) {
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "{}",
-            event_line(stack, event, Palette { enabled: false })
-        );
+        self.settings
+            .progress(&event_line(stack, event, Palette { enabled: false }));
     }
 
     // Every status change is also a stack-level event, already printed as a line.

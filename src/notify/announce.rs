@@ -91,6 +91,13 @@ impl Announcer {
         }
     }
 
+    /// The same channels, announcing for several apps at once (a rotate summary of the apps
+    /// that share them): the notification's `app` is their names, comma-separated.
+    pub fn for_apps<'a>(mut self, apps: impl IntoIterator<Item = &'a str>) -> Announcer {
+        self.app = apps.into_iter().collect::<Vec<_>>().join(", ");
+        self
+    }
+
     fn event(&self, event: EventKind) -> Notification {
         Notification::new(event, &self.app).target(self.account.clone(), self.region.clone())
     }

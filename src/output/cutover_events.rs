@@ -11,6 +11,7 @@ pub struct CutoverPrinter {
     json: bool,
     quiet: bool,
     palette: Palette,
+    settings: OutputSettings,
 }
 
 impl CutoverPrinter {
@@ -19,6 +20,7 @@ impl CutoverPrinter {
             json: settings.json(),
             quiet: settings.verbosity < 0,
             palette: settings.stderr_palette(),
+            settings: settings.clone(),
         }
     }
 
@@ -48,6 +50,6 @@ impl CutoverPrinter {
             _ => text,
         };
         let time = humantime::format_rfc3339_seconds(SystemTime::now());
-        eprintln!("{time} {text}");
+        self.settings.progress(&format!("{time} {text}"));
     }
 }

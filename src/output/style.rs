@@ -1,9 +1,10 @@
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
 
 use crate::cli::{GlobalArgs, OutputFormat};
 
 /// How this run writes, decided once from the flags, the environment and the terminals.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct OutputSettings {
     pub format: OutputFormat,
     /// Colour on stdout (only when stdout is a terminal).
@@ -14,6 +15,8 @@ pub struct OutputSettings {
     pub stdin_is_terminal: bool,
     /// -1 quiet, 0 normal, 1.. verbose.
     pub verbosity: i8,
+    /// Set while `rotate` deploys this app among others at once (see [`Self::for_fleet_app`]).
+    fleet_app: Option<Arc<str>>,
 }
 
 impl OutputSettings {
@@ -35,6 +38,7 @@ impl OutputSettings {
             } else {
                 args.verbose.min(100) as i8
             },
+            fleet_app: None,
         }
     }
 
@@ -47,6 +51,38 @@ impl OutputSettings {
             stderr_is_terminal: false,
             stdin_is_terminal: false,
             verbosity: 0,
+            fleet_app: None,
+        }
+    }
+
+    /// The settings of one app's deploy inside `rotate`, which runs several at once and prints
+    /// one summary: the deploy writes nothing on stdout (its data is in the summary), and its
+    /// progress goes to stderr as plain lines (no spinner: several would overwrite each other),
+    /// each starting with `[app] ` so interleaved lines can be told apart.
+    pub fn for_fleet_app(&self, app: &str) -> OutputSettings {
+        OutputSettings {
+            format: OutputFormat::Text,
+            stderr_is_terminal: false,
+            stdin_is_terminal: false,
+            fleet_app: Some(Arc::from(app)),
+            ..self.clone()
+        }
+    }
+
+    /// False inside `rotate`'s deploys: their results go into its summary instead of stdout.
+    pub fn stdout_is_mine(&self) -> bool {
+        self.fleet_app.is_none()
+    }
+
+    /// Writes a progress line (or several) to stderr, each prefixed with `[app] ` inside
+    /// `rotate`.
+    pub fn progress(&self, text: &str) {
+        let mut stderr = std::io::stderr().lock();
+        for line in text.lines() {
+            let _ = match &self.fleet_app {
+                Some(app) => writeln!(stderr, "[{app}] {line}"),
+                None => writeln!(stderr, "{line}"),
+            };
         }
     }
 

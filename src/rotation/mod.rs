@@ -6,6 +6,9 @@
 //! deploy's job. An AMI that is unknown on either side (the template takes no AMI, the lookup
 //! found none) is not a reason to rebuild.
 
+pub mod fleet;
+pub mod shard;
+
 use std::fmt;
 use std::time::{Duration, SystemTime};
 

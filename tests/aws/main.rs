@@ -7,6 +7,7 @@ mod support;
 
 mod checks;
 mod deploy;
+mod fleet;
 mod harness;
 mod lifecycle;
 mod release;

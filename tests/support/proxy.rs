@@ -40,6 +40,9 @@ struct Script {
     latency: Duration,
     only_actions: Option<HashSet<String>>,
     stacks: HashMap<String, StackFault>,
+    /// Stacks created later whose names start with the prefix get the fault (names that a run
+    /// generates, such as a rotation's new release).
+    stack_prefix_faults: Vec<(String, FailMode)>,
     unhealthy_target_groups: Vec<String>,
     /// ListImports answers, by export name (moto has no ListImports).
     imports: HashMap<String, Vec<String>>,
@@ -154,6 +157,14 @@ impl FaultProxy {
         self.script()
             .stacks
             .insert(stack_name.to_string(), StackFault::new(mode));
+    }
+
+    /// Every stack created from now on whose name starts with `prefix` looks failed (see
+    /// [`FailMode`]), for stacks whose names the run makes up.
+    pub fn fail_stacks_created_with_prefix(&self, prefix: &str, mode: FailMode) {
+        self.script()
+            .stack_prefix_faults
+            .push((prefix.to_string(), mode));
     }
 
     /// The named stack shows moto's real state again.
@@ -293,6 +304,9 @@ async fn handle(shared: &Shared, request: ParsedRequest) -> Outcome {
     if let Some(outcome) = injected {
         return outcome;
     }
+    if action == "CreateStack" {
+        fault_created_stack(shared, &request);
+    }
     if action == "DeleteStack" {
         if let Some(outcome) = intercept_delete(shared, &request, &request_id) {
             return outcome;
@@ -324,6 +338,26 @@ async fn handle(shared: &Shared, request: ParsedRequest) -> Outcome {
         status,
         headers,
         body,
+    }
+}
+
+/// A CreateStack whose name matches a prefix fault: the new stack gets the fault.
+fn fault_created_stack(shared: &Shared, request: &ParsedRequest) {
+    let form = request.form();
+    let Some(name) = form.get("StackName") else {
+        return;
+    };
+    let mut script = shared
+        .script
+        .lock()
+        .expect("the proxy script lock is never poisoned");
+    let mode = script
+        .stack_prefix_faults
+        .iter()
+        .find(|(prefix, _)| name.starts_with(prefix.as_str()))
+        .map(|(_, mode)| mode.clone());
+    if let Some(mode) = mode {
+        script.stacks.insert(name.clone(), StackFault::new(mode));
     }
 }
 

@@ -64,6 +64,17 @@ pub struct Account {
 impl Account {
     /// A fresh account with the base stack `base` from `tests/fixtures/routing/<fixture>`.
     pub async fn new(fixture: &str) -> Account {
+        let body = std::fs::read_to_string(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/routing")
+                .join(fixture),
+        )
+        .unwrap();
+        Account::with_base(&body).await
+    }
+
+    /// A fresh account with the base stack `base` made from `body`.
+    pub async fn with_base(body: &str) -> Account {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("stacks")).unwrap();
         std::fs::create_dir_all(dir.path().join("templates")).unwrap();
@@ -75,12 +86,6 @@ impl Account {
             proxy,
             sdk,
         };
-        let body = std::fs::read_to_string(
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("tests/fixtures/routing")
-                .join(fixture),
-        )
-        .unwrap();
         account
             .cloudformation()
             .create_stack()
@@ -118,6 +123,17 @@ impl Account {
 
     pub fn cutover(&self, args: &[&str]) -> Output {
         run_cutover(self.args(args), &self.env)
+    }
+
+    /// Like [`Account::cutover`], with extra environment variables.
+    pub fn cutover_with_env(&self, args: &[&str], extra: &[(&str, &str)]) -> Output {
+        let mut env = self.env.clone();
+        env.extend(
+            extra
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.to_string())),
+        );
+        run_cutover(self.args(args), &env)
     }
 
     /// Starts the binary without waiting (for runs watched or interfered with while they go).

@@ -253,13 +253,21 @@ const IMDS_TIMEOUT: Duration = Duration::from_millis(800);
 /// Resolves region, credentials and endpoint without slow fallbacks: no region anywhere is a
 /// clear error, not a wait on the instance metadata service.
 pub async fn connect(options: &ConnectOptions) -> Result<AwsContext, AwsError> {
-    let mut env_and_profile = aws_config::profile::ProfileFileRegionProvider::builder();
+    let mut profile_region = aws_config::profile::ProfileFileRegionProvider::builder();
     if let Some(profile) = &options.profile {
-        env_and_profile = env_and_profile.profile_name(profile);
+        profile_region = profile_region.profile_name(profile);
     }
-    let region_chain = RegionProviderChain::first_try(options.region.clone().map(Region::new))
-        .or_else(aws_config::environment::EnvironmentVariableRegionProvider::new())
-        .or_else(env_and_profile.build());
+    // A profile that is named (the spec's `[aws] profile`, `--profile`) decides the region and
+    // the credentials over the environment: a CI job's AWS_REGION and access keys must not send
+    // an app to another account than its spec says.
+    let region_chain = match &options.profile {
+        Some(_) => RegionProviderChain::first_try(options.region.clone().map(Region::new))
+            .or_else(profile_region.build())
+            .or_else(aws_config::environment::EnvironmentVariableRegionProvider::new()),
+        None => RegionProviderChain::first_try(options.region.clone().map(Region::new))
+            .or_else(aws_config::environment::EnvironmentVariableRegionProvider::new())
+            .or_else(profile_region.build()),
+    };
     let region = region_chain.region().await.ok_or(AwsError::no_region())?;
 
     let imds = aws_config::imds::Client::builder()
@@ -267,16 +275,36 @@ pub async fn connect(options: &ConnectOptions) -> Result<AwsContext, AwsError> {
         .read_timeout(IMDS_TIMEOUT)
         .max_attempts(1)
         .build();
-    let mut credentials =
-        aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
-            .region(region.clone())
-            .imds_client(imds);
-    if let Some(profile) = &options.profile {
-        credentials = credentials.profile_name(profile);
-    }
-    let credentials = credentials.build().await;
+    let credentials = match &options.profile {
+        Some(profile) => {
+            let provider = aws_config::profile::ProfileFileCredentialsProvider::builder()
+                .configure(
+                    &aws_config::provider_config::ProviderConfig::default()
+                        .with_region(Some(region.clone())),
+                )
+                .profile_name(profile)
+                .build();
+            // Asked now, so that a profile that is not defined (or an expired SSO session) is
+            // reported with its name instead of as missing credentials at the first call.
+            use aws_credential_types::provider::ProvideCredentials;
+            if let Err(error) = provider.provide_credentials().await {
+                return Err(AwsError::no_credentials(
+                    format!("load the credentials of AWS profile {profile}"),
+                    error,
+                ));
+            }
+            aws_credential_types::provider::SharedCredentialsProvider::new(provider)
+        }
+        None => aws_credential_types::provider::SharedCredentialsProvider::new(
+            aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
+                .region(region.clone())
+                .imds_client(imds)
+                .build()
+                .await,
+        ),
+    };
     let credentials = match &options.role {
-        None => aws_credential_types::provider::SharedCredentialsProvider::new(credentials),
+        None => credentials,
         // The role's credentials are assumed with the chain's, and refreshed by the SDK's
         // credentials cache before they expire: a canary longer than the session stays valid.
         Some(role) => {

@@ -68,6 +68,19 @@ impl AwsError {
         AwsError::new("load AWS configuration", AwsErrorKind::NoRegion)
     }
 
+    /// The credentials of `action` (e.g. "load the credentials of AWS profile ops") could not be
+    /// had; `source` says why (a profile not defined, an expired SSO session).
+    pub(crate) fn no_credentials(
+        action: impl Into<String>,
+        source: impl StdError + Send + Sync + 'static,
+    ) -> AwsError {
+        AwsError {
+            action: action.into(),
+            kind: AwsErrorKind::NoCredentials,
+            source: Some(Box::new(source)),
+        }
+    }
+
     pub fn is_not_found(&self) -> bool {
         matches!(self.kind, AwsErrorKind::NotFound { .. })
     }

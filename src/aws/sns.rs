@@ -22,20 +22,38 @@ pub trait TopicApi: Sync {
 /// [`TopicApi`] over the AWS SDK.
 #[derive(Debug, Clone)]
 pub struct Sns {
-    client: aws_sdk_sns::Client,
+    context: AwsContext,
 }
 
 impl Sns {
     pub fn new(context: &AwsContext) -> Sns {
         Sns {
-            client: context.sns(),
+            context: context.clone(),
+        }
+    }
+
+    /// A topic is published to in its own region (the fourth field of its ARN), which need not
+    /// be the app's: SNS answers `NotFound` for a topic of another region.
+    fn client_for(&self, topic_arn: &str) -> aws_sdk_sns::Client {
+        let topic_region = topic_arn
+            .split(':')
+            .nth(3)
+            .filter(|region| !region.is_empty());
+        match topic_region {
+            Some(region) if Some(region) != self.context.region() => {
+                let config = aws_sdk_sns::config::Builder::from(&self.context.sdk)
+                    .region(aws_sdk_sns::config::Region::new(region.to_string()))
+                    .build();
+                aws_sdk_sns::Client::from_conf(config)
+            }
+            _ => self.context.sns(),
         }
     }
 }
 
 impl TopicApi for Sns {
     async fn publish(&self, topic_arn: &str, subject: &str, message: &str) -> Result<(), AwsError> {
-        self.client
+        self.client_for(topic_arn)
             .publish()
             .topic_arn(topic_arn)
             .subject(subject)

@@ -267,7 +267,7 @@ async fn deploy_under_lock(
     };
     match outcome {
         CutoverOutcome::Held { .. } => {
-            record_hold(context, spec, candidate, holder, settings).await?
+            record_hold(context, spec, candidate, holder, announcer, settings).await?
         }
         // Turned back before any traffic: nothing is held any more.
         _ if args.hold => {
@@ -291,6 +291,7 @@ async fn record_hold(
     spec: &AppSpec,
     candidate: &str,
     holder: &Holder,
+    announcer: &Announcer,
     settings: &OutputSettings,
 ) -> Result<(), DeployError> {
     let ssm = aws::ssm::Ssm::new(context);
@@ -315,6 +316,10 @@ async fn record_hold(
     hold::write(&ssm, &spec.name, &record)
         .await
         .map_err(handover::HandoverError::from)?;
+    announcer.release_held(
+        candidate,
+        &format!("requests with `{}: {}` reach it", route.header, route.value),
+    );
     settings.progress(&format!(
         "{candidate} is held: requests with `{}: {}` reach it (rule {}); production traffic is untouched.\n  cutover promote {}   moves production traffic to it, behind the gates\n  cutover abort {}     gives it up",
         route.header, route.value, route.rule_arn, spec.name, spec.name
@@ -524,6 +529,7 @@ fn cleanup_name(cleanup: &Cleanup) -> &'static str {
 }
 
 fn print_text(text: &str) -> Result<(), DeployError> {
+    let text = crate::output::secrets::scrub(text);
     let mut stdout = std::io::stdout().lock();
     stdout
         .write_all(text.as_bytes())

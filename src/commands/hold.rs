@@ -295,6 +295,7 @@ async fn abort_under_lock(
         }
     }
     hold::clear(&Ssm::new(&held.context), &held.spec.name).await?;
+    announcer.release_aborted(&hold.candidate);
     let outcome = CutoverOutcome::Abandoned {
         reason: Trouble::AbortRequested,
     };

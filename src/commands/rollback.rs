@@ -162,6 +162,12 @@ async fn roll_back(
     let announcer = crate::notify::Announcer::for_app(context, spec, Vec::new()).await;
     if completed {
         announcer.rollback_done(&target, &shifted.after);
+    } else {
+        let why = match &shifted.outcome {
+            Some(outcome) => outcome.to_string(),
+            None => format!("{target} does not hold all traffic: {}", shifted.after),
+        };
+        announcer.rollback_failed(&target, &shifted.after, &why);
     }
     let mut warnings = Vec::new();
     let mut marked = Vec::new();

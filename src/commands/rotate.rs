@@ -385,24 +385,29 @@ async fn announce_summaries(run: &FleetRun<'_>, specs: &[AppSpec], rows: &[Rotat
             None => channels.push((spec, target, vec![row])),
         }
     }
-    for (first, target, members) in channels {
-        if first.notify == Default::default() || !members.iter().any(|row| row.due == Some(true)) {
-            continue;
-        }
-        let Ok(context) = run.contexts.get(&target).await else {
-            continue;
-        };
-        let announcer = crate::notify::Announcer::for_app(&context, first, Vec::new())
-            .await
-            .for_apps(members.iter().map(|row| row.app.as_str()));
-        let summary = members
-            .iter()
-            .map(|row| format!("{}: {}", row.app, row.result))
-            .collect::<Vec<_>>()
-            .join("; ");
-        announcer.rotate_summary(&summary);
-        announcer.finish().await;
-    }
+    // Each channel is delivered at once: a slow webhook costs the run its bounded wait once,
+    // not once per channel.
+    let deliveries = channels
+        .into_iter()
+        .filter(|(first, _, members)| {
+            first.notify != Default::default() && members.iter().any(|row| row.due == Some(true))
+        })
+        .map(|(first, target, members)| async move {
+            let Ok(context) = run.contexts.get(&target).await else {
+                return;
+            };
+            let announcer = crate::notify::Announcer::for_app(&context, first, Vec::new())
+                .await
+                .for_apps(members.iter().map(|row| row.app.as_str()));
+            let summary = members
+                .iter()
+                .map(|row| format!("{}: {}", row.app, row.result))
+                .collect::<Vec<_>>()
+                .join("; ");
+            announcer.rotate_summary(&summary);
+            announcer.finish().await;
+        });
+    futures_util::future::join_all(deliveries).await;
 }
 
 /// The live release (as the router says), its age, and for `refresh_ami` the image it runs

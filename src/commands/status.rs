@@ -29,6 +29,12 @@ pub enum StatusError {
     Spec(#[from] SpecError),
     #[error("could not connect to AWS")]
     Connect(#[source] AwsError),
+    #[error("could not connect to the account and region of app {app}")]
+    ConnectApp {
+        app: String,
+        #[source]
+        source: AwsError,
+    },
     #[error(transparent)]
     Live(#[from] LiveError),
     #[error("could not list the apps of this account")]
@@ -42,6 +48,7 @@ impl Diagnostic for StatusError {
         match self {
             StatusError::Spec(error) => error.exit(),
             StatusError::Connect(error) | StatusError::List(error) => error.exit(),
+            StatusError::ConnectApp { source, .. } => source.exit(),
             StatusError::Live(error) => error.exit(),
             StatusError::Write(_) => Exit::Error,
         }
@@ -51,6 +58,7 @@ impl Diagnostic for StatusError {
         match self {
             StatusError::Spec(error) => error.hint(),
             StatusError::Connect(error) | StatusError::List(error) => error.hint(),
+            StatusError::ConnectApp { source, .. } => source.hint(),
             StatusError::Live(error) => error.hint(),
             StatusError::Write(_) => None,
         }
@@ -71,80 +79,55 @@ pub async fn run(
             .collect::<Result<_, _>>()?,
     };
     let contexts = aws::Contexts::default();
-    let context = contexts
-        .get(&ConnectOptions::from_args(global))
-        .await
-        .map_err(StatusError::Connect)?;
     let mut apps = Vec::new();
     let mut holds = Vec::new();
     let mut targets = Vec::new();
+    // With every app asked for, one that cannot be read (its account unreachable, its profile
+    // gone) is reported and the others are shown; the exit code then says something failed.
+    let mut unreadable: Vec<(String, String)> = Vec::new();
     for spec in &specs {
-        // Each app in its own account and region.
-        let app_context = contexts
-            .get(&ConnectOptions::for_app(global, spec))
-            .await
-            .map_err(StatusError::Connect)?;
-        let context = &app_context;
-        targets.push((
-            context.account().await,
-            context.region().map(str::to_string),
-        ));
-        let app = observe_app(context, spec).await?;
-        // Only an app with a test route can hold a release.
-        let can_hold = matches!(
-            &spec.router,
-            spec::RouterSpec::Alb {
-                test_traffic: Some(_),
-                ..
+        match look_at_app(&contexts, global, spec).await {
+            Ok((app, hold, target)) => {
+                if let Some(error) = &app.router_error {
+                    eprintln!(
+                        "{} could not read the router of app {}: {}",
+                        settings.stderr_palette().warning("warning:"),
+                        app.app,
+                        error_line(error)
+                    );
+                }
+                apps.push(app);
+                holds.push(hold);
+                targets.push(target);
             }
-        );
-        holds.push(if can_hold {
-            crate::route::hold::read(&crate::aws::ssm::Ssm::new(context), &spec.name)
-                .await
-                .unwrap_or_else(|error| {
-                    tracing::warn!("{}", error_line(&error));
-                    None
-                })
-        } else {
-            None
-        });
-        if let Some(error) = &app.router_error {
-            eprintln!(
-                "{} could not read the router of app {}: {}",
-                settings.stderr_palette().warning("warning:"),
-                app.app,
-                error_line(error)
-            );
+            Err(error) if args.app.is_none() => {
+                crate::output::print_error(
+                    &error,
+                    error.hint().as_deref(),
+                    settings.stderr_palette(),
+                );
+                unreadable.push((spec.name.clone(), error_line(&error)));
+            }
+            Err(error) => return Err(error),
         }
-        apps.push(app);
     }
-    // Without an APP, also the apps AWS knows by their tags but the stacks folder does not: their
-    // stacks are shown, their traffic cannot be (the router is in the missing spec).
+    // Without an APP, also the apps AWS knows by their tags but the stacks folder does not.
     let mut without_spec = Vec::new();
+    let mut default_target: Target = (None, None);
     if args.app.is_none() {
-        let stacks = CloudFormation::new(&context);
-        let known = StackLifecycle::new(&context)
-            .tag_values(APP)
-            .await
-            .map_err(StatusError::List)?;
-        for app in known
-            .iter()
-            .filter(|app| !specs.iter().any(|spec| &spec.name == *app))
-        {
-            let releases = discovery::app_releases(&stacks, app)
-                .await
-                .map_err(LiveError::from)?;
-            without_spec.push(AppReleases {
-                app: app.clone(),
-                releases: derive_roles(releases, None, SystemTime::now()),
-                weights: None,
-                router: None,
-                router_error: None,
-                baseline: None,
-                other_apps: Vec::new(),
-                other_baselines: Vec::new(),
-                stickiness: None,
-            });
+        match apps_without_spec(&contexts, global, &specs).await {
+            Ok((found, target)) => {
+                without_spec = found;
+                default_target = target;
+            }
+            Err(error) => {
+                crate::output::print_error(
+                    &error,
+                    error.hint().as_deref(),
+                    settings.stderr_palette(),
+                );
+                unreadable.push(("(apps without a spec)".to_string(), error_line(&error)));
+            }
         }
     }
     let text = if settings.json() {
@@ -159,8 +142,16 @@ pub async fn run(
                 value["region"] = json!(region);
                 value
             });
-        let without = without_spec.iter().map(|app| app_json(app, false));
-        let value = json!({ "apps": with.chain(without).collect::<Vec<_>>() });
+        let without = without_spec.iter().map(|app| {
+            let mut value = app_json(app, false);
+            value["account"] = json!(default_target.0);
+            value["region"] = json!(default_target.1);
+            value
+        });
+        let failed = unreadable
+            .iter()
+            .map(|(app, error)| json!({ "app": app, "spec": true, "error": error }));
+        let value = json!({ "apps": with.chain(without).chain(failed).collect::<Vec<_>>() });
         format!("{value:#}\n")
     } else if apps.is_empty() && without_spec.is_empty() {
         format!(
@@ -174,19 +165,7 @@ pub async fn run(
             .zip(&holds)
             .zip(&targets)
             .map(|((app, hold), target)| {
-                let mut text = render_app(app, palette, None);
-                // The account and region on the app's first line.
-                if let Some(end) = text.find('\n') {
-                    let (account, region) = target;
-                    text.insert_str(
-                        end,
-                        &format!(
-                            "  [{}/{}]",
-                            account.as_deref().unwrap_or("account ?"),
-                            region.as_deref().unwrap_or("region ?")
-                        ),
-                    );
-                }
+                let mut text = with_target(render_app(app, palette, None), target);
                 if let Some(hold) = hold {
                     text.push_str(&format!(
                         "  held: {} on its test route (`{}: {}`), by {}: `cutover promote {}` or `cutover abort {}`\n",
@@ -198,8 +177,11 @@ pub async fn run(
             .chain(
                 without_spec
                     .iter()
-                    .map(|app| render_app(app, palette, Some(&dir))),
+                    .map(|app| with_target(render_app(app, palette, Some(&dir)), &default_target)),
             )
+            .chain(unreadable.iter().map(|(app, error)| {
+                format!("{app}  (could not be read: {error})\n")
+            }))
             .collect::<Vec<_>>()
             .join("\n")
     };
@@ -208,8 +190,124 @@ pub async fn run(
         .write_all(text.as_bytes())
         .and_then(|()| stdout.flush())
         .map_err(StatusError::Write)?;
-    Ok(Exit::Success)
+    Ok(if unreadable.is_empty() {
+        Exit::Success
+    } else {
+        Exit::Error
+    })
 }
+
+/// One app as `status` shows it: its releases and router, its held release, its account and
+/// region.
+async fn look_at_app(
+    contexts: &aws::Contexts,
+    global: &GlobalArgs,
+    spec: &AppSpec,
+) -> Result<(AppReleases, Option<crate::route::hold::Hold>, Target), StatusError> {
+    // Each app in its own account and region.
+    let context = contexts
+        .get(&ConnectOptions::for_app(global, spec))
+        .await
+        .map_err(|source| StatusError::ConnectApp {
+            app: spec.name.clone(),
+            source,
+        })?;
+    let target = (
+        context.account().await,
+        context.region().map(str::to_string),
+    );
+    let app = observe_app(&context, spec).await?;
+    // Only an app with a test route can hold a release.
+    let can_hold = matches!(
+        &spec.router,
+        spec::RouterSpec::Alb {
+            test_traffic: Some(_),
+            ..
+        }
+    );
+    let hold = if can_hold {
+        crate::route::hold::read(&crate::aws::ssm::Ssm::new(&context), &spec.name)
+            .await
+            .unwrap_or_else(|error| {
+                tracing::warn!("{}", error_line(&error));
+                None
+            })
+    } else {
+        None
+    };
+    Ok((app, hold, target))
+}
+
+/// The apps AWS knows by their stacks' tags (in the default account and region) that the stacks
+/// folder does not: their stacks are shown, their traffic cannot be (the router is in the missing
+/// spec).
+async fn apps_without_spec(
+    contexts: &aws::Contexts,
+    global: &GlobalArgs,
+    specs: &[AppSpec],
+) -> Result<(Vec<AppReleases>, Target), StatusError> {
+    let context = contexts
+        .get(&ConnectOptions::from_args(global))
+        .await
+        .map_err(StatusError::Connect)?;
+    let target = (
+        context.account().await,
+        context.region().map(str::to_string),
+    );
+    let stacks = CloudFormation::new(&context);
+    let known = StackLifecycle::new(&context)
+        .tag_values(APP)
+        .await
+        .map_err(StatusError::List)?;
+    let mut without_spec = Vec::new();
+    for app in known
+        .iter()
+        .filter(|app| !specs.iter().any(|spec| &spec.name == *app))
+    {
+        let mut releases = discovery::app_releases(&stacks, app)
+            .await
+            .map_err(LiveError::from)?;
+        // What happened to each release later is in its mark, as for an app with a spec.
+        let marks = crate::release::marks::read_all(&crate::aws::ssm::Ssm::new(&context), app)
+            .await
+            .map_err(LiveError::from)?;
+        for release in &mut releases {
+            if let Some(mark) = marks.get(&release.stack.name) {
+                release.tags.apply_mark(mark);
+            }
+        }
+        without_spec.push(AppReleases {
+            app: app.clone(),
+            releases: derive_roles(releases, None, SystemTime::now()),
+            weights: None,
+            router: None,
+            router_error: None,
+            baseline: None,
+            other_apps: Vec::new(),
+            other_baselines: Vec::new(),
+            stickiness: None,
+        });
+    }
+    Ok((without_spec, target))
+}
+
+/// The account and region on the app's first line: `web  …  [123456789012/us-east-1]`.
+fn with_target(mut text: String, (account, region): &Target) -> String {
+    if let Some(end) = text.find('\n') {
+        text.insert_str(
+            end,
+            &format!(
+                "  [{}/{}]",
+                account.as_deref().unwrap_or("account ?"),
+                region.as_deref().unwrap_or("region ?")
+            ),
+        );
+    }
+    text
+}
+
+/// The account id and region an app lives in, as far as known.
+type Target = (Option<String>, Option<String>);
 
 pub(crate) fn release_json(release: &ObservedRelease) -> Value {
     json!({

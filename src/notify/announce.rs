@@ -67,10 +67,13 @@ impl Announcer {
                 let header = match &webhook.header {
                     None => None,
                     Some((name, var)) => match std::env::var(var) {
-                        Ok(value) => Some((name.clone(), value)),
-                        Err(_) => {
+                        Ok(value) if !value.is_empty() => {
+                            crate::output::secrets::register([value.clone()]);
+                            Some((name.clone(), value))
+                        }
+                        _ => {
                             tracing::warn!(
-                                "notifications of app {} will not go to the webhook: the environment variable {var} (its {name} header) is not set",
+                                "notifications of app {} will not go to the webhook: the environment variable {var} (its {name} header) is not set or empty",
                                 spec.name
                             );
                             return None;
@@ -102,11 +105,13 @@ impl Announcer {
         Notification::new(event, &self.app).target(self.account.clone(), self.region.clone())
     }
 
-    fn with_release(notification: Notification, stack: &str) -> Notification {
+    /// The stack and its release id: the stack name after `<app>-` (release ids may hold
+    /// hyphens: `web-shop-v1-2` of app `web-shop` is release `v1-2`).
+    fn with_release(&self, notification: Notification, stack: &str) -> Notification {
         let notification = notification.stack(stack);
-        match stack.rsplit_once('-') {
-            Some((_, release)) => notification.release(release),
-            None => notification,
+        match stack.strip_prefix(&format!("{}-", self.app)) {
+            Some(release) if !release.is_empty() => notification.release(release),
+            _ => notification,
         }
     }
 
@@ -115,7 +120,7 @@ impl Announcer {
     }
 
     pub fn deploy_started(&self, stack: &str, weights: Option<&Weights>) {
-        let mut notification = Self::with_release(self.event(EventKind::DeployStarted), stack);
+        let mut notification = self.with_release(self.event(EventKind::DeployStarted), stack);
         if let Some(weights) = weights {
             notification = notification.weights(percentages(weights));
         }
@@ -124,14 +129,14 @@ impl Announcer {
 
     pub fn traffic_step(&self, stack: &str, weights: &Weights) {
         self.queue(
-            Self::with_release(self.event(EventKind::TrafficStep), stack)
+            self.with_release(self.event(EventKind::TrafficStep), stack)
                 .weights(percentages(weights)),
         );
     }
 
     pub fn deploy_succeeded(&self, stack: &str, weights: &Weights) {
         self.queue(
-            Self::with_release(self.event(EventKind::DeploySucceeded), stack)
+            self.with_release(self.event(EventKind::DeploySucceeded), stack)
                 .weights(percentages(weights)),
         );
     }
@@ -150,18 +155,21 @@ impl Announcer {
     }
 
     pub fn deploy_failed(&self, stack: &str, reason: &str) {
-        self.queue(Self::with_release(self.event(EventKind::DeployFailed), stack).reason(reason));
+        self.queue(
+            self.with_release(self.event(EventKind::DeployFailed), stack)
+                .reason(reason),
+        );
     }
 
     pub fn rollback_done(&self, to: &str, weights: &Weights) {
         self.queue(
-            Self::with_release(self.event(EventKind::RollbackDone), to)
+            self.with_release(self.event(EventKind::RollbackDone), to)
                 .weights(percentages(weights)),
         );
     }
 
     pub fn release_retired(&self, stack: &str, left: &[String]) {
-        let mut notification = Self::with_release(self.event(EventKind::ReleaseRetired), stack);
+        let mut notification = self.with_release(self.event(EventKind::ReleaseRetired), stack);
         if !left.is_empty() {
             notification = notification.reason(format!("left in the account: {}", left.join("; ")));
         }
@@ -170,7 +178,32 @@ impl Announcer {
 
     pub fn retirement_failed(&self, stack: &str, reason: &str) {
         self.queue(
-            Self::with_release(self.event(EventKind::RetirementFailed), stack).reason(reason),
+            self.with_release(self.event(EventKind::RetirementFailed), stack)
+                .reason(reason),
+        );
+    }
+
+    /// `stack` waits on its test route; `how` says which requests reach it.
+    pub fn release_held(&self, stack: &str, how: &str) {
+        self.queue(
+            self.with_release(self.event(EventKind::ReleaseHeld), stack)
+                .reason(how),
+        );
+    }
+
+    pub fn release_aborted(&self, stack: &str) {
+        self.queue(
+            self.with_release(self.event(EventKind::ReleaseAborted), stack)
+                .reason("given up before taking production traffic"),
+        );
+    }
+
+    /// A rollback to `to` that did not complete, and why; `weights` as the router now says.
+    pub fn rollback_failed(&self, to: &str, weights: &Weights, reason: &str) {
+        self.queue(
+            self.with_release(self.event(EventKind::RollbackFailed), to)
+                .weights(percentages(weights))
+                .reason(reason),
         );
     }
 
@@ -189,4 +222,25 @@ fn percentages(weights: &Weights) -> BTreeMap<String, u8> {
         .iter()
         .map(|(stack, weight)| (stack.to_string(), weight))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_release_is_what_follows_the_app_in_the_stack_name() {
+        let announcer = Announcer::disabled("web-shop");
+        let release = |stack: &str| {
+            announcer
+                .with_release(announcer.event(EventKind::DeployStarted), stack)
+                .release
+        };
+        assert_eq!(release("web-shop-v1-2").as_deref(), Some("v1-2"));
+        assert_eq!(
+            release("web-shop-r20261130-120129").as_deref(),
+            Some("r20261130-120129")
+        );
+        assert_eq!(release("other-r1"), None);
+    }
 }

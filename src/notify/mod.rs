@@ -102,6 +102,12 @@ pub enum EventKind {
     ReleaseRetired,
     RetirementFailed,
     RotateSummary,
+    /// `deploy --hold`: the candidate passed its gates and waits on its test route.
+    ReleaseHeld,
+    /// `abort`: a held candidate given up before taking production traffic.
+    ReleaseAborted,
+    /// A rollback that did not complete (a gate failed): traffic stayed where it was.
+    RollbackFailed,
 }
 
 impl EventKind {
@@ -117,6 +123,9 @@ impl EventKind {
             EventKind::ReleaseRetired => "release_retired",
             EventKind::RetirementFailed => "retirement_failed",
             EventKind::RotateSummary => "rotate_summary",
+            EventKind::ReleaseHeld => "release_held",
+            EventKind::ReleaseAborted => "release_aborted",
+            EventKind::RollbackFailed => "rollback_failed",
         }
     }
 }

@@ -754,6 +754,33 @@ fn the_text_of_each_kind_reads_as_a_sentence() {
         ),
         "web: rotation done: retired r1, r2; kept r3, r4 in 123456789012/us-east-1"
     );
+    assert_eq!(
+        text(
+            Notification::new(EventKind::ReleaseHeld, "web")
+                .release("r2")
+                .stack("web-r2")
+                .reason("requests with `x-canary: web-r2` reach it")
+        ),
+        "web r2: held on its test route (requests with `x-canary: web-r2` reach it) in 123456789012/us-east-1"
+    );
+    assert_eq!(
+        text(
+            Notification::new(EventKind::ReleaseAborted, "web")
+                .release("r2")
+                .stack("web-r2")
+                .reason("given up before taking production traffic")
+        ),
+        "web r2: aborted (given up before taking production traffic) in 123456789012/us-east-1"
+    );
+    assert_eq!(
+        text(
+            Notification::new(EventKind::RollbackFailed, "web")
+                .release("r1")
+                .stack("web-r1")
+                .reason("gates failed: alarm web-5xx in ALARM")
+        ),
+        "web r1: rollback to web-r1 failed (gates failed: alarm web-5xx in ALARM) in 123456789012/us-east-1"
+    );
     // Bare: only what is known.
     assert_eq!(
         Notification::new(EventKind::DeployFailed, "web").text,
@@ -808,6 +835,9 @@ fn events_serialize_in_snake_case_like_as_str() {
         EventKind::ReleaseRetired,
         EventKind::RetirementFailed,
         EventKind::RotateSummary,
+        EventKind::ReleaseHeld,
+        EventKind::ReleaseAborted,
+        EventKind::RollbackFailed,
     ] {
         assert_eq!(
             serde_json::to_value(kind).unwrap(),

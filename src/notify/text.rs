@@ -61,6 +61,12 @@ pub(super) fn compose(notification: &Notification) -> String {
             Some(summary) => format!("rotation done: {}", one_line(summary)),
             None => "rotation done".to_string(),
         },
+        EventKind::ReleaseHeld => format!("held on its test route{reason_in_parens}"),
+        EventKind::ReleaseAborted => format!("aborted{reason_in_parens}"),
+        EventKind::RollbackFailed => format!(
+            "rollback{} failed{reason_in_parens}",
+            with(stack.as_deref(), |stack| format!(" to {stack}"))
+        ),
     };
     format!("{}: {what}{}", head(notification), place(notification))
 }
@@ -77,6 +83,9 @@ pub(super) fn subject(notification: &Notification) -> String {
         EventKind::ReleaseRetired => "retired",
         EventKind::RetirementFailed => "retirement failed",
         EventKind::RotateSummary => "rotation done",
+        EventKind::ReleaseHeld => "held",
+        EventKind::ReleaseAborted => "aborted",
+        EventKind::RollbackFailed => "rollback failed",
     };
     let subject: String = format!("cutover: {} {what}", head(notification))
         .chars()

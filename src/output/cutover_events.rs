@@ -27,6 +27,7 @@ impl CutoverPrinter {
     pub fn print(&self, event: &CutoverEvent) {
         if self.json {
             let line = serde_json::to_string(event).expect("events always serialize");
+            let line = super::secrets::scrub(&line);
             let mut stdout = std::io::stdout().lock();
             let _ = writeln!(stdout, "{line}");
             let _ = stdout.flush();
@@ -39,7 +40,7 @@ impl CutoverPrinter {
         if self.quiet && !trouble {
             return;
         }
-        let text = event.to_string();
+        let text = super::secrets::scrub(&event.to_string()).into_owned();
         let text = match event {
             _ if trouble => self.palette.error(&text),
             CutoverEvent::Completed { .. } => self.palette.added(&text),

@@ -14,7 +14,7 @@ pub fn init_logging(settings: &OutputSettings) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| super::secrets::ScrubbedStderr)
         .with_ansi(settings.stderr_color)
         .with_target(settings.verbosity >= 3)
         .try_init();

@@ -12,3 +12,4 @@ mod cutover_events;
 
 pub use cutover_events::CutoverPrinter;
 pub mod prompt;
+pub mod secrets;

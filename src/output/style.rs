@@ -77,6 +77,7 @@ impl OutputSettings {
     /// Writes a progress line (or several) to stderr, each prefixed with `[app] ` inside
     /// `rotate`.
     pub fn progress(&self, text: &str) {
+        let text = super::secrets::scrub(text);
         let mut stderr = std::io::stderr().lock();
         for line in text.lines() {
             let _ = match &self.fleet_app {

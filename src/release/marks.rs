@@ -207,7 +207,7 @@ pub async fn update(
 pub fn failed(reason: &str, ending: Ending) -> impl FnOnce(&mut Mark) + '_ {
     move |mark| {
         mark.role = Some(MarkedRole::Failed);
-        mark.failed_reason = Some(reason.to_string());
+        mark.failed_reason = Some(crate::output::secrets::scrub(reason).into_owned());
         mark.failed_at = Some(now());
         mark.ending = Some(ending);
         if mark.took_traffic_at.is_some() && mark.lost_traffic_at.is_none() {
@@ -220,7 +220,7 @@ pub fn failed(reason: &str, ending: Ending) -> impl FnOnce(&mut Mark) + '_ {
 pub fn retiring(reason: &str) -> impl FnOnce(&mut Mark) + '_ {
     move |mark| {
         mark.role = Some(MarkedRole::Retiring);
-        mark.attention = Some(reason.to_string());
+        mark.attention = Some(crate::output::secrets::scrub(reason).into_owned());
     }
 }
 

@@ -287,6 +287,10 @@ impl<P: ParameterStore, I: ImageCatalog, S: StackOutputs> Sources<'_, P, I, S> {
             .zip(values)
             .map(|(name, value)| {
                 let secret = value.is_secret() || no_echo.contains(name);
+                if secret {
+                    // From here on, no output of this process shows it.
+                    crate::output::secrets::register([value.expose().to_string()]);
+                }
                 (name.clone(), ResolvedValue::new(value.expose(), secret))
             })
             .collect())
@@ -301,7 +305,11 @@ impl<P: ParameterStore, I: ImageCatalog, S: StackOutputs> Sources<'_, P, I, S> {
         spec: &Path,
     ) -> Result<ResolvedValue, ParamError> {
         let mut values = self.resolve_all(&[(what, source)], spec).await?;
-        Ok(values.remove(0))
+        let value = values.remove(0);
+        if value.is_secret() {
+            crate::output::secrets::register([value.expose().to_string()]);
+        }
+        Ok(value)
     }
 
     /// Local sources first (so a missing variable fails before any AWS call), then every distinct

@@ -349,15 +349,45 @@ fn notify(check: &Checker<'_>, raw: RawNotify) -> Result<NotifySpec, SpecError> 
         .sns_topic
         .map(|topic| check.value_source(key.key("sns_topic"), topic))
         .transpose()?;
+    if let Some(ValueSource::Literal(arn)) = &sns_topic {
+        // arn:aws:sns:<region>:<account>:<name> (also arn:aws-cn:, arn:aws-us-gov:).
+        let fields: Vec<&str> = arn.split(':').collect();
+        if fields.len() != 6 || fields[0] != "arn" || fields[2] != "sns" || fields[5].is_empty() {
+            return Err(check.invalid_with_hint(
+                key.key("sns_topic"),
+                format!("`{arn}` is not an SNS topic ARN"),
+                "arn:aws:sns:<region>:<account>:<topic>, or { stack_output = \"…\", output = \"…\" }",
+            ));
+        }
+    }
     let webhook = match raw.webhook {
         None => None,
         Some(webhook) => {
             let webhook_key = key.key("webhook");
-            if !(webhook.url.starts_with("http://") || webhook.url.starts_with("https://")) {
-                return Err(check.invalid(
-                    webhook_key.key("url"),
-                    format!("`{}` is not an http:// or https:// URL", webhook.url),
-                ));
+            // The URL is not repeated in these messages: a chat webhook's path is a credential.
+            let probe = crate::notify::Webhook {
+                url: webhook.url.clone(),
+                header: webhook
+                    .header
+                    .as_ref()
+                    .map(|name| (name.clone(), "probe".to_string())),
+            };
+            if let Err(error) = probe.check() {
+                let field = match error {
+                    crate::notify::NotifyError::BadHeaderName(_) => "header",
+                    _ => "url",
+                };
+                return Err(check.invalid(webhook_key.key(field), error.to_string()));
+            }
+            if let Some((_, rest)) = webhook.url.split_once("://") {
+                let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+                if authority.contains('@') {
+                    return Err(check.invalid_with_hint(
+                        webhook_key.key("url"),
+                        "the URL carries a user name or password, which would be sent in clear and shown in logs",
+                        "send the credential as a header whose value comes from the environment: header = \"Authorization\", header_env = \"CHAT_WEBHOOK_TOKEN\"",
+                    ));
+                }
             }
             let header = match (webhook.header, webhook.header_env) {
                 (None, None) => None,

@@ -107,7 +107,7 @@ impl Fleet {
     async fn new(keep: impl Fn(usize) -> u32) -> Fleet {
         let account = Account::with_base(&shared_alb()).await;
         let keep: Vec<u32> = (0..APPS).map(keep).collect();
-        for i in 0..APPS {
+        for (i, keep) in keep.iter().enumerate() {
             let rotation = if is_age_due(i) {
                 format!("max_age = \"{MAX_AGE_SECS}s\"")
             } else {
@@ -118,7 +118,7 @@ impl Fleet {
                 RELEASE,
                 &format!(
                     "[parameters]\nImageId = {{ ssm = \"/fleet/{name}/ami\" }}\n\n[router]\nkind = \"alb\"\nrule = {{ stack_output = \"base\", output = \"Rule{i:02}Arn\" }}\ntarget_group_output = \"TargetGroupArn\"\n\n[strategy]\nkind = \"all-at-once\"\nfinal_bake = \"0s\"\n\n[rotation]\n{rotation}\n\n[retention]\nkeep = {}\n",
-                    keep[i],
+                    keep,
                     name = app(i),
                 ),
             );
@@ -295,7 +295,7 @@ async fn rotate_all_rotates_exactly_the_due_apps_and_one_failure_stops_no_other(
     );
     let rows = rows(&run);
     assert_eq!(rows.len(), APPS);
-    for i in 0..APPS {
+    for (i, before) in before.iter().enumerate() {
         let name = app(i);
         let row = &rows[&name];
         let now = fleet.stacks_of(i).await;
@@ -335,7 +335,7 @@ async fn rotate_all_rotates_exactly_the_due_apps_and_one_failure_stops_no_other(
                     "{}",
                     show(&run)
                 );
-                assert_eq!(now, before[i], "the failed release is cleaned up, r1 stays");
+                assert_eq!(&now, before, "the failed release is cleaned up, r1 stays");
                 let group = account.output(&r1, "TargetGroupArn").await;
                 assert_eq!(
                     fleet.rule_targets(i).await,
@@ -345,7 +345,7 @@ async fn rotate_all_rotates_exactly_the_due_apps_and_one_failure_stops_no_other(
             }
             _ => {
                 assert_eq!(row["due"], false, "{row}");
-                assert_eq!(now, before[i], "{name}");
+                assert_eq!(&now, before, "{name}");
             }
         }
     }

@@ -538,3 +538,184 @@ async fn a_dead_webhook_neither_fails_a_deploy_nor_holds_it_up() {
         show(&down)
     );
 }
+
+/// A release whose NoEcho parameter goes where AWS quotes it back in an error (a CIDR block).
+const SECRET_CIDR_RELEASE: &str = r#"
+Parameters:
+  Secret: {Type: String, NoEcho: true}
+Resources:
+  Vpc:
+    Type: AWS::EC2::VPC
+    Properties: {CidrBlock: !Ref Secret}
+  Group:
+    Type: AWS::ElasticLoadBalancingV2::TargetGroup
+    Properties: {Port: 80, Protocol: HTTP, VpcId: !Ref Vpc}
+Outputs:
+  TargetGroupArn: {Value: !Ref Group}
+"#;
+
+#[tokio::test]
+async fn a_noecho_value_never_shows_in_output_marks_status_or_history() {
+    const SECRET: &str = "10.9.0.0/16-hunter2-zz";
+    let account = Account::new("onboard-alb.yaml").await;
+    let spec = |gates: &str| {
+        format!(
+            "[parameters]\nSecret = {{ env = \"SHOP_SECRET\" }}\n\n[router]\nkind = \"alb\"\nlistener = {{ stack_output = \"base\", output = \"ListenerArn\" }}\ntarget_group_output = \"TargetGroupArn\"\n\n[strategy]\nkind = \"all-at-once\"\nfinal_bake = \"0s\"\n{gates}"
+        )
+    };
+    let every_output = |output: &std::process::Output| {
+        for (stream, bytes) in [("stdout", &output.stdout), ("stderr", &output.stderr)] {
+            assert!(
+                !text(bytes).contains("hunter2"),
+                "the NoEcho value is in {stream}: {}",
+                show(output)
+            );
+        }
+    };
+    let env = [("SHOP_SECRET", SECRET)];
+
+    // AWS refuses the value and quotes it in its error.
+    account.write_app("shop", SECRET_CIDR_RELEASE, &spec(""));
+    let refused = account.cutover_with_env(
+        &[
+            "deploy",
+            "shop",
+            "--release",
+            "r1",
+            "--adopt",
+            "--yes",
+            "-vv",
+        ],
+        &env,
+    );
+    assert_ne!(refused.status.code(), Some(0), "{}", show(&refused));
+    every_output(&refused);
+
+    // A gate command echoes it and fails: the cutover turns back. (Another account: moto's
+    // stack listing stays broken after the refused VPC.)
+    let account = Account::new("onboard-alb.yaml").await;
+    account.write_app("shop", ALB_RELEASE.replace("Resources:", "Parameters:\n  Secret: {Type: String, NoEcho: true}\nResources:").as_str(), &spec(
+        "\n[gates]\ncommand = \"echo the secret is $SHOP_SECRET; exit 1\"\ninterval = \"1s\"\nwarmup = \"0s\"\n",
+    ));
+    let shifted = account.cutover_with_env(
+        &[
+            "deploy",
+            "shop",
+            "--release",
+            "r2",
+            "--adopt",
+            "--yes",
+            "--output",
+            "json",
+        ],
+        &env,
+    );
+    assert_eq!(shifted.status.code(), Some(1), "{}", show(&shifted));
+    every_output(&shifted);
+    assert!(
+        text(&shifted.stdout).contains("****") || text(&shifted.stderr).contains("****"),
+        "the gate's words are shown, masked: {}",
+        show(&shifted)
+    );
+    for args in [["status", "shop"], ["history", "shop"]] {
+        let shown = account.cutover_with_env(&args, &env);
+        every_output(&shown);
+    }
+    let marks = aws_sdk_ssm::Client::new(&account.sdk)
+        .get_parameters_by_path()
+        .path("/cutover/marks/shop")
+        .recursive(true)
+        .send()
+        .await
+        .expect("read the marks");
+    assert!(!marks.parameters().is_empty(), "the failures are marked");
+    for mark in marks.parameters() {
+        assert!(
+            !mark.value().unwrap_or_default().contains("hunter2"),
+            "{:?}",
+            mark.value()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_named_profile_decides_the_account_and_region_over_the_environment() {
+    let remote = fresh_account();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("aws-config");
+    std::fs::write(
+        &config,
+        format!(
+            "[profile base]\naws_access_key_id = testing\naws_secret_access_key = testing\n\n[profile acct]\nrole_arn = arn:aws:iam::{remote}:role/deployer\nsource_profile = base\nregion = eu-west-1\n"
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("stacks")).unwrap();
+    std::fs::write(
+        dir.path().join("app.yaml"),
+        "Resources:\n  Vpc:\n    Type: AWS::EC2::VPC\n    Properties: {CidrBlock: 10.0.0.0/16}\nOutputs:\n  Endpoint: {Value: x.example.com}\n",
+    )
+    .unwrap();
+    let write_spec = |profile: &str| {
+        std::fs::write(
+            dir.path().join("stacks/q.toml"),
+            format!("template = \"../app.yaml\"\n[aws]\nprofile = \"{profile}\"\n[router]\nkind = \"route53\"\nhosted_zone_id = \"Z1\"\nrecord_name = \"q.example.com\"\nendpoint_output = \"Endpoint\"\n"),
+        )
+        .unwrap();
+    };
+    // A CI job's environment: access keys and a region of their own.
+    let mut env = sdk_env(moto_endpoint());
+    env.push(("AWS_CONFIG_FILE".into(), config.display().to_string()));
+    env.push(("AWS_SHARED_CREDENTIALS_FILE".into(), "/dev/null".into()));
+    let stacks = dir.path().join("stacks").display().to_string();
+
+    write_spec("acct");
+    let status = run_cutover(
+        ["--stacks-dir", &stacks, "status", "q", "--output", "json"],
+        &env,
+    );
+    assert_eq!(status.status.code(), Some(0), "{}", show(&status));
+    let shown: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(shown["apps"][0]["account"], remote.as_str(), "{shown}");
+    assert_eq!(shown["apps"][0]["region"], "eu-west-1", "{shown}");
+
+    write_spec("nosuch");
+    let missing = run_cutover(["--stacks-dir", &stacks, "status", "q"], &env);
+    assert_eq!(missing.status.code(), Some(2), "{}", show(&missing));
+    assert!(
+        text(&missing.stderr).contains("AWS profile nosuch"),
+        "{}",
+        show(&missing)
+    );
+
+    // Over every app, the one that cannot be reached does not hide the others.
+    std::fs::rename(
+        dir.path().join("stacks/q.toml"),
+        dir.path().join("stacks/broken.toml"),
+    )
+    .unwrap();
+    write_spec("acct");
+    let all = run_cutover(
+        ["--stacks-dir", &stacks, "status", "--output", "json"],
+        &env,
+    );
+    assert_eq!(all.status.code(), Some(2), "{}", show(&all));
+    let shown: serde_json::Value = serde_json::from_slice(&all.stdout).unwrap();
+    let apps = shown["apps"].as_array().unwrap();
+    let q = apps
+        .iter()
+        .find(|app| app["app"] == "q")
+        .expect("q is shown");
+    assert_eq!(q["account"], remote.as_str());
+    let broken = apps
+        .iter()
+        .find(|app| app["app"] == "broken")
+        .expect("broken is listed");
+    assert!(
+        broken["error"]
+            .as_str()
+            .unwrap()
+            .contains("AWS profile nosuch"),
+        "{broken}"
+    );
+}

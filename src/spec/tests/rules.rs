@@ -627,7 +627,27 @@ fn aws_and_notify_take_a_target_and_channels_of_the_right_shape() {
         (
             "[notify]\nwebhook = { url = \"chat.example.com\" }",
             "notify.webhook.url",
-            "not an http",
+            "must start with http:// or https://",
+        ),
+        (
+            "[notify]\nwebhook = { url = \"https://bot:hunter2@chat.example.com/h\" }",
+            "notify.webhook.url",
+            "user name or password",
+        ),
+        (
+            "[notify]\nwebhook = { url = \"https://x\", header = \"Bad Header\", header_env = \"T\" }",
+            "notify.webhook.header",
+            "Bad Header",
+        ),
+        (
+            "[notify]\nsns_topic = \"deploys\"",
+            "notify.sns_topic",
+            "not an SNS topic ARN",
+        ),
+        (
+            "[notify]\nsns_topic = \"arn:aws:sqs:us-east-1:123456789012:q\"",
+            "notify.sns_topic",
+            "not an SNS topic ARN",
         ),
         (
             "[notify]\nwebhook = { url = \"https://x\", header = \"Authorization\" }",
@@ -638,5 +658,6 @@ fn aws_and_notify_take_a_target_and_channels_of_the_right_shape() {
         let (_, text, _, at) = failure(&with_alb(&format!("{body}\n")));
         assert_eq!(at, key, "{body}: {text}");
         assert!(text.contains(says), "{body}: {text}");
+        assert!(!text.contains("hunter2"), "a credential in a URL is not repeated: {text}");
     }
 }

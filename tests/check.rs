@@ -253,3 +253,56 @@ fn the_readme_rules_table_is_the_rules() {
         .collect();
     assert_eq!(documented, rules);
 }
+
+/// The ready files of README "Running rotation on a schedule": the CloudFormation template is
+/// valid for the pinned cfn-lint and has no release-check error, and the Kubernetes Indexed Job
+/// and the GitHub Actions matrix split the fleet into as many shards as they run workers.
+#[test]
+fn the_scheduling_examples_are_valid_and_shard_consistently() {
+    let dir = manifest_dir().join("examples/schedule");
+    let template = dir.join("eventbridge-ecs-rotate.yaml");
+    let lint = Command::new(manifest_dir().join(".venv/bin/cfn-lint"))
+        .arg(&template)
+        .output()
+        .expect("run cfn-lint");
+    assert!(
+        lint.status.success(),
+        "cfn-lint: {}{}",
+        String::from_utf8_lossy(&lint.stdout),
+        String::from_utf8_lossy(&lint.stderr)
+    );
+    let checked = cutover(&["check", template.to_str().unwrap()]);
+    assert_eq!(checked.status.code(), Some(0), "{checked:?}");
+
+    let python = venv_python();
+    let script = r#"
+import sys, yaml
+docs = list(yaml.safe_load_all(open(sys.argv[1])))
+job = next(d for d in docs if d["kind"] == "CronJob")["spec"]["jobTemplate"]["spec"]
+args = job["template"]["spec"]["containers"][0]["args"]
+assert job["completionMode"] == "Indexed", job
+shard = args[args.index("--shard") + 1]
+assert shard == f"auto/{job['completions']}", (shard, job["completions"])
+assert job["parallelism"] == job["completions"]
+flow = yaml.safe_load(open(sys.argv[2]))
+rotate = flow["jobs"]["rotate"]
+shards = rotate["strategy"]["matrix"]["shard"]
+assert shards == list(range(len(shards))), shards
+command = rotate["steps"][-1]["run"]
+assert f"--shard ${{{{ matrix.shard }}}}/{len(shards)}" in command, command
+print("ok")
+"#;
+    let output = Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .arg(dir.join("kubernetes-cronjob.yaml"))
+        .arg(dir.join("github-actions-rotate.yml"))
+        .output()
+        .expect("run python");
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -402,3 +402,22 @@ async fn three_runs_at_once_rotate_each_due_app_exactly_once() {
     }
     assert_eq!(account.creates(), setup + 8, "one new release per due app");
 }
+
+#[tokio::test]
+async fn eight_jobs_under_an_account_rate_limit_slow_down_instead_of_failing() {
+    let fleet = Fleet::new(|_| 0).await;
+    let account = &fleet.account;
+    // AWS throttles per account: here 8 requests a second, bursts of 8.
+    account.proxy.set_rate_limit(Some((8.0, 8.0)));
+    let run = account.cutover(&["rotate", "--all", "--jobs", "8", "--output", "json"]);
+    let throttled = account.proxy.rate_limited();
+    account.proxy.set_rate_limit(None);
+    assert_eq!(run.status.code(), Some(0), "{}", show(&run));
+    assert!(throttled > 0, "the limit throttled nothing");
+    let rows = rows(&run);
+    let rotated = (0..APPS)
+        .filter(|&i| rows[&app(i)]["result"] == "rotated")
+        .count();
+    assert_eq!(rotated, 8, "{}", show(&run));
+    eprintln!("{throttled} requests throttled by the account's rate");
+}

@@ -204,6 +204,45 @@ impl Schedule {
     }
 }
 
+/// A request rate the way AWS enforces one per account: a bucket of `burst` tokens refilled at
+/// `per_second`; a request that finds it empty is throttled.
+#[derive(Debug)]
+pub struct RateLimit {
+    per_second: f64,
+    burst: f64,
+    tokens: f64,
+    last: std::time::Instant,
+    pub throttled: usize,
+}
+
+impl RateLimit {
+    pub fn new(per_second: f64, burst: f64) -> RateLimit {
+        assert!(per_second > 0.0 && burst >= 1.0);
+        RateLimit {
+            per_second,
+            burst,
+            tokens: burst,
+            last: std::time::Instant::now(),
+            throttled: 0,
+        }
+    }
+
+    /// Takes a token; false (and counted) when there is none.
+    pub fn admits(&mut self) -> bool {
+        let now = std::time::Instant::now();
+        let refill = now.duration_since(self.last).as_secs_f64() * self.per_second;
+        self.tokens = (self.tokens + refill).min(self.burst);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            self.throttled += 1;
+            false
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

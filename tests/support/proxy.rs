@@ -38,6 +38,7 @@ struct Script {
     server_error: Schedule,
     reset: Schedule,
     latency: Duration,
+    rate_limit: Option<super::faults::RateLimit>,
     only_actions: Option<HashSet<String>>,
     stacks: HashMap<String, StackFault>,
     /// Stacks created later whose names start with the prefix get the fault (names that a run
@@ -122,6 +123,21 @@ impl FaultProxy {
     /// [`Schedule`] for which requests: deterministic, every `1/rate`-th one.
     pub fn set_throttle_rate(&self, rate: f64) {
         self.script().throttle.set_rate(rate);
+    }
+
+    /// Throttles eligible requests beyond `per_second` (with bursts of up to `burst`), as AWS
+    /// does per account and API; `None` lifts the limit.
+    pub fn set_rate_limit(&self, limit: Option<(f64, f64)>) {
+        self.script().rate_limit =
+            limit.map(|(per_second, burst)| super::faults::RateLimit::new(per_second, burst));
+    }
+
+    /// Requests throttled by the rate limit.
+    pub fn rate_limited(&self) -> usize {
+        self.script()
+            .rate_limit
+            .as_ref()
+            .map_or(0, |limit| limit.throttled)
     }
 
     /// Answers this share of the eligible requests with a 503.
@@ -282,7 +298,12 @@ async fn handle(shared: &Shared, request: ParsedRequest) -> Outcome {
             None
         } else if script.reset.fires() {
             Some(Outcome::Reset)
-        } else if script.throttle.fires() {
+        } else if script.throttle.fires()
+            || script
+                .rate_limit
+                .as_mut()
+                .is_some_and(|limit| !limit.admits())
+        {
             Some(faults::throttling(&request, &request_id).into())
         } else if script.server_error.fires() {
             Some(faults::server_error(&request, &request_id).into())

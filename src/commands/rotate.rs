@@ -171,7 +171,6 @@ struct FleetRun<'a> {
 struct Look<'s> {
     spec: &'s AppSpec,
     row: RotationRow,
-    started: Instant,
     /// Set when the look succeeded and the app is due.
     due: Option<DueApp>,
 }
@@ -202,12 +201,7 @@ impl FleetRun<'_> {
             }
         };
         row.elapsed = started.elapsed();
-        Look {
-            spec,
-            row,
-            started,
-            due,
-        }
+        Look { spec, row, due }
     }
 
     async fn first_look(
@@ -243,20 +237,17 @@ impl FleetRun<'_> {
 
     /// A due app (not in a dry run): take its lock, look again, rotate. Others end as looked.
     async fn finish(&self, look: Look<'_>) -> RotationRow {
-        let Look {
-            spec,
-            mut row,
-            started,
-            due,
-        } = look;
+        let Look { spec, mut row, due } = look;
         let Some(due) = due.filter(|_| !self.args.dry_run) else {
             return row;
         };
+        // The app's own time: its look plus its rotation, not its wait for a free job.
+        let started = Instant::now();
         row.result = match self.rotate(spec, &due, &mut row).await {
             Ok(result) => result,
             Err(error) => self.failed(spec, &error),
         };
-        row.elapsed = started.elapsed();
+        row.elapsed += started.elapsed();
         row
     }
 

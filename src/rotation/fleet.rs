@@ -130,7 +130,8 @@ pub struct RotationRow {
     pub live_release: Option<String>,
     #[serde(flatten)]
     pub result: AppResult,
-    /// Wall time of this app's part, in milliseconds.
+    /// Wall time of this app's own work (its look, its rotation; not its wait for a free job),
+    /// in milliseconds.
     #[serde(rename = "elapsed_ms", serialize_with = "millis")]
     pub elapsed: Duration,
 }

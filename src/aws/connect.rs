@@ -5,6 +5,10 @@ use aws_config::meta::region::RegionProviderChain;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
+use aws_smithy_runtime_api::client::retries::classifiers::{
+    ClassifyRetry, RetryAction, RetryClassifierPriority,
+};
 
 use super::AwsError;
 
@@ -68,6 +72,7 @@ macro_rules! shared_client {
             .$field
             .get_or_init(|| {
                 let config = $crate_name::config::Builder::from(&$context.sdk)
+                    .retry_classifier($crate::aws::connect::RefusedConnectionIsFinal)
                     .retry_partition($crate_name::config::retry::RetryPartition::new(
                         $context.clients.partition($service, $context.region()),
                     ))
@@ -221,6 +226,7 @@ impl AwsContext {
             .get_or_init(|| {
                 let config = aws_sdk_s3::config::Builder::from(&self.sdk)
                     .force_path_style(self.sdk.endpoint_url().is_some())
+                    .retry_classifier(RefusedConnectionIsFinal)
                     .retry_partition(aws_sdk_s3::config::retry::RetryPartition::new(
                         self.clients.partition("s3", self.region()),
                     ))
@@ -239,13 +245,15 @@ impl AwsContext {
 /// and never answers would otherwise hang the tool.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(90);
-/// A few quick retries per call: enough for a throttled or dropped request, short enough that an
-/// unreachable endpoint is reported in seconds. Waits that must outlast throttling (the stack
-/// waiter, the cutover driver, gate re-checks) retry on their own, above the SDK. The retry mode
-/// is adaptive: after a `Throttling` answer the SDK's client-side rate limiter (shared by every
-/// task that calls the same account, region and service, see [`shared_client!`]) slows all of
-/// them down, so `rotate --jobs 16` backs off together instead of failing one by one.
-const MAX_ATTEMPTS: u32 = 4;
+/// Attempts per call: enough to outlast a burst of throttling on a busy account, where each
+/// retry waits up to [`MAX_BACKOFF`] (full jitter). The retry mode is adaptive: after a
+/// `Throttling` answer the SDK's client-side rate limiter (shared by every task that calls the
+/// same account, region and service, see [`shared_client!`]) slows all of them down, so
+/// `rotate --jobs 16` backs off together instead of failing one by one. A refused connection is
+/// not retried at all ([`RefusedConnectionIsFinal`]), so a wrong endpoint is reported at once.
+/// Waits that must outlast longer trouble (the stack waiter, the cutover driver, gate re-checks)
+/// retry on their own, above the SDK.
+const MAX_ATTEMPTS: u32 = 10;
 const MAX_BACKOFF: Duration = Duration::from_secs(4);
 /// Off EC2 the metadata service is absent; fail over to the next provider at once.
 const IMDS_TIMEOUT: Duration = Duration::from_millis(800);
@@ -373,5 +381,83 @@ impl Contexts {
         let context = connect(options).await?;
         made.push((options.clone(), context.clone()));
         Ok(context)
+    }
+}
+
+/// Retry classifier: a connection the endpoint refused is final. Nothing listens there (a wrong
+/// `--endpoint-url`, a local server not started), and retrying it [`MAX_ATTEMPTS`] times would
+/// only delay saying so. Resets, timeouts and 5xx answers are still retried by the SDK's own
+/// classifiers; this one runs before them and only ever forbids.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RefusedConnectionIsFinal;
+
+impl ClassifyRetry for RefusedConnectionIsFinal {
+    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        let refused = match ctx.output_or_error() {
+            Some(Err(error)) => error
+                .as_connector_error()
+                .is_some_and(|error| connection_refused(error)),
+            _ => false,
+        };
+        if refused {
+            RetryAction::RetryForbidden
+        } else {
+            RetryAction::NoActionIndicated
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "cutover: a refused connection is final"
+    }
+
+    fn priority(&self) -> RetryClassifierPriority {
+        RetryClassifierPriority::run_before(RetryClassifierPriority::http_status_code_classifier())
+    }
+}
+
+/// Whether an I/O error with kind `ConnectionRefused` is anywhere in the error's chain.
+fn connection_refused(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if error
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+        {
+            return true;
+        }
+        next = error.source();
+    }
+    false
+}
+
+#[cfg(test)]
+mod refused_tests {
+    use super::connection_refused;
+
+    /// An error that wraps another, the way hyper wraps the socket's error.
+    #[derive(Debug)]
+    struct Wrapped(std::io::Error);
+
+    impl std::fmt::Display for Wrapped {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("tcp connect error")
+        }
+    }
+
+    impl std::error::Error for Wrapped {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn only_a_refused_connection_anywhere_in_the_chain_is_final() {
+        let refused = Wrapped(std::io::ErrorKind::ConnectionRefused.into());
+        let reset = Wrapped(std::io::ErrorKind::ConnectionReset.into());
+        assert!(connection_refused(&refused));
+        assert!(!connection_refused(&reset));
+        assert!(!connection_refused(&std::io::Error::from(
+            std::io::ErrorKind::TimedOut
+        )));
     }
 }

@@ -25,6 +25,7 @@ use crate::rotation::fleet::{
 };
 use crate::rotation::shard::{apps_of_shard, Shard, ShardError};
 use crate::rotation::{due_for_rotation, AppRotationFacts, RotationPolicy};
+use crate::router::RouterError;
 use crate::spec::{AppSpec, SpecError, ValueSource};
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +44,8 @@ pub enum RotateError {
     Lock(#[from] LockError),
     #[error(transparent)]
     Deploy(#[from] DeployError),
+    #[error(transparent)]
+    Router(#[from] RouterError),
 }
 
 impl Diagnostic for RotateError {
@@ -55,6 +58,7 @@ impl Diagnostic for RotateError {
             RotateError::Shard(_) => Exit::Error,
             RotateError::Lock(error) => error.exit(),
             RotateError::Deploy(error) => error.exit(),
+            RotateError::Router(error) => error.exit(),
         }
     }
 
@@ -67,6 +71,7 @@ impl Diagnostic for RotateError {
             RotateError::Shard(_) => None,
             RotateError::Lock(error) => error.hint(),
             RotateError::Deploy(error) => error.hint(),
+            RotateError::Router(error) => error.hint(),
         }
     }
 }
@@ -409,6 +414,11 @@ async fn rotation_facts(
     policy: &RotationPolicy,
 ) -> Result<AppRotationFacts, RotateError> {
     let app = observe_app(context, spec).await?;
+    // Without the router's weights nothing looks live, and nothing live is never due: an
+    // unreadable router must fail the app, not pass it as "not due".
+    if let Some(error) = app.router_error {
+        return Err(error.into());
+    }
     let live = app.live();
     let mut facts = AppRotationFacts {
         app: spec.name.clone(),

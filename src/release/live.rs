@@ -256,6 +256,18 @@ pub enum LiveError {
     Marks(#[from] MarkError),
 }
 
+impl LiveError {
+    /// Whether AWS throttled the read (after the SDK's own retries).
+    pub fn is_throttled(&self) -> bool {
+        match self {
+            LiveError::Discovery(DiscoveryError::List { source, .. })
+            | LiveError::Marks(MarkError::Read { source, .. })
+            | LiveError::Baseline(BaselineError::Read { source, .. }) => source.is_throttled(),
+            _ => false,
+        }
+    }
+}
+
 impl Diagnostic for LiveError {
     fn exit(&self) -> Exit {
         match self {
@@ -274,10 +286,38 @@ impl Diagnostic for LiveError {
     }
 }
 
+/// Pauses before reading the app again after AWS throttled a read: 1 s, then 2 s, then 4 s. The
+/// SDK has already retried each call ([`crate::aws::connect`]); these pauses outlast a longer
+/// burst of throttling on a busy account (`rotate --jobs 16`), where concluding from a failed
+/// read would be wrong: a router that could not be read shows no live release. Other failures
+/// (an endpoint that cannot be reached, a 5xx the SDK retried) are reported at once.
+const OBSERVE_PAUSES: [Duration; 3] = [
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+];
+
 /// Reads the app's release stacks and the router's weights. A router that cannot be read is
 /// reported in [`AppReleases::router_error`], not as an error: status still has something to
-/// show, and the commands that change traffic refuse on their own.
+/// show, and the commands that change traffic refuse on their own. A read AWS throttled is read
+/// again after [`OBSERVE_PAUSES`] before it is reported.
 pub async fn observe_app(ctx: &AwsContext, spec: &AppSpec) -> Result<AppReleases, LiveError> {
+    for pause in OBSERVE_PAUSES {
+        match observe_app_once(ctx, spec).await {
+            Err(error) if error.is_throttled() => {}
+            Ok(app)
+                if app
+                    .router_error
+                    .as_ref()
+                    .is_some_and(RouterError::is_throttled) => {}
+            settled => return settled,
+        }
+        tokio::time::sleep(pause).await;
+    }
+    observe_app_once(ctx, spec).await
+}
+
+async fn observe_app_once(ctx: &AwsContext, spec: &AppSpec) -> Result<AppReleases, LiveError> {
     let stacks = CloudFormation::new(ctx);
     let mut account = discovery::account_releases(&stacks, &spec.name).await?;
     let marks = marks::read_all(&Ssm::new(ctx), &spec.name).await?;

@@ -56,8 +56,10 @@ pub enum AppResult {
     SkippedLocked {
         holder: String,
     },
-    /// Due at the first look, not once the lock was taken: see [`UnderLock`].
+    /// Due at the first look, not once the lock was taken: see [`UnderLock`]. Serialized as
+    /// `now_live`, beside the row's own `live_release` (the first look's).
     RotatedMeanwhile {
+        #[serde(rename = "now_live")]
         live_release: Option<String>,
     },
     NoLongerDue,
@@ -492,5 +494,21 @@ web   ?/?                     no   -                not due  0s    no live relea
                 "holder": "ci@runner (pid 7)", "elapsed_ms": 1500
             })
         );
+    }
+
+    #[test]
+    fn a_release_that_went_live_meanwhile_is_its_own_key_beside_the_first_looks() {
+        let meanwhile = row(
+            "web",
+            AppResult::RotatedMeanwhile {
+                live_release: Some("web-r2".into()),
+            },
+        );
+        let text = serde_json::to_string(&meanwhile).unwrap();
+        assert_eq!(text.matches("\"live_release\"").count(), 1, "{text}");
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value["live_release"], "web-r1");
+        assert_eq!(value["now_live"], "web-r2");
+        assert_eq!(value["result"], "rotated_meanwhile");
     }
 }

@@ -230,6 +230,19 @@ impl RouterError {
     pub fn is_transient(&self) -> bool {
         matches!(self, RouterError::Transient { .. })
     }
+
+    /// Whether AWS throttled the call (a transient error whose cause says `Throttling`).
+    pub fn is_throttled(&self) -> bool {
+        match self {
+            RouterError::Transient {
+                source: Some(source),
+                ..
+            } => source
+                .downcast_ref::<crate::aws::AwsError>()
+                .is_some_and(crate::aws::AwsError::is_throttled),
+            _ => false,
+        }
+    }
 }
 
 impl Diagnostic for RouterError {

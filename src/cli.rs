@@ -88,6 +88,8 @@ pub enum Command {
     Status(StatusArgs),
     /// Every release an app has had, newest first, deleted ones included, and how each ended
     History(HistoryArgs),
+    /// Serve a read-only local web page of every app: releases, traffic, gates, locks, timelines
+    Dashboard(DashboardArgs),
     /// Send traffic back to a retained release, by stack name or release id
     Rollback(RollbackArgs),
     /// Retire the releases that retention no longer keeps
@@ -193,6 +195,11 @@ pub struct DeployArgs {
     /// `cutover abort APP` gives it up
     #[arg(long)]
     pub hold: bool,
+
+    /// Write an HTML report of this deploy (its traffic steps, gate checks and the release
+    /// stack's events), one self-contained file for CI artifacts; written however it ends
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -217,6 +224,22 @@ pub struct ResumeArgs {
 pub struct HistoryArgs {
     /// The app whose releases to list
     pub app: String,
+
+    /// Also write the history as one self-contained HTML page (timeline, releases, traffic)
+    #[arg(long, value_name = "FILE.html")]
+    pub html: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DashboardArgs {
+    /// Address to serve on; anything but a loopback address is served with a warning (the page
+    /// has no login)
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+
+    /// How often the apps are read from AWS while the page is open
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "2s")]
+    pub interval: std::time::Duration,
 }
 
 #[derive(Debug, Args)]

@@ -15,6 +15,7 @@ pub mod cli;
 pub mod commands;
 pub mod compare;
 pub mod cutover;
+pub mod dashboard;
 pub mod deploy;
 pub mod diff;
 pub mod error;

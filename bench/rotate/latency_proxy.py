@@ -11,7 +11,8 @@ thread per client connection (ThreadingHTTPServer), each with its own upstream c
 
 `GET /__bench/stats` on the proxy answers (and resets) its counters since the last such call:
 calls, the peak of calls in flight at once, and the summed seconds of the calls (`busy_s`: in
-the proxy, sleep included; `upstream_s`: forwarding to moto and answering, i.e. moto's share).
+the proxy, sleep included; `upstream_s`: forwarding to moto and answering, i.e. moto's share,
+also by action).
 busy_s / wall time is the mean number of calls in flight.
 """
 
@@ -40,6 +41,7 @@ class Stats:
     calls = 0
     busy_s = 0.0
     upstream_s = 0.0
+    by_action: dict = {}
     since = time.monotonic()
 
     @classmethod
@@ -52,8 +54,12 @@ class Stats:
                 "busy_s": round(cls.busy_s, 3),
                 "upstream_s": round(cls.upstream_s, 3),
                 "seconds": round(now - cls.since, 3),
+                "upstream_s_by_action": {
+                    action: round(seconds, 3)
+                    for action, seconds in sorted(cls.by_action.items(), key=lambda kv: -kv[1])
+                },
             }
-            cls.calls, cls.busy_s, cls.upstream_s = 0, 0.0, 0.0
+            cls.calls, cls.busy_s, cls.upstream_s, cls.by_action = 0, 0.0, 0.0, {}
             cls.peak, cls.since = cls.in_flight, now
         return out
 
@@ -64,7 +70,8 @@ class LatencyProxy(count_proxy.Proxy):
     def forward(self):
         if self.path.startswith(STATS_PATH):
             return self.answer_stats()
-        start = time.monotonic()
+        start = forwarded = time.monotonic()
+        self.action = "?"
         with Stats.lock:
             Stats.in_flight += 1
             Stats.peak = max(Stats.peak, Stats.in_flight)
@@ -80,7 +87,15 @@ class LatencyProxy(count_proxy.Proxy):
                 Stats.calls += 1
                 Stats.busy_s += end - start
                 Stats.upstream_s += end - forwarded
+                Stats.by_action[self.action] = Stats.by_action.get(self.action, 0.0) + end - forwarded
         return None
+
+    def read_body(self) -> bytes:
+        body = super().read_body()
+        scope = count_proxy.SCOPE.search(self.headers.get("Authorization", ""))
+        service = scope.group(1) if scope else "?"
+        self.action = f"{service} {count_proxy.action_of(self.command, self.path, self.headers, body)}"
+        return body
 
     def answer_stats(self):
         """`GET /__bench/stats`: the counters since the last such call, as JSON; then reset.

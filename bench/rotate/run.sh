@@ -6,9 +6,11 @@
 # (`keep = 0`: the old release is taken out of the record set and its stack deleted). Prints both
 # wall times, their ratio, the AWS calls per rotation by action and how many calls were in flight.
 #
-# usage: bench/rotate/run.sh [--dev] [APPS [DELAY_MS]]     (default 100 apps, 100 ms)
-#   --dev   measure target/debug/cutover instead of building --release; the figures then say
-#           "dev build".
+# usage: bench/rotate/run.sh [--dev] [--reverse] [APPS [DELAY_MS]]   (default 100 apps, 100 ms)
+#   --dev      measure target/debug/cutover instead of building --release; the figures then say
+#              "dev build".
+#   --reverse  run --jobs 16 first, then --jobs 1 (the second run finds more state in moto: the
+#              first run's marks and deleted stacks; this shows whether that matters).
 # Set CARGO_TARGET_DIR to build the release binary elsewhere (a warm release build in its own
 # directory does not hold the shared target directory's lock). moto comes from scripts/moto.sh;
 # the set-up (hosted zone, release r1 of every app) talks to moto directly, untimed.
@@ -22,10 +24,15 @@ here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 
 profile=release
-if [[ "${1:-}" == "--dev" ]]; then
-    profile=dev
+order="1 16"
+while [[ "${1:-}" == --* ]]; do
+    case "$1" in
+    --dev) profile=dev ;;
+    --reverse) order="16 1" ;;
+    *) echo "usage: bench/rotate/run.sh [--dev] [--reverse] [APPS [DELAY_MS]]" >&2; exit 2 ;;
+    esac
     shift
-fi
+done
 apps="${1:-100}"
 delay_ms="${2:-100}"
 jobs_many=16
@@ -153,8 +160,9 @@ PY
     echo "rotate --jobs $jobs: $(python3 -c "import sys; print('%.1f' % (float(sys.argv[2]) - float(sys.argv[1])))" "$start" "$end") s, $apps apps rotated" >&2
 }
 
-rotate 1
-rotate "$jobs_many"
+for jobs in $order; do
+    rotate "$jobs"
+done
 
 # The work was done: each app has exactly one release stack left, the one its record points at.
 "$python" - "$zone" "$apps" <<'PY'
@@ -179,9 +187,9 @@ if bad:
              f"points at, e.g. {[(app, stacks.get(app), records.get(app)) for app in bad[:5]]}")
 PY
 
-"$python" - "$profile" "$work" "$apps" "$delay_ms" "$jobs_many" <<'PY'
+"$python" - "$profile" "$work" "$apps" "$delay_ms" "$jobs_many" "$order" <<'PY'
 import collections, datetime, json, re, sys
-profile, work, apps, delay_ms, many = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+profile, work, apps, delay_ms, many, order = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6]
 
 def run(jobs):
     with open(f"{work}/jobs-{jobs}.time") as file:
@@ -201,7 +209,8 @@ def run(jobs):
 print(f"rotate benchmark, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
       f"moto 5.2.5, {profile} build of cutover")
 print(f"{apps} apps due (--max-age 1s), each: deploy of a new stack, Route 53 cutover "
-      f"(all at once, bake 0), retention keep 0; +{delay_ms} ms per AWS call (latency proxy)")
+      f"(all at once, bake 0), retention keep 0; +{delay_ms} ms per AWS call (latency proxy); "
+      f"runs in the order --jobs {' then --jobs '.join(order.split())}")
 one = run("1")
 par = run(many)
 for jobs, (wall, proxy, calls, statuses) in (("1", one), (many, par)):
@@ -212,6 +221,17 @@ for jobs, (wall, proxy, calls, statuses) in (("1", one), (many, par)):
           f"moto's share {proxy['upstream_s']:.1f} s; "
           f"moto answered {', '.join(f'{n} {s}' for s, n in sorted(statuses.items()))}")
 print(f"ratio (jobs 1 / jobs {many}): {one[0] / par[0]:.2f}x (requirement: at least 6x)")
+# With one call at a time, the proxy's upstream time is moto's own work (and the proxy's
+# forwarding): moto does it one call at a time, so no --jobs can go below it on this moto.
+moto_floor = one[1]["upstream_s"]
+ideal = one[0] - moto_floor
+print(f"moto's own time (--jobs 1 run, calls one at a time): {moto_floor:.1f} s, "
+      f"{moto_floor / one[1]['calls'] * 1000:.1f} ms per call: a floor for any --jobs on this moto; "
+      f"the rest, {ideal:.0f} s, spread evenly over {min(int(many), apps)} jobs is "
+      f"{ideal / min(int(many), apps):.0f} s")
+print("moto's time by action (--jobs 1 run, s):")
+for action, seconds in list(one[1]["upstream_s_by_action"].items())[:6]:
+    print(f"  {seconds:6.1f}  {action}")
 calls_one, calls_par = one[2], par[2]
 print(f"AWS API calls per rotation (--jobs 1 run / {apps} apps; --jobs {many} run alongside):")
 for action in sorted(calls_one | calls_par, key=lambda a: (-calls_one[a], a)):

@@ -19,6 +19,7 @@ use crate::deploy::{self, handover, progress, upload, Cleanup, DeployError, Heal
 use crate::error::Exit;
 use crate::notify::Announcer;
 use crate::output::prompt::{self, Answer};
+use crate::output::journal::Journal;
 use crate::output::OutputSettings;
 use crate::release::live::observe_app;
 use crate::release::lock::{AppLocks, Holder};
@@ -60,9 +61,79 @@ pub async fn run(
         if args.adopt { " --adopt" } else { "" }
     ));
     let lock = locks.acquire(&spec.name, &holder).await?;
-    let result = deploy_planned(&context, &spec, &plan, &args, &holder, settings).await;
+    let journal = Journal::default();
+    let settings = match &args.report {
+        Some(_) => settings.with_journal(journal.clone()),
+        None => settings.clone(),
+    };
+    let result = deploy_planned(&context, &spec, &plan, &args, &holder, &settings).await;
     lock.release_or_warn().await;
+    if let Some(path) = &args.report {
+        write_report(&context, &spec, &plan.candidate.stack_name, &journal, &result, path).await?;
+        if settings.verbosity >= 0 {
+            eprintln!("deploy report written to {}", path.display());
+        }
+    }
     result.map(|outcome| outcome.exit())
+}
+
+/// `--report FILE.html`: the deploy's steps from its journal and the candidate stack's events
+/// (read now; a stack already deleted, say after a failed creation, is reported without them).
+async fn write_report(
+    context: &AwsContext,
+    spec: &AppSpec,
+    stack: &str,
+    journal: &Journal,
+    result: &Result<CutoverOutcome, DeployError>,
+    path: &std::path::Path,
+) -> Result<(), DeployError> {
+    use crate::aws::cloudformation::StackApi;
+    use crate::dashboard::model::{self, DeployReport, Place};
+    let (outcome, succeeded) = match result {
+        Ok(outcome) => (
+            outcome.to_string(),
+            matches!(
+                outcome,
+                CutoverOutcome::Completed { .. } | CutoverOutcome::Held { .. }
+            ),
+        ),
+        Err(error) => (
+            format!("failed: {}", crate::release::retire::error_line(error)),
+            false,
+        ),
+    };
+    let (resources, events_error) = match CloudFormation::new(context)
+        .stack_events(stack, None)
+        .await
+    {
+        Ok(events) => (model::resource_bars(&events), None),
+        Err(error) => (
+            Vec::new(),
+            Some(format!(
+                "the stack's events could not be read: {}",
+                crate::release::retire::error_line(&error)
+            )),
+        ),
+    };
+    let report = DeployReport {
+        app: spec.name.clone(),
+        place: Place {
+            account: context.account().await,
+            region: context.region().map(str::to_string),
+        },
+        stack: stack.to_string(),
+        outcome: crate::output::secrets::scrub(&outcome).into_owned(),
+        succeeded,
+        steps: model::report_steps(&journal.entries(), stack),
+        resources,
+        events_error,
+        written_at: SystemTime::now(),
+    };
+    crate::dashboard::page::write_report(path, &crate::dashboard::page::deploy_report(&report))
+        .map_err(|source| DeployError::Report {
+            path: path.display().to_string(),
+            source,
+        })
 }
 
 /// What a deploy knows before its first AWS call: the spec, the template's release checks

@@ -3,21 +3,22 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::time::SystemTime;
 
 use serde_json::json;
 
 use crate::aws::cloudformation::{CloudFormation, StackApi};
 use crate::aws::ssm::Ssm;
 use crate::aws::stack_lifecycle::{StackLifecycle, StackLifecycleApi};
-use crate::aws::{self, AwsError, ConnectOptions};
+use crate::aws::{self, AwsContext, AwsError, ConnectOptions};
 use crate::cli::{GlobalArgs, HistoryArgs};
 use crate::error::{Diagnostic, Exit};
 use crate::output::OutputSettings;
-use crate::release::history::{self, DeletedRelease};
-use crate::release::live::{observe_app, LiveError};
+use crate::release::history::{self, DeletedRelease, Entry};
+use crate::release::live::{observe_app, AppReleases, LiveError};
 use crate::release::marks::{self, MarkError};
 use crate::release::tags::{self, ReleaseTags};
-use crate::spec::SpecError;
+use crate::spec::{AppSpec, SpecError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
@@ -37,6 +38,12 @@ pub enum HistoryError {
     },
     #[error("could not write the history")]
     Write(#[source] std::io::Error),
+    #[error("could not write the HTML history to {path}")]
+    Report {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl Diagnostic for HistoryError {
@@ -48,7 +55,7 @@ impl Diagnostic for HistoryError {
             }
             HistoryError::Live(error) => error.exit(),
             HistoryError::Marks(error) => error.exit(),
-            HistoryError::Write(_) => Exit::Error,
+            HistoryError::Write(_) | HistoryError::Report { .. } => Exit::Error,
         }
     }
 
@@ -61,6 +68,9 @@ impl Diagnostic for HistoryError {
             HistoryError::Live(error) => error.hint(),
             HistoryError::Marks(error) => error.hint(),
             HistoryError::Write(_) => None,
+            HistoryError::Report { .. } => {
+                Some("check that the folder exists and can be written".to_string())
+            }
         }
     }
 }
@@ -74,49 +84,7 @@ pub async fn run(
     let context = aws::connect(&ConnectOptions::for_app(global, &spec))
         .await
         .map_err(HistoryError::Connect)?;
-    let app = observe_app(&context, &spec).await?;
-    let marks = marks::read_all(&Ssm::new(&context), &spec.name).await?;
-    // Deleted stacks named like the app's releases, kept when their own tags say they were this
-    // app's (`web-…` could also be app `web-shop`'s).
-    let stacks = CloudFormation::new(&context);
-    let listed = StackLifecycle::new(&context)
-        .deleted_stacks_with_prefix(&format!("{}-", spec.name))
-        .await
-        .map_err(|source| HistoryError::Deleted {
-            app: spec.name.clone(),
-            source,
-        })?;
-    let mut deleted = Vec::new();
-    let mut deployed_by = BTreeMap::new();
-    for stack in &app.releases {
-        if let Some(by) = stack.stack.tag(tags::DEPLOYED_BY) {
-            deployed_by.insert(stack.name().to_string(), by.to_string());
-        }
-    }
-    for summary in listed {
-        let Ok(Some(facts)) = stacks.describe_stack(&summary.id).await else {
-            continue;
-        };
-        let pairs = facts.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-        let Ok(Some(tags)) = ReleaseTags::from_stack_tags(pairs) else {
-            continue;
-        };
-        if tags.app != spec.name {
-            continue;
-        }
-        if let Some(by) = facts.tag(tags::DEPLOYED_BY) {
-            deployed_by
-                .entry(summary.name.clone())
-                .or_insert_with(|| by.to_string());
-        }
-        deleted.push(DeletedRelease {
-            stack: summary.name,
-            tags,
-            deleted: summary.deleted,
-            status_reason: facts.status_reason,
-        });
-    }
-    let entries = history::history(&app.releases, &deleted, &marks, &deployed_by);
+    let AppHistory { app, entries } = read(&context, &spec).await?;
     let text = if settings.json() {
         let account = context.account().await;
         format!(
@@ -131,5 +99,109 @@ pub async fn run(
         .write_all(text.as_bytes())
         .and_then(|()| stdout.flush())
         .map_err(HistoryError::Write)?;
+    drop(stdout);
+    if let Some(path) = &args.html {
+        let account = context.account().await;
+        let view = crate::dashboard::model::app_view(
+            &app,
+            &entries,
+            crate::dashboard::model::Place {
+                account,
+                region: context.region().map(str::to_string),
+            },
+            None,
+        );
+        let html = crate::dashboard::page::history_report(&view, &entries, SystemTime::now());
+        crate::dashboard::page::write_report(path, &html).map_err(|source| {
+            HistoryError::Report {
+                path: path.display().to_string(),
+                source,
+            }
+        })?;
+        if settings.verbosity >= 0 {
+            eprintln!("history of {} written to {}", spec.name, path.display());
+        }
+    }
     Ok(Exit::Success)
+}
+
+/// The app as observed now and its history, newest first.
+pub struct AppHistory {
+    pub app: AppReleases,
+    pub entries: Vec<Entry>,
+}
+
+/// Reads the app's releases, marks and deleted release stacks (read-only).
+pub async fn read(context: &AwsContext, spec: &AppSpec) -> Result<AppHistory, HistoryError> {
+    let app = observe_app(context, spec).await?;
+    let marks = marks::read_all(&Ssm::new(context), &spec.name).await?;
+    let deleted = read_deleted(context, spec).await?;
+    let entries = entries(&app, &deleted, &marks);
+    Ok(AppHistory { app, entries })
+}
+
+/// The app's deleted release stacks (as CloudFormation keeps them, about 90 days) and who
+/// deployed each.
+#[derive(Debug, Clone, Default)]
+pub struct DeletedReleases {
+    pub releases: Vec<DeletedRelease>,
+    pub deployed_by: BTreeMap<String, String>,
+}
+
+/// Reads the deleted stacks named like the app's releases, kept when their own tags say they
+/// were this app's (`web-…` could also be app `web-shop`'s): a listing of the account's deleted
+/// stacks and one DescribeStacks per match.
+pub async fn read_deleted(
+    context: &AwsContext,
+    spec: &AppSpec,
+) -> Result<DeletedReleases, HistoryError> {
+    let stacks = CloudFormation::new(context);
+    let listed = StackLifecycle::new(context)
+        .deleted_stacks_with_prefix(&format!("{}-", spec.name))
+        .await
+        .map_err(|source| HistoryError::Deleted {
+            app: spec.name.clone(),
+            source,
+        })?;
+    let mut found = DeletedReleases::default();
+    for summary in listed {
+        let Ok(Some(facts)) = stacks.describe_stack(&summary.id).await else {
+            continue;
+        };
+        let pairs = facts.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        let Ok(Some(tags)) = ReleaseTags::from_stack_tags(pairs) else {
+            continue;
+        };
+        if tags.app != spec.name {
+            continue;
+        }
+        if let Some(by) = facts.tag(tags::DEPLOYED_BY) {
+            found
+                .deployed_by
+                .entry(summary.name.clone())
+                .or_insert_with(|| by.to_string());
+        }
+        found.releases.push(DeletedRelease {
+            stack: summary.name,
+            tags,
+            deleted: summary.deleted,
+            status_reason: facts.status_reason,
+        });
+    }
+    Ok(found)
+}
+
+/// The history from what was read: the app now, its deleted releases and its marks.
+pub fn entries(
+    app: &AppReleases,
+    deleted: &DeletedReleases,
+    marks: &BTreeMap<String, marks::Mark>,
+) -> Vec<Entry> {
+    let mut deployed_by = deleted.deployed_by.clone();
+    for stack in &app.releases {
+        if let Some(by) = stack.stack.tag(tags::DEPLOYED_BY) {
+            deployed_by.insert(stack.name().to_string(), by.to_string());
+        }
+    }
+    history::history(&app.releases, &deleted.releases, marks, &deployed_by)
 }

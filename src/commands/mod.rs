@@ -1,9 +1,10 @@
 //! One function per subcommand: resolve the inputs, call the library, print the result.
 
 mod check;
+mod dashboard;
 mod deploy;
 mod diff;
-mod history;
+pub(crate) mod history;
 mod hold;
 mod resume;
 mod retire;
@@ -46,6 +47,9 @@ pub enum CommandError {
     History(#[from] history::HistoryError),
 
     #[error(transparent)]
+    Dashboard(#[from] dashboard::DashboardError),
+
+    #[error(transparent)]
     Unlock(#[from] unlock::UnlockError),
 
     #[error(transparent)]
@@ -70,6 +74,7 @@ impl Diagnostic for CommandError {
             CommandError::Resume(error) => error.exit(),
             CommandError::Hold(error) => error.exit(),
             CommandError::History(error) => error.exit(),
+            CommandError::Dashboard(error) => error.exit(),
             CommandError::Unlock(error) => error.exit(),
             CommandError::Status(error) => error.exit(),
             CommandError::Rollback(error) => error.exit(),
@@ -90,6 +95,7 @@ impl Diagnostic for CommandError {
             CommandError::Resume(error) => error.hint(),
             CommandError::Hold(error) => error.hint(),
             CommandError::History(error) => error.hint(),
+            CommandError::Dashboard(error) => error.hint(),
             CommandError::Unlock(error) => error.hint(),
             CommandError::Status(error) => error.hint(),
             CommandError::Rollback(error) => error.hint(),
@@ -127,6 +133,7 @@ pub async fn run(cli: Cli, settings: OutputSettings) -> Result<Exit, CommandErro
         Command::Abort(args) => Ok(hold::abort(args, &cli.global, &settings).await?),
         Command::Status(args) => Ok(status::run(args, &cli.global, &settings).await?),
         Command::History(args) => Ok(history::run(args, &cli.global, &settings).await?),
+        Command::Dashboard(args) => Ok(dashboard::run(args, &cli.global, &settings).await?),
         Command::Rollback(args) => Ok(rollback::run(args, &cli.global, &settings).await?),
         Command::Retire(args) => Ok(retire::run(args, &cli.global, &settings).await?),
         Command::Rotate(args) => Ok(rotate::run(args, &cli.global, &settings).await?),
@@ -150,6 +157,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Abort(_) => "abort",
         Command::Status(_) => "status",
         Command::History(_) => "history",
+        Command::Dashboard(_) => "dashboard",
         Command::Rollback(_) => "rollback",
         Command::Retire(_) => "retire",
         Command::Rotate(_) => "rotate",

@@ -360,6 +360,7 @@ fn deploy_args(app: &str) -> DeployArgs {
         template_bucket: None,
         adopt: false,
         hold: false,
+        report: None,
     }
 }
 

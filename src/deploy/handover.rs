@@ -426,15 +426,45 @@ pub async fn cut_over(
         candidate: candidate.to_string(),
         previous,
     };
+    let (notes, noted) = tokio::sync::mpsc::unbounded_channel();
+    let note_keeper = tokio::spawn(keep_notes(ctx.clone(), spec.name.clone(), noted));
     let outcome = controller
         .drive(&plan, &releases, |event: CutoverEvent| {
-            if let CutoverEvent::WeightsSet { weights, .. } = &event {
-                announcer.traffic_step(candidate, weights);
+            match &event {
+                CutoverEvent::WeightsSet { weights, .. } => {
+                    announcer.traffic_step(candidate, weights);
+                    let at = marks::now_millis();
+                    for (release, weight) in weights.iter().filter(|(r, _)| *r != BASELINE) {
+                        let _ = notes.send(Note::Step {
+                            release: release.to_string(),
+                            at: at.clone(),
+                            weight,
+                        });
+                    }
+                }
+                CutoverEvent::GatesChecked {
+                    release,
+                    passed,
+                    report,
+                } => {
+                    let _ = notes.send(Note::Gates {
+                        release: release.clone(),
+                        check: marks::GateCheck {
+                            at: marks::now(),
+                            passed: *passed,
+                            summary: crate::output::secrets::scrub(&report.to_string())
+                                .into_owned(),
+                        },
+                    });
+                }
+                _ => {}
             }
             printer.print(&event)
         })
         .await;
     interrupt.abort();
+    drop(notes);
+    let _ = note_keeper.await;
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(error) => {
@@ -763,6 +793,45 @@ async fn mark_took_traffic(
         })
         .await;
         if let Err(error) = lost {
+            tracing::warn!("{}", error_line(&error));
+        }
+    }
+}
+
+/// What a cutover records in the marks as it goes, for `history` and the dashboard.
+enum Note {
+    Step {
+        release: String,
+        at: String,
+        weight: u8,
+    },
+    Gates {
+        release: String,
+        check: marks::GateCheck,
+    },
+}
+
+/// Writes the notes into the marks one at a time, in order (each is a read, change, write of
+/// one SSM parameter, so two at once could lose one). A note that cannot be written is a
+/// warning: the cutover does not depend on it.
+async fn keep_notes(
+    ctx: AwsContext,
+    app: String,
+    mut noted: tokio::sync::mpsc::UnboundedReceiver<Note>,
+) {
+    let store = Ssm::new(&ctx);
+    while let Some(note) = noted.recv().await {
+        let written = match note {
+            Note::Step {
+                release,
+                at,
+                weight,
+            } => marks::update(&store, &app, &release, |mark| mark.push_step(at, weight)).await,
+            Note::Gates { release, check } => {
+                marks::update(&store, &app, &release, |mark| mark.gates = Some(check)).await
+            }
+        };
+        if let Err(error) = written {
             tracing::warn!("{}", error_line(&error));
         }
     }

@@ -117,6 +117,12 @@ pub enum DeployError {
     Prompt(#[source] std::io::Error),
     #[error("could not write the output")]
     Write(#[source] std::io::Error),
+    #[error("could not write the deploy report to {path}")]
+    Report {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("could not create stack {stack}")]
     Create {
         stack: String,

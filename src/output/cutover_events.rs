@@ -25,6 +25,9 @@ impl CutoverPrinter {
     }
 
     pub fn print(&self, event: &CutoverEvent) {
+        if let Some(journal) = &self.settings.journal {
+            journal.record(event);
+        }
         if self.json {
             let line = serde_json::to_string(event).expect("events always serialize");
             let line = super::secrets::scrub(&line);

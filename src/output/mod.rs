@@ -11,5 +11,6 @@ pub use logging::init_logging;
 mod cutover_events;
 
 pub use cutover_events::CutoverPrinter;
+pub mod journal;
 pub mod prompt;
 pub mod secrets;

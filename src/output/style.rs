@@ -17,6 +17,8 @@ pub struct OutputSettings {
     pub verbosity: i8,
     /// Set while `rotate` deploys this app among others at once (see [`Self::for_fleet_app`]).
     fleet_app: Option<Arc<str>>,
+    /// Where cutover events are also recorded (`deploy --report`), see [`Self::with_journal`].
+    pub journal: Option<super::journal::Journal>,
 }
 
 impl OutputSettings {
@@ -39,6 +41,7 @@ impl OutputSettings {
                 args.verbose.min(100) as i8
             },
             fleet_app: None,
+            journal: None,
         }
     }
 
@@ -52,6 +55,15 @@ impl OutputSettings {
             stdin_is_terminal: false,
             verbosity: 0,
             fleet_app: None,
+            journal: None,
+        }
+    }
+
+    /// These settings, with every cutover event printed also recorded in `journal`.
+    pub fn with_journal(&self, journal: super::journal::Journal) -> OutputSettings {
+        OutputSettings {
+            journal: Some(journal),
+            ..self.clone()
         }
     }
 

@@ -9,7 +9,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use super::live::ObservedRelease;
-use super::marks::{Ending, Mark};
+use super::marks::{Ending, GateCheck, Mark, TrafficStep};
 use super::tags::{ReleaseTags, Role};
 
 /// A release stack that was deleted, with its creation tags (read back by its id).
@@ -56,6 +56,9 @@ pub struct Entry {
     /// Why it failed, or what needs a look.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// When it failed (its gates, a rollback away from it, an abort), RFC 3339 UTC.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub took_traffic_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -72,6 +75,12 @@ pub struct Entry {
     /// Its traffic share now, for stacks that exist and a router that could be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub weight: Option<u8>,
+    /// Its weight at each traffic step, oldest first (as far as the marks recorded them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<TrafficStep>,
+    /// Its latest gate check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gates: Option<GateCheck>,
 }
 
 fn rfc3339(time: SystemTime) -> String {
@@ -207,6 +216,7 @@ fn entry(
         state,
         ending,
         reason,
+        ended_at: mark.failed_at.clone(),
         took_traffic_at: mark.took_traffic_at.clone(),
         lost_traffic_at: mark.lost_traffic_at.clone(),
         retired_at: mark.retired_at.clone(),
@@ -214,6 +224,8 @@ fn entry(
         template_sha256: tags.template_sha256.clone(),
         deployed_by: deployed_by.get(stack).cloned(),
         weight,
+        steps: mark.steps.clone(),
+        gates: mark.gates.clone(),
     }
 }
 

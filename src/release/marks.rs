@@ -72,6 +72,46 @@ pub struct Mark {
     pub retired_at: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub retained: Vec<String>,
+    /// Its weight at each traffic step a cutover or rollback set, oldest first, at most
+    /// [`MAX_STEPS`] (the newest kept): the dashboard's timeline.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<TrafficStep>,
+    /// Its latest gate check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gates: Option<GateCheck>,
+}
+
+/// The steps a mark keeps. A mark is one standard SSM parameter (at most 4 KB); a step takes
+/// about 45 bytes of JSON, so 48 leave room for the rest of the mark.
+pub const MAX_STEPS: usize = 48;
+
+/// One traffic step: from `at` (RFC 3339 UTC) on, the release had `weight` percent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrafficStep {
+    pub at: String,
+    pub weight: u8,
+}
+
+/// A gate check of the release: when, whether every gate passed, and what the gates said (one
+/// line, NoEcho values masked).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GateCheck {
+    pub at: String,
+    pub passed: bool,
+    pub summary: String,
+}
+
+impl Mark {
+    /// Appends a step, unless the release already has that weight; keeps the newest
+    /// [`MAX_STEPS`].
+    pub fn push_step(&mut self, at: String, weight: u8) {
+        if self.steps.last().is_some_and(|last| last.weight == weight) {
+            return;
+        }
+        self.steps.push(TrafficStep { at, weight });
+        let excess = self.steps.len().saturating_sub(MAX_STEPS);
+        self.steps.drain(..excess);
+    }
 }
 
 /// The roles a mark can hold.
@@ -94,6 +134,11 @@ impl MarkedRole {
 /// Now, as marks write times.
 pub fn now() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+}
+
+/// Now to the millisecond, for traffic steps (several can fall in one second).
+pub fn now_millis() -> String {
+    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
 }
 
 /// Where marks are kept (SSM parameters).
@@ -229,6 +274,28 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
+
+    #[test]
+    fn steps_skip_a_weight_the_release_already_has_and_keep_the_newest() {
+        let mut mark = Mark::default();
+        mark.push_step("t0".into(), 10);
+        mark.push_step("t1".into(), 10);
+        mark.push_step("t2".into(), 100);
+        assert_eq!(
+            mark.steps,
+            [
+                TrafficStep { at: "t0".into(), weight: 10 },
+                TrafficStep { at: "t2".into(), weight: 100 }
+            ]
+        );
+        for n in 0..100u8 {
+            mark.push_step(format!("u{n}"), n % 2);
+        }
+        assert_eq!(mark.steps.len(), MAX_STEPS);
+        assert_eq!(mark.steps.last().unwrap().at, "u99");
+        let json = serde_json::to_string(&mark).unwrap();
+        assert!(json.len() < 4096 - 1024, "{} bytes", json.len());
+    }
 
     #[derive(Default)]
     struct Memory(Mutex<BTreeMap<String, String>>);

@@ -111,7 +111,10 @@ pub async fn mark_rolled_away(
             store,
             &spec.name,
             &stack.name,
-            marks::failed(&reason, marks::Ending::RolledBackFrom),
+            |mark: &mut marks::Mark| {
+                marks::failed(&reason, marks::Ending::RolledBackFrom)(mark);
+                mark.push_step(marks::now_millis(), 0);
+            },
         )
         .await;
         if let Err(error) = marked {
@@ -126,6 +129,7 @@ pub async fn mark_rolled_away(
         let took = marks::update(store, &spec.name, target, |mark| {
             mark.took_traffic_at = Some(marks::now());
             mark.lost_traffic_at = None;
+            mark.push_step(marks::now_millis(), 100);
         })
         .await;
         if let Err(error) = took {

@@ -6,6 +6,7 @@
 mod support;
 
 mod checks;
+mod dashboard;
 mod deploy;
 mod fleet;
 mod harness;

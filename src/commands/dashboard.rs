@@ -22,7 +22,7 @@ use tokio::sync::{watch, Mutex};
 use super::history::{self as app_history, DeletedReleases};
 use crate::aws::cloudformation::{CloudFormation, StackApi};
 use crate::aws::ssm::Ssm;
-use crate::aws::{Contexts, ConnectOptions};
+use crate::aws::{ConnectOptions, Contexts};
 use crate::cli::{DashboardArgs, GlobalArgs};
 use crate::dashboard::model::{self, AppView, DashboardView, Place};
 use crate::dashboard::page;
@@ -275,10 +275,10 @@ impl Reader {
         }
         match app_history::read_deleted(context, spec).await {
             Ok(found) => {
-                self.deleted.lock().await.insert(
-                    spec.name.clone(),
-                    (Instant::now(), existing, found.clone()),
-                );
+                self.deleted
+                    .lock()
+                    .await
+                    .insert(spec.name.clone(), (Instant::now(), existing, found.clone()));
                 found
             }
             Err(error) => {
@@ -351,9 +351,8 @@ async fn release_page(
 async fn events(
     State(served): State<Served>,
 ) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
-    let stream = futures_util::stream::unfold(
-        (served.views, true),
-        |(mut views, first)| async move {
+    let stream =
+        futures_util::stream::unfold((served.views, true), |(mut views, first)| async move {
             if !first {
                 views.changed().await.ok()?;
             }
@@ -363,8 +362,7 @@ async fn events(
                 Ok(Event::default().event("snapshot").data(data)),
                 (views, false),
             ))
-        },
-    );
+        });
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
 

@@ -18,8 +18,8 @@ use crate::deploy::render::render_plan;
 use crate::deploy::{self, handover, progress, upload, Cleanup, DeployError, Healthy};
 use crate::error::Exit;
 use crate::notify::Announcer;
-use crate::output::prompt::{self, Answer};
 use crate::output::journal::Journal;
+use crate::output::prompt::{self, Answer};
 use crate::output::OutputSettings;
 use crate::release::live::observe_app;
 use crate::release::lock::{AppLocks, Holder};
@@ -69,7 +69,15 @@ pub async fn run(
     let result = deploy_planned(&context, &spec, &plan, &args, &holder, &settings).await;
     lock.release_or_warn().await;
     if let Some(path) = &args.report {
-        write_report(&context, &spec, &plan.candidate.stack_name, &journal, &result, path).await?;
+        write_report(
+            &context,
+            &spec,
+            &plan.candidate.stack_name,
+            &journal,
+            &result,
+            path,
+        )
+        .await?;
         if settings.verbosity >= 0 {
             eprintln!("deploy report written to {}", path.display());
         }
@@ -102,19 +110,17 @@ async fn write_report(
             false,
         ),
     };
-    let (resources, events_error) = match CloudFormation::new(context)
-        .stack_events(stack, None)
-        .await
-    {
-        Ok(events) => (model::resource_bars(&events), None),
-        Err(error) => (
-            Vec::new(),
-            Some(format!(
-                "the stack's events could not be read: {}",
-                crate::release::retire::error_line(&error)
-            )),
-        ),
-    };
+    let (resources, events_error) =
+        match CloudFormation::new(context).stack_events(stack, None).await {
+            Ok(events) => (model::resource_bars(&events), None),
+            Err(error) => (
+                Vec::new(),
+                Some(format!(
+                    "the stack's events could not be read: {}",
+                    crate::release::retire::error_line(&error)
+                )),
+            ),
+        };
     let report = DeployReport {
         app: spec.name.clone(),
         place: Place {

@@ -5,3 +5,6 @@
 pub mod model;
 pub mod page;
 pub mod svg;
+
+#[cfg(test)]
+mod tests;

@@ -243,10 +243,18 @@ pub fn timeline(entries: &[Entry]) -> Vec<TimelineEvent> {
                 entry.took_traffic_at.as_deref(),
                 Happening::Step { weight: 100 },
             );
-            push(entry.lost_traffic_at.as_deref(), Happening::Step { weight: 0 });
+            push(
+                entry.lost_traffic_at.as_deref(),
+                Happening::Step { weight: 0 },
+            );
         }
         for step in &entry.steps {
-            push(Some(&step.at), Happening::Step { weight: step.weight });
+            push(
+                Some(&step.at),
+                Happening::Step {
+                    weight: step.weight,
+                },
+            );
         }
         let ending = entry.ending.map(|ending| match ending {
             Ending::ShiftedBack => Happening::ShiftedBack,
@@ -425,7 +433,7 @@ pub struct ReportStep {
 /// route, and how the cutover ended. Waits, bakes and retries are left out (the stack's events
 /// and the weights say what they led to).
 pub fn report_steps(journal: &[JournalEntry], candidate: &str) -> Vec<ReportStep> {
-    journal
+    let steps: Vec<ReportStep> = journal
         .iter()
         .filter_map(|entry| {
             let (kind, candidate_weight, passed) = match &entry.event {
@@ -458,6 +466,37 @@ pub fn report_steps(journal: &[JournalEntry], candidate: &str) -> Vec<ReportStep
                 candidate_weight,
                 passed,
             })
+        })
+        .collect();
+    merge_repeated_checks(steps)
+}
+
+/// Gate checks repeat every interval of a bake with the same verdict: a run of identical checks
+/// is one line, `… (checked 6 times until 12:04:10)`.
+fn merge_repeated_checks(steps: Vec<ReportStep>) -> Vec<ReportStep> {
+    let mut merged: Vec<(ReportStep, usize, SystemTime)> = Vec::new();
+    for step in steps {
+        if let Some((first, count, last)) = merged.last_mut() {
+            if step.kind == "gates" && first.kind == "gates" && first.text == step.text {
+                *count += 1;
+                *last = step.at;
+                continue;
+            }
+        }
+        let at = step.at;
+        merged.push((step, 1, at));
+    }
+    merged
+        .into_iter()
+        .map(|(mut step, count, last)| {
+            if count > 1 {
+                step.text = format!(
+                    "{} (checked {count} times until {})",
+                    step.text,
+                    super::svg::clock(last)
+                );
+            }
+            step
         })
         .collect()
 }

@@ -266,7 +266,12 @@ pub fn release_page(
             (resources_section(bars, read_at))
         }
     };
-    document(&format!("release {stack}"), None, &self::read_at(read_at), body)
+    document(
+        &format!("release {stack}"),
+        None,
+        &self::read_at(read_at),
+        body,
+    )
 }
 
 fn resources_section(bars: &[ResourceBar], now: SystemTime) -> Markup {
@@ -374,7 +379,10 @@ pub fn deploy_report(report: &DeployReport) -> String {
     document(
         &format!("deploy of {}", report.app),
         None,
-        &format!("written {}", humantime::format_rfc3339_seconds(report.written_at)),
+        &format!(
+            "written {}",
+            humantime::format_rfc3339_seconds(report.written_at)
+        ),
         body,
     )
 }

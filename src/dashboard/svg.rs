@@ -164,8 +164,10 @@ pub fn timeline(events: &[TimelineEvent], now: SystemTime) -> Markup {
                             title { (format!("{stack}: {weight}% from {} to {} UTC", clock(from), clock(to))) }
                         }
                     }
-                    @for event in &mine {
+                    @let labelled = labelled_moments(&mine, &scale);
+                    @for (index, event) in mine.iter().enumerate() {
                         @let x = scale.x(event.at);
+                        @let label = labelled.contains(&index);
                         @let order = events.iter().position(|e| std::ptr::eq(e, *event)).unwrap_or(0);
                         g.moment data-order=(order) data-kind=(kind(event.happening)) {
                             title { (format!("{} UTC: {} {}", clock(event.at), event.stack, event.happening.describe())) }
@@ -175,14 +177,18 @@ pub fn timeline(events: &[TimelineEvent], now: SystemTime) -> Markup {
                                 }
                                 Happening::Step { weight } => {
                                     circle cx=(fmt(x)) cy=(fmt(top + 30.0 - 22.0 * f64::from(weight) / 100.0)) r="4" fill=(GREEN) stroke="#000" {}
-                                    text x=(fmt(x + 5.0)) y=(fmt(top + 10.0)) font-size="10" fill="#000" { (weight) "%" }
+                                    @if label {
+                                        text x=(fmt(x + 5.0)) y=(fmt(top + 10.0)) font-size="10" fill="#000" { (weight) "%" }
+                                    }
                                 }
                                 Happening::Retired | Happening::Deleted => {
                                     rect x=(fmt(x - 1.5)) y=(fmt(top + 22.0)) width="3" height="16" fill="#000" {}
                                 }
                                 failure => {
                                     path d=(format!("M{} {} l10 10 m0 -10 l-10 10", fmt(x - 5.0), fmt(top + 25.0))) stroke=(VERMILLION) stroke-width="3" {}
-                                    text x=(fmt(x + 7.0)) y=(fmt(top + 10.0)) font-size="10" fill="#000" { (failure.describe()) }
+                                    @if label {
+                                        text x=(fmt(x + 7.0)) y=(fmt(top + 10.0)) font-size="10" fill="#000" { (failure.describe()) }
+                                    }
                                 }
                             }
                         }
@@ -192,6 +198,42 @@ pub fn timeline(events: &[TimelineEvent], now: SystemTime) -> Markup {
         }
     }
 }
+
+/// The moments of a lane whose label is drawn: a label takes about [`LABEL_ROOM`] px, and one
+/// that would overlap the previous drawn label is left out (its `<title>` and the list below the
+/// chart still say it). The lane's last moment always has its label: it is where the release
+/// stands now.
+fn labelled_moments(mine: &[&TimelineEvent], scale: &Scale) -> Vec<usize> {
+    let with_label = |event: &TimelineEvent| {
+        !matches!(
+            event.happening,
+            Happening::Created | Happening::Retired | Happening::Deleted
+        )
+    };
+    let candidates: Vec<usize> = (0..mine.len()).filter(|&i| with_label(mine[i])).collect();
+    let mut kept: Vec<usize> = Vec::new();
+    for (position, &index) in candidates.iter().enumerate() {
+        let x = scale.x(mine[index].at);
+        let is_last = position + 1 == candidates.len();
+        while is_last
+            && kept
+                .last()
+                .is_some_and(|&previous| x - scale.x(mine[previous].at) < LABEL_ROOM)
+        {
+            kept.pop();
+        }
+        if kept
+            .last()
+            .is_none_or(|&previous| x - scale.x(mine[previous].at) >= LABEL_ROOM)
+        {
+            kept.push(index);
+        }
+    }
+    kept
+}
+
+/// Room a moment's label takes in a timeline lane, in pixels.
+const LABEL_ROOM: f64 = 34.0;
 
 /// The releases of a timeline, in the order they first appear.
 fn lanes(events: &[TimelineEvent]) -> Vec<String> {
@@ -299,7 +341,7 @@ pub fn resources(bars: &[ResourceBar], now: SystemTime) -> Markup {
                         @if let Some(reason) = &bar.reason { " — " (reason) }
                     }
                     text x="4" y=(fmt(top + 15.0)) font-size="11" fill="#000" {
-                        (short(&format!("{} ({})", bar.logical_id, short_type(&bar.resource_type)), 40)) " " (bar.operation.to_lowercase())
+                        (short(&format!("{} ({})", bar.logical_id, short_type(&bar.resource_type)), 46)) " " (bar.operation.to_lowercase())
                     }
                     rect x=(fmt(x)) y=(fmt(top + 4.0)) width=(fmt(w)) height="14" fill=(fill) stroke="#000" stroke-width="0.5" {}
                     text x=(fmt(x + w + 4.0)) y=(fmt(top + 15.0)) font-size="11" fill="#000" { (verdict) }

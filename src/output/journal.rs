@@ -30,6 +30,9 @@ impl Journal {
 
     /// Every entry so far, oldest first.
     pub fn entries(&self) -> Vec<JournalEntry> {
-        self.0.lock().expect("the journal is never poisoned").clone()
+        self.0
+            .lock()
+            .expect("the journal is never poisoned")
+            .clone()
     }
 }

@@ -284,8 +284,14 @@ mod tests {
         assert_eq!(
             mark.steps,
             [
-                TrafficStep { at: "t0".into(), weight: 10 },
-                TrafficStep { at: "t2".into(), weight: 100 }
+                TrafficStep {
+                    at: "t0".into(),
+                    weight: 10
+                },
+                TrafficStep {
+                    at: "t2".into(),
+                    weight: 100
+                }
             ]
         );
         for n in 0..100u8 {

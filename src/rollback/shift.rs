@@ -107,15 +107,10 @@ pub async fn mark_rolled_away(
     let mut warnings = Vec::new();
     let reason = format!("rolled back to {target}");
     for stack in releases {
-        let marked = marks::update(
-            store,
-            &spec.name,
-            &stack.name,
-            |mark: &mut marks::Mark| {
-                marks::failed(&reason, marks::Ending::RolledBackFrom)(mark);
-                mark.push_step(marks::now_millis(), 0);
-            },
-        )
+        let marked = marks::update(store, &spec.name, &stack.name, |mark: &mut marks::Mark| {
+            marks::failed(&reason, marks::Ending::RolledBackFrom)(mark);
+            mark.push_step(marks::now_millis(), 0);
+        })
         .await;
         if let Err(error) = marked {
             warnings.push(format!(

@@ -89,12 +89,11 @@ impl Browser {
         let capabilities = capabilities.as_object().unwrap().clone();
         let deadline = Instant::now() + Duration::from_secs(20);
         let client = loop {
-            let connected = ClientBuilder::new(
-                hyper_util::client::legacy::connect::HttpConnector::new(),
-            )
-            .capabilities(capabilities.clone())
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await;
+            let connected =
+                ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                    .capabilities(capabilities.clone())
+                    .connect(&format!("http://127.0.0.1:{port}"))
+                    .await;
             match connected {
                 Ok(client) => break client,
                 Err(error) if Instant::now() > deadline => {
@@ -142,10 +141,18 @@ impl Browser {
 
 /// `cutover dashboard --listen 127.0.0.1:0`, and the address it printed on stdout.
 fn start_dashboard(account: &Account) -> (Child, String) {
-    let mut child = account.spawn(&["dashboard", "--listen", "127.0.0.1:0", "--interval", "300ms"]);
+    let mut child = account.spawn(&[
+        "dashboard",
+        "--listen",
+        "127.0.0.1:0",
+        "--interval",
+        "300ms",
+    ]);
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
-    stdout.read_line(&mut line).expect("the dashboard's address");
+    stdout
+        .read_line(&mut line)
+        .expect("the dashboard's address");
     assert!(line.starts_with("http://127.0.0.1:"), "stdout: {line:?}");
     (child, line.trim().to_string())
 }
@@ -163,7 +170,11 @@ async fn the_dashboard_follows_a_canary_and_a_rollback_in_a_real_browser() {
         return;
     }
     let account = Account::new("shared-alb.yaml").await;
-    account.write_app("web", ALB_RELEASE, &web_spec("[strategy]\nkind = \"all-at-once\"\n"));
+    account.write_app(
+        "web",
+        ALB_RELEASE,
+        &web_spec("[strategy]\nkind = \"all-at-once\"\n"),
+    );
     let first = account.cutover(&["deploy", "web", "--release", "r1", "--adopt", "--yes"]);
     assert_eq!(first.status.code(), Some(0), "{}", show(&first));
     account.write_app("web", ALB_RELEASE, &web_spec(&canary("5s")));
@@ -176,7 +187,10 @@ async fn the_dashboard_follows_a_canary_and_a_rollback_in_a_real_browser() {
     // A mark on the window: a reload would lose it.
     browser
         .client
-        .execute("window.cutoverNoReload = 'still here'; return true;", vec![])
+        .execute(
+            "window.cutoverNoReload = 'still here'; return true;",
+            vec![],
+        )
         .await
         .unwrap();
 
@@ -195,7 +209,10 @@ async fn the_dashboard_follows_a_canary_and_a_rollback_in_a_real_browser() {
     let mut seen: Vec<String> = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(90);
     while seen.last().map(String::as_str) != Some("100%") {
-        assert!(Instant::now() < deadline, "the page showed web-r2 as {seen:?}");
+        assert!(
+            Instant::now() < deadline,
+            "the page showed web-r2 as {seen:?}"
+        );
         if let Some(weight) = browser.weight_of("web-r2").await {
             if seen.last() != Some(&weight) {
                 seen.push(weight);
@@ -228,13 +245,20 @@ async fn the_dashboard_follows_a_canary_and_a_rollback_in_a_real_browser() {
         if live.contains("live") && live.contains("100%") {
             break;
         }
-        assert!(Instant::now() < deadline, "web-r1 after the rollback: {live}");
+        assert!(
+            Instant::now() < deadline,
+            "web-r1 after the rollback: {live}"
+        );
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
     assert_eq!(browser.texts("#app-api h2").await, Vec::<String>::new());
 
     // The app's page: its timeline has the steps in order.
-    browser.client.goto(&format!("{url}apps/web")).await.unwrap();
+    browser
+        .client
+        .goto(&format!("{url}apps/web"))
+        .await
+        .unwrap();
     let timeline = browser.texts("ol.timeline li").await;
     let position = |wanted: &str| {
         timeline
@@ -243,7 +267,13 @@ async fn the_dashboard_follows_a_canary_and_a_rollback_in_a_real_browser() {
             .unwrap_or_else(|| {
                 panic!(
                     "no {wanted:?} in the timeline: {timeline:#?}\nsnapshot: {}",
-                    text(&std::process::Command::new("curl").args(["-s", &format!("{url}api/dashboard.json")]).output().unwrap().stdout)
+                    text(
+                        &std::process::Command::new("curl")
+                            .args(["-s", &format!("{url}api/dashboard.json")])
+                            .output()
+                            .unwrap()
+                            .stdout
+                    )
                 )
             })
     };
@@ -257,7 +287,10 @@ async fn the_dashboard_follows_a_canary_and_a_rollback_in_a_real_browser() {
         .rposition(|line| line.contains("web-r1: took all the traffic"))
         .unwrap();
     assert!(
-        r1_created < r2_created && r2_created < r2_canary && r2_canary < r2_all && r2_all < r1_again,
+        r1_created < r2_created
+            && r2_created < r2_canary
+            && r2_canary < r2_all
+            && r2_all < r1_again,
         "{timeline:#?}"
     );
     assert!(r2_all < r2_back, "{timeline:#?}");
@@ -274,16 +307,31 @@ async fn the_dashboard_follows_a_canary_and_a_rollback_in_a_real_browser() {
         .goto(&format!("{url}apps/web/releases/web-r1"))
         .await
         .unwrap();
-    let rows = browser.texts("table.resources tr[data-outcome='complete']").await;
+    let rows = browser
+        .texts("table.resources tr[data-outcome='complete']")
+        .await;
     assert!(
-        rows.iter().any(|row| row.starts_with("web-r1 AWS::CloudFormation::Stack create")),
+        rows.iter()
+            .any(|row| row.starts_with("web-r1 AWS::CloudFormation::Stack create")),
         "{rows:?}"
     );
-    assert_eq!(browser.texts("svg.resources g.resource").await.len(), rows.len());
+    assert_eq!(
+        browser.texts("svg.resources g.resource").await.len(),
+        rows.len()
+    );
 
     // Read-only: nothing but GET.
     let posted = std::process::Command::new("curl")
-        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", &url])
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-X",
+            "POST",
+            &url,
+        ])
         .output()
         .unwrap();
     assert_eq!(text(&posted.stdout), "405");
@@ -296,10 +344,15 @@ async fn the_dashboard_follows_a_canary_and_a_rollback_in_a_real_browser() {
         .goto(&format!("file://{}", report_file.display()))
         .await
         .unwrap();
-    let steps = browser.texts("table.steps tr[data-kind='weights'] td:nth-child(3)").await;
+    let steps = browser
+        .texts("table.steps tr[data-kind='weights'] td:nth-child(3)")
+        .await;
     assert_eq!(steps, ["10%", "100%"], "the report's traffic steps");
     let gates = browser.texts("table.steps tr[data-kind='gates']").await;
-    assert!(!gates.is_empty() && gates.iter().all(|line| line.contains("passed")), "{gates:?}");
+    assert!(
+        !gates.is_empty() && gates.iter().all(|line| line.contains("passed")),
+        "{gates:?}"
+    );
     let stack_rows = browser.texts("table.resources td:first-child").await;
     assert!(stack_rows.contains(&"web-r2".to_string()), "{stack_rows:?}");
     let requests = browser
@@ -325,7 +378,11 @@ async fn the_dashboard_follows_a_canary_and_a_rollback_in_a_real_browser() {
 #[tokio::test]
 async fn history_html_is_one_file_with_the_timeline_and_no_asset_from_elsewhere() {
     let account = Account::new("shared-alb.yaml").await;
-    account.write_app("web", ALB_RELEASE, &web_spec("[strategy]\nkind = \"all-at-once\"\n"));
+    account.write_app(
+        "web",
+        ALB_RELEASE,
+        &web_spec("[strategy]\nkind = \"all-at-once\"\n"),
+    );
     for release in ["r1", "r2"] {
         let mut args = vec!["deploy", "web", "--release", release, "--yes"];
         if release == "r1" {
@@ -338,7 +395,10 @@ async fn history_html_is_one_file_with_the_timeline_and_no_asset_from_elsewhere(
     let file = dir.path().join("history.html");
     let run = account.cutover(&["history", "web", "--html", file.to_str().unwrap()]);
     assert_eq!(run.status.code(), Some(0), "{}", show(&run));
-    assert!(text(&run.stdout).contains("web-r2"), "the text still goes to stdout");
+    assert!(
+        text(&run.stdout).contains("web-r2"),
+        "the text still goes to stdout"
+    );
     let html = std::fs::read_to_string(&file).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>"), "{html:.80}");
     for wanted in [
@@ -354,21 +414,35 @@ async fn history_html_is_one_file_with_the_timeline_and_no_asset_from_elsewhere(
         "timeline in order: {}",
         &html[html.find("<ol").unwrap_or(0)..]
     );
-    for outside in ["src=\"http", "href=\"http", "<script", "@import", "url(http"] {
+    for outside in [
+        "src=\"http",
+        "href=\"http",
+        "<script",
+        "@import",
+        "url(http",
+    ] {
         assert!(!html.contains(outside), "the page loads {outside}");
     }
     // A path that cannot be written: exit 2 naming it (the text was printed first).
     let bad = account.cutover(&["history", "web", "--html", "/nonexistent-dir/h.html"]);
     assert_eq!(bad.status.code(), Some(2), "{}", show(&bad));
     assert!(text(&bad.stdout).contains("web-r2"), "{}", show(&bad));
-    assert!(text(&bad.stderr).contains("/nonexistent-dir/h.html"), "{}", show(&bad));
+    assert!(
+        text(&bad.stderr).contains("/nonexistent-dir/h.html"),
+        "{}",
+        show(&bad)
+    );
 }
 
 #[tokio::test]
 async fn a_failed_deploys_report_marks_the_resource_that_failed_and_why() {
     use crate::support::FailMode;
     let account = Account::new("shared-alb.yaml").await;
-    account.write_app("web", ALB_RELEASE, &web_spec("[strategy]\nkind = \"all-at-once\"\n"));
+    account.write_app(
+        "web",
+        ALB_RELEASE,
+        &web_spec("[strategy]\nkind = \"all-at-once\"\n"),
+    );
     let first = account.cutover(&["deploy", "web", "--release", "r1", "--adopt", "--yes"]);
     assert_eq!(first.status.code(), Some(0), "{}", show(&first));
     account.proxy.fail_stack(
@@ -381,17 +455,31 @@ async fn a_failed_deploys_report_marks_the_resource_that_failed_and_why() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("report.html");
     let run = account.cutover(&[
-        "deploy", "web", "--release", "r2", "--yes", "--keep-failed", "--report",
+        "deploy",
+        "web",
+        "--release",
+        "r2",
+        "--yes",
+        "--keep-failed",
+        "--report",
         file.to_str().unwrap(),
     ]);
     assert_eq!(run.status.code(), Some(1), "{}", show(&run));
     let html = std::fs::read_to_string(&file).unwrap();
     assert!(html.contains("did not succeed"), "{html}");
-    assert!(html.contains("The cutover did not start."), "no traffic step: {html}");
+    assert!(
+        html.contains("The cutover did not start."),
+        "no traffic step: {html}"
+    );
     // The resource's bar is marked failed (hatched, with a cross) and its row says why.
-    let row = &html[html.find("<tr data-outcome=\"failed\"><td>Group</td>").expect("Group failed")..];
+    let row = &html[html
+        .find("<tr data-outcome=\"failed\"><td>Group</td>")
+        .expect("Group failed")..];
     assert!(row[..row.find("</tr>").unwrap()].contains("quota of target groups exceeded"));
-    assert!(html.contains("data-logical-id=\"Group\" data-outcome=\"failed\""), "{html}");
+    assert!(
+        html.contains("data-logical-id=\"Group\" data-outcome=\"failed\""),
+        "{html}"
+    );
     assert!(html.contains("✕ FAILED"), "{html}");
     assert!(html.contains("fill=\"url(#resources-hatch)\""), "{html}");
 }

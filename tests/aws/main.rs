@@ -12,6 +12,7 @@ mod fleet;
 mod harness;
 mod lifecycle;
 mod release;
+mod reliability;
 mod routers;
 mod routing;
 mod targets;

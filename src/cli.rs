@@ -198,7 +198,7 @@ pub struct DeployArgs {
 
     /// Write an HTML report of this deploy (its traffic steps, gate checks and the release
     /// stack's events), one self-contained file for CI artifacts; written however it ends
-    #[arg(long, value_name = "FILE.html")]
+    #[arg(long, value_name = "FILE.html", conflicts_with = "dry_run")]
     pub report: Option<std::path::PathBuf>,
 }
 
@@ -237,8 +237,8 @@ pub struct DashboardArgs {
     #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080")]
     pub listen: std::net::SocketAddr,
 
-    /// How often the apps are read from AWS while the page is open
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "2s")]
+    /// How often the apps are read from AWS while a page is open (at least 1s)
+    #[arg(long, value_name = "DURATION", value_parser = parse_interval, default_value = "2s")]
     pub interval: std::time::Duration,
 }
 
@@ -320,4 +320,14 @@ pub struct CompletionsArgs {
     /// The shell to generate for
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+/// A dashboard interval: a duration of at least one second (each read costs several AWS calls per
+/// app, and a deploy running at the same time shares the account's request rate).
+fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
+    let interval = humantime::parse_duration(text).map_err(|error| error.to_string())?;
+    if interval < std::time::Duration::from_secs(1) {
+        return Err("at least 1s: every read costs several AWS calls per app".to_string());
+    }
+    Ok(interval)
 }

@@ -107,7 +107,18 @@ pub async fn run(
         contexts: Contexts::default(),
         deleted: Mutex::new(HashMap::new()),
     });
-    let (publish, views) = watch::channel(Arc::new(reader.read_all().await));
+    // Served at once, the first read follows: one slow account does not hold the page up, and
+    // Ctrl-C works from the start.
+    let pending = DashboardView {
+        read_at: SystemTime::now(),
+        apps: reader
+            .specs
+            .iter()
+            .map(|spec| model::pending_app(&spec.name))
+            .collect(),
+    };
+    let (publish, views) = watch::channel(Arc::new(pending));
+    let publish = Arc::new(publish);
     // The address on stdout (data: a script or test reads it, e.g. with --listen 127.0.0.1:0),
     // the rest on stderr.
     {
@@ -124,17 +135,18 @@ pub async fn run(
     }
     let refresher = tokio::spawn({
         let reader = reader.clone();
+        let publish = publish.clone();
         async move {
+            let mut first = true;
             loop {
+                // Read while someone looks: an open page's event stream (or a request) holds a
+                // receiver besides the server's own. Idle, nothing is read.
+                if first || publish.receiver_count() > 1 {
+                    let view = reader.read_all().await;
+                    publish.send_replace(Arc::new(view));
+                    first = false;
+                }
                 tokio::time::sleep(args.interval).await;
-                let view = reader.read_all().await;
-                publish.send_if_modified(|current| {
-                    let changed = current.apps != view.apps;
-                    if changed {
-                        *current = Arc::new(view);
-                    }
-                    changed
-                });
             }
         }
     });
@@ -144,7 +156,12 @@ pub async fn run(
         .route("/apps/{app}/releases/{stack}", get(release_page))
         .route("/events", get(events))
         .route("/api/dashboard.json", get(dashboard_json))
-        .with_state(Served { reader, views });
+        .with_state(Served {
+            reader,
+            views,
+            publish,
+            interval: args.interval,
+        });
     let served = axum::serve(listener, routes)
         .with_graceful_shutdown(crate::interrupt::requested())
         .await;
@@ -297,11 +314,30 @@ impl Reader {
 struct Served {
     reader: Arc<Reader>,
     views: watch::Receiver<Arc<DashboardView>>,
+    publish: Arc<watch::Sender<Arc<DashboardView>>>,
+    interval: Duration,
+}
+
+impl Served {
+    /// The newest view, read again first when it is older than two intervals (nobody was
+    /// looking, so the refresher was idle).
+    async fn fresh_view(&self) -> Arc<DashboardView> {
+        let view = self.views.borrow().clone();
+        let stale = view
+            .read_at
+            .elapsed()
+            .map_or(true, |age| age > self.interval * 2);
+        if !stale || view.apps.iter().any(|app| app.reading) {
+            return view;
+        }
+        let view = Arc::new(self.reader.read_all().await);
+        self.publish.send_replace(view.clone());
+        view
+    }
 }
 
 async fn overview(State(served): State<Served>) -> Html<String> {
-    let view = served.views.borrow().clone();
-    Html(page::overview(&view))
+    Html(page::overview(&*served.fresh_view().await))
 }
 
 async fn app_page(State(served): State<Served>, Path(app): Path<String>) -> Response {
@@ -326,10 +362,19 @@ async fn release_page(
     }
     let options = ConnectOptions::for_app(&served.reader.global, spec);
     let events = match served.reader.contexts.get(&options).await {
-        Ok(context) => CloudFormation::new(&context)
-            .stack_events(&stack, None)
-            .await
-            .map_err(|error| error_line(&error)),
+        Ok(context) => {
+            let stacks = CloudFormation::new(&context);
+            // Its own tags must say it is this app's release (a name alone could be another
+            // app's, `web-api-r1`, or no release at all).
+            match stacks.describe_stack(&stack).await {
+                Ok(Some(facts)) if is_release_of(&facts, &app) => stacks
+                    .stack_events(&stack, None)
+                    .await
+                    .map_err(|error| error_line(&error)),
+                Ok(_) => return not_found(&format!("{stack} is not a release stack of app {app}")),
+                Err(error) => Err(error_line(&error)),
+            }
+        }
         Err(error) => Err(error_line(&error)),
     };
     let (bars, error) = match events {
@@ -367,7 +412,7 @@ async fn events(
 }
 
 async fn dashboard_json(State(served): State<Served>) -> Response {
-    let view = served.views.borrow().clone();
+    let view = served.fresh_view().await;
     let json = serde_json::to_string_pretty(&*view).expect("views always serialize");
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],
@@ -378,4 +423,12 @@ async fn dashboard_json(State(served): State<Served>) -> Response {
 
 fn not_found(why: &str) -> Response {
     (StatusCode::NOT_FOUND, why.to_string()).into_response()
+}
+
+fn is_release_of(facts: &crate::aws::cloudformation::StackFacts, app: &str) -> bool {
+    let pairs = facts.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    matches!(
+        crate::release::ReleaseTags::from_stack_tags(pairs),
+        Ok(Some(tags)) if tags.app == app
+    )
 }

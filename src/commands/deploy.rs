@@ -33,6 +33,12 @@ pub async fn run(
 ) -> Result<Exit, DeployError> {
     // Bad input fails here, before any AWS call.
     let local = check_locally(&global.stacks_dir, &args, settings)?;
+    if let Some(path) = &args.report {
+        crate::dashboard::page::check_writable(path).map_err(|source| DeployError::Report {
+            path: path.display().to_string(),
+            source,
+        })?;
+    }
     let context = aws::connect(&ConnectOptions::for_app(global, &local.spec)).await?;
     let spec = local.spec.clone();
     let plan = plan_against_aws(&context, local, &args).await?;
@@ -69,17 +75,18 @@ pub async fn run(
     let result = deploy_planned(&context, &spec, &plan, &args, &holder, &settings).await;
     lock.release_or_warn().await;
     if let Some(path) = &args.report {
-        write_report(
-            &context,
-            &spec,
-            &plan.candidate.stack_name,
-            &journal,
-            &result,
-            path,
-        )
-        .await?;
-        if settings.verbosity >= 0 {
-            eprintln!("deploy report written to {}", path.display());
+        // The deploy is done whatever becomes of the report: the exit code stays the deploy's.
+        let stack = &plan.candidate.stack_name;
+        match write_report(&context, &spec, stack, &journal, &result, path).await {
+            Ok(()) if settings.verbosity >= 0 => {
+                eprintln!("deploy report written to {}", path.display())
+            }
+            Ok(()) => {}
+            Err(error) => eprintln!(
+                "{} {}",
+                settings.stderr_palette().warning("warning:"),
+                crate::release::retire::error_line(&error)
+            ),
         }
     }
     result.map(|outcome| outcome.exit())

@@ -17,12 +17,13 @@ use crate::output::prompt::{self, Answer};
 use crate::output::OutputSettings;
 use crate::release::live::{observe_app, AppReleases};
 use crate::release::lock::{AppLocks, Holder};
+use crate::release::marks;
 use crate::release::Role;
 use crate::rollback::{
     mark_rolled_away, plan_rebuild, rebuild_release, resolve_target, shift_traffic, RebuildPlan,
     RollbackError, Target,
 };
-use crate::router::{AnyRouter, Weights};
+use crate::router::{AnyRouter, Weights, BASELINE};
 use crate::spec::AppSpec;
 
 /// The app as observed, the checked target, and what would happen.
@@ -62,6 +63,42 @@ pub async fn run(
         });
     }
     if resolved.rebuild.is_none() && resolved.weights.share_of(resolved.target.name()) == 100 {
+        // A rollback to this target that died after moving the traffic left the releases it
+        // moved away from with only its intent: mark them now, as it would have.
+        let target = resolved.target.name().to_string();
+        let unmarked: Vec<_> = resolved
+            .app
+            .releases
+            .iter()
+            .filter(|release| {
+                release.tags.rolling_back_to.as_deref() == Some(target.as_str())
+                    && resolved.weights.share_of(release.name()) == 0
+            })
+            .map(|release| &release.stack)
+            .collect();
+        if !unmarked.is_empty() && !args.change.dry_run {
+            let locks = AppLocks::new(aws::ssm::Ssm::new(&context));
+            let lock = locks
+                .acquire(
+                    &spec.name,
+                    &Holder::current(format!("rollback {} --to {target}", spec.name)),
+                )
+                .await?;
+            let warnings =
+                mark_rolled_away(&aws::ssm::Ssm::new(&context), &spec, &unmarked, &target).await;
+            lock.release_or_warn().await;
+            for warning in &warnings {
+                eprintln!(
+                    "{} {warning}",
+                    settings.stderr_palette().warning("warning:")
+                );
+            }
+            let names: Vec<&str> = unmarked.iter().map(|stack| stack.name.as_str()).collect();
+            eprintln!(
+                "Marked {} as rolled away from (a rollback to {target} stopped before it could).",
+                names.join(", ")
+            );
+        }
         let text = format!(
             "{} already carries all the traffic of app {}; nothing to do.\n",
             resolved.target.name(),
@@ -147,6 +184,24 @@ async fn roll_back(
     {
         crate::rollback::baseline::check_ready(context, &baseline.record.target).await?;
     }
+    // The intent first: a rollback killed after the move still leaves these known as rolled
+    // back from (never resumed as an unfinished cutover; the next rollback marks them).
+    let leaving: Vec<String> = resolved
+        .weights
+        .iter()
+        .filter(|(stack, weight)| *weight > 0 && *stack != target && *stack != BASELINE)
+        .map(|(stack, _)| stack.to_string())
+        .collect();
+    let ssm = crate::aws::ssm::Ssm::new(context);
+    for stack in &leaving {
+        let intent = marks::update(&ssm, &spec.name, stack, |mark| {
+            mark.rolling_back_to = Some(target.clone())
+        })
+        .await;
+        if let Err(error) = intent {
+            tracing::warn!("{}", crate::release::retire::error_line(&error));
+        }
+    }
     let shifted = shift_traffic(
         context,
         spec,
@@ -171,6 +226,16 @@ async fn roll_back(
     }
     let mut warnings = Vec::new();
     let mut marked = Vec::new();
+    if !completed {
+        // Turned back: the releases keep their traffic, and their intent goes.
+        for stack in &leaving {
+            let cleared =
+                marks::update(&ssm, &spec.name, stack, |mark| mark.rolling_back_to = None).await;
+            if let Err(error) = cleared {
+                warnings.push(crate::release::retire::error_line(&error));
+            }
+        }
+    }
     if completed {
         let rolled_away: Vec<_> = resolved
             .app
@@ -257,7 +322,15 @@ async fn resolve(
     args: &RollbackArgs,
     now: SystemTime,
 ) -> Result<Resolved, RollbackError> {
-    let app = observe_app(context, spec).await?;
+    let mut app = observe_app(context, spec).await?;
+    // Without --to the target is chosen from the traffic: a router that cannot be read is the
+    // reason, not "no retained release".
+    if args.to.is_none() && (app.router.is_none() || app.weights.is_none()) {
+        return Err(RollbackError::RouterUnavailable {
+            app: app.app.clone(),
+            source: app.router_error.take(),
+        });
+    }
     let stacks = CloudFormation::new(context);
     let lifecycle = StackLifecycle::new(context);
     let target = resolve_target(&stacks, &lifecycle, &app, args.to.as_deref()).await?;

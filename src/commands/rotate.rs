@@ -13,7 +13,7 @@ use super::deploy;
 use crate::aws::{self, AwsContext, AwsError, ConnectOptions};
 use crate::cli::{ChangeArgs, DeployArgs, GlobalArgs, RotateArgs};
 use crate::cutover::CutoverOutcome;
-use crate::deploy::DeployError;
+use crate::deploy::{handover, DeployError};
 use crate::error::{Diagnostic, Exit};
 use crate::output::OutputSettings;
 use crate::release::aws_sources::AwsSources;
@@ -311,6 +311,12 @@ impl FleetRun<'_> {
         holder: &Holder,
         row: &mut RotationRow,
     ) -> Result<AppResult, RotateError> {
+        // A run that died half way through this app's rotation (or deploy) left a cutover: it
+        // is finished first, and the app is looked at again after it. Deploying at once would
+        // finish it and then make a second new release where one was due.
+        if let Some(result) = self.finish_unfinished(context, spec, policy).await? {
+            return Ok(result);
+        }
         let under_lock = rotation_facts(context, spec, policy).await?;
         let reason = match recheck_under_lock(first_look, &under_lock, policy, SystemTime::now()) {
             UnderLock::Rotate(reason) => reason,
@@ -343,6 +349,46 @@ impl FleetRun<'_> {
                 exit_code: other.exit().code(),
             },
         })
+    }
+}
+
+impl FleetRun<'_> {
+    /// Under the app's lock: finishes a cutover another run left half way. `Some(result)` when
+    /// that settles the app: the cutover turned back (failed), or it completed and the app is not
+    /// due any more (the finished release was the rotation). `None` when nothing was unfinished,
+    /// or the app is still due after it.
+    async fn finish_unfinished(
+        &self,
+        context: &AwsContext,
+        spec: &AppSpec,
+        policy: &RotationPolicy,
+    ) -> Result<Option<AppResult>, RotateError> {
+        let mut app = observe_app(context, spec).await?;
+        if handover::unfinished(context, spec, &app)
+            .await
+            .map_err(DeployError::from)?
+            .is_none()
+        {
+            return Ok(None);
+        }
+        let settings = self.settings.for_fleet_app(&spec.name);
+        let announcer = crate::notify::Announcer::for_app(context, spec, Vec::new()).await;
+        let finished =
+            handover::resume_unfinished(context, spec, &mut app, &announcer, &settings).await;
+        announcer.finish().await;
+        let Some((candidate, outcome)) = finished.map_err(DeployError::from)? else {
+            return Ok(None);
+        };
+        if !matches!(outcome, CutoverOutcome::Completed { .. }) {
+            return Ok(Some(AppResult::Failed {
+                error: format!("the unfinished cutover to {candidate}: {outcome}"),
+                exit_code: outcome.exit().code(),
+            }));
+        }
+        let after = rotation_facts(context, spec, policy).await?;
+        Ok(due_for_rotation(&after, policy, SystemTime::now())
+            .is_none()
+            .then_some(AppResult::Rotated { release: candidate }))
     }
 }
 

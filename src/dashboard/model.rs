@@ -51,6 +51,9 @@ pub struct AppView {
     pub timeline: Vec<TimelineEvent>,
     /// Why the app could not be read at all (the rest is then empty).
     pub error: Option<String>,
+    /// Not read yet (the dashboard serves at once; the first read follows).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub reading: bool,
 }
 
 /// One release (or the baseline) now.
@@ -191,6 +194,7 @@ pub fn app_view(
         gates,
         timeline: timeline(entries),
         error: None,
+        reading: false,
     }
 }
 
@@ -206,6 +210,16 @@ pub fn unreadable_app(app: &str, place: Place, error: String) -> AppView {
         gates: None,
         timeline: Vec::new(),
         error: Some(error),
+        reading: false,
+    }
+}
+
+/// An app not read yet: its name only.
+pub fn pending_app(app: &str) -> AppView {
+    AppView {
+        error: None,
+        reading: true,
+        ..unreadable_app(app, Place::default(), String::new())
     }
 }
 

@@ -128,7 +128,9 @@ pub fn card(app: &AppView, links: bool) -> Markup {
             "account " (app.place.account.as_deref().unwrap_or("?"))
             " · region " (app.place.region.as_deref().unwrap_or("?"))
         }
-        @if let Some(error) = &app.error {
+        @if app.reading {
+            p.empty { "reading…" }
+        } @else if let Some(error) = &app.error {
             p.fail { "could not be read: " (error) }
         } @else {
             @if let Some(holder) = &app.lock_holder {
@@ -408,14 +410,32 @@ pub fn live_parts(view: &DashboardView) -> serde_json::Map<String, serde_json::V
     parts
 }
 
-/// Writes a report file whole (a temporary file beside it, then renamed), so a CI artifact is
-/// never half a page.
-pub fn write_report(path: &Path, html: &str) -> std::io::Result<()> {
+/// Whether a report can be written at `path`, checked before a deploy changes anything: the
+/// folder exists and a file can be created in it (the probe is removed at once).
+pub fn check_writable(path: &Path) -> std::io::Result<()> {
+    if path.is_dir() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "it is a folder",
+        ));
+    }
+    let probe = partial_path(path);
+    std::fs::write(&probe, b"")?;
+    std::fs::remove_file(&probe)
+}
+
+fn partial_path(path: &Path) -> std::path::PathBuf {
     let name = path
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_else(|| "report.html".to_string());
-    let partial = path.with_file_name(format!(".{name}.partial"));
+    path.with_file_name(format!(".{name}.partial"))
+}
+
+/// Writes a report file whole (a temporary file beside it, then renamed), so a CI artifact is
+/// never half a page.
+pub fn write_report(path: &Path, html: &str) -> std::io::Result<()> {
+    let partial = partial_path(path);
     std::fs::write(&partial, html)?;
     std::fs::rename(&partial, path)
 }

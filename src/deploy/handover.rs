@@ -604,8 +604,10 @@ pub async fn held_test_route(
     })
 }
 
-/// The cutover a run left half way: a release with some traffic that is not the live one, or
-/// (with a test route) a release still being proven on its test route that no hold keeps.
+/// The cutover a run left half way: a release with some traffic that is not the live one;
+/// (with a test route) a release still being proven on its test route that no hold keeps; or a
+/// healthy release newer than the live one that never took traffic and was never marked (the run
+/// died between CreateStack and the first step: it is finished like any other).
 pub async fn unfinished(
     ctx: &AwsContext,
     spec: &AppSpec,
@@ -618,7 +620,24 @@ pub async fn unfinished(
     if held.is_some() {
         return Ok(None);
     }
-    test_route_candidate(ctx, spec, app).await
+    if let Some(candidate) = test_route_candidate(ctx, spec, app).await? {
+        return Ok(Some(candidate));
+    }
+    Ok(never_started_candidate(app))
+}
+
+/// The newest healthy release created after the live one, with no traffic and no mark (not
+/// failed, shifted back, aborted): a cutover that never took its first step.
+pub fn never_started_candidate(app: &AppReleases) -> Option<String> {
+    let live = app.live()?;
+    let newest = app.releases.last()?;
+    (newest.name() != live.name()
+        && newest.tags.created > live.tags.created
+        && newest.weight == Some(0)
+        && newest.role == Role::Candidate
+        && newest.tags.rolling_back_to.is_none()
+        && newest.is_healthy())
+    .then(|| newest.name().to_string())
 }
 
 /// Finishes or turns back a cutover that a run left half way, if `app` (observed under the app

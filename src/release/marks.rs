@@ -79,6 +79,12 @@ pub struct Mark {
     /// Its latest gate check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gates: Option<GateCheck>,
+    /// A rollback to this stack started moving the traffic away from this release: written
+    /// before the move, so a rollback that dies half way leaves the release known as rolled back
+    /// from (never resumed as an unfinished cutover, marked by the next rollback). Cleared when
+    /// the rollback marks it or turns back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolling_back_to: Option<String>,
 }
 
 /// The steps a mark keeps. A mark is one standard SSM parameter (at most 4 KB); a step takes
@@ -251,6 +257,7 @@ pub async fn update(
 /// Marks `stack` failed with `reason`, and how its time ended.
 pub fn failed(reason: &str, ending: Ending) -> impl FnOnce(&mut Mark) + '_ {
     move |mark| {
+        mark.rolling_back_to = None;
         mark.role = Some(MarkedRole::Failed);
         mark.failed_reason = Some(crate::output::secrets::scrub(reason).into_owned());
         mark.failed_at = Some(now());

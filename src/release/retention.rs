@@ -9,7 +9,11 @@
 //! 5. a failed release (creation failed, gates failed, rolled away from) is kept for inspection
 //!    for `inspect_failed_for` after it failed, then retired; failed releases never hold one of
 //!    the `keep` places, since nobody rolls back to them;
-//! 6. the other releases, newest first, hold the `keep` places: the first `keep` are kept unless
+//! 6. a release created after the live one that never took traffic is kept, and holds no `keep`
+//!    place: a run died between creating it and its first traffic step (`cutover resume`
+//!    finishes that cutover); it was never proven, so it is never kept *for rollback* in place
+//!    of a release that served;
+//! 7. the other releases, newest first, hold the `keep` places: the first `keep` are kept unless
 //!    older than `retire_after`; the rest are retired.
 //!
 //! The caller passes only stacks tagged as this app's releases: a stack that is not the app's is
@@ -98,6 +102,9 @@ pub enum KeepReason {
     },
     /// Held on its test route (`deploy --hold`), waiting for `promote` or `abort`.
     Held,
+    /// Newer than the live release and never given traffic: a cutover a run left before its
+    /// first step.
+    Unfinished,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -130,6 +137,11 @@ pub fn plan_retirement(
     });
     let age = |since: SystemTime| now.duration_since(since).unwrap_or(Duration::ZERO);
 
+    let live_created = releases
+        .iter()
+        .filter(|release| release.live)
+        .map(|release| release.created)
+        .max();
     let mut plan = RetirementPlan::default();
     let mut places_taken = 0;
     for release in newest_first {
@@ -149,6 +161,8 @@ pub fn plan_retirement(
                 Some(left) if !left.is_zero() => Ok(KeepReason::Inspecting { left }),
                 _ => Err(RetireReason::FailedAndInspected { failed_for }),
             }
+        } else if live_created.is_some_and(|live| release.created > live) {
+            Ok(KeepReason::Unfinished)
         } else if places_taken >= policy.keep {
             Err(RetireReason::BeyondKeep { keep: policy.keep })
         } else if let Some(retire_after) = policy
@@ -190,6 +204,9 @@ impl fmt::Display for KeepReason {
                 write!(f, "kept for rollback ({place} of keep = {keep})")
             }
             KeepReason::Held => f.write_str("held on its test route (promote or abort it)"),
+            KeepReason::Unfinished => f.write_str(
+                "newer than the live release and never given traffic (`cutover resume` finishes its cutover)",
+            ),
         }
     }
 }
@@ -260,6 +277,27 @@ mod tests {
 
     fn names_retired(plan: &RetirementPlan) -> Vec<&str> {
         plan.retire.iter().map(|r| r.stack_name.as_str()).collect()
+    }
+
+    /// A run died between creating web-r3 and its first step: web-r3 is kept (resume finishes
+    /// it) but takes no rollback place, so web-r1, which served, keeps the one place.
+    #[test]
+    fn a_release_newer_than_the_live_one_without_traffic_holds_no_keep_place() {
+        let releases = [
+            release("web-r1", 30),
+            live("web-r2", 10),
+            release("web-r3", 1),
+        ];
+        let plan = plan_retirement(&releases, &RetentionPolicy::new(1, None), now(), None);
+        assert_eq!(names_kept(&plan), ["web-r3", "web-r2", "web-r1"]);
+        assert_eq!(plan.keep[0].why, KeepReason::Unfinished);
+        assert_eq!(
+            plan.keep[2].why,
+            KeepReason::ForRollback { place: 1, keep: 1 }
+        );
+        let keep_zero = plan_retirement(&releases, &RetentionPolicy::new(0, None), now(), None);
+        assert_eq!(names_retired(&keep_zero), ["web-r1"]);
+        assert_eq!(names_kept(&keep_zero), ["web-r3", "web-r2"]);
     }
 
     #[test]

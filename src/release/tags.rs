@@ -167,6 +167,8 @@ pub struct ReleaseTags {
     pub attention: Option<String>,
     /// When it was marked failed (a mark, or the `cutover:failed-at` tag older versions wrote).
     pub failed_at: Option<SystemTime>,
+    /// The target of a rollback that started moving traffic away from it (a mark).
+    pub rolling_back_to: Option<String>,
 }
 
 impl ReleaseTags {
@@ -187,6 +189,7 @@ impl ReleaseTags {
             failed_reason: None,
             attention: None,
             failed_at: None,
+            rolling_back_to: None,
         }
     }
 
@@ -201,6 +204,9 @@ impl ReleaseTags {
         }
         if mark.attention.is_some() {
             self.attention = mark.attention.clone();
+        }
+        if mark.rolling_back_to.is_some() {
+            self.rolling_back_to = mark.rolling_back_to.clone();
         }
         if let Some(at) = mark
             .failed_at
@@ -276,6 +282,7 @@ impl ReleaseTags {
             failed_at: tags
                 .get(super::live::FAILED_AT)
                 .and_then(|text| humantime::parse_rfc3339(text).ok()),
+            rolling_back_to: None,
         }))
     }
 }

@@ -156,6 +156,10 @@ pub async fn run(
         .route("/apps/{app}/releases/{stack}", get(release_page))
         .route("/events", get(events))
         .route("/api/dashboard.json", get(dashboard_json))
+        .layer(axum::middleware::from_fn_with_state(
+            address,
+            only_this_host,
+        ))
         .with_state(Served {
             reader,
             views,
@@ -431,4 +435,81 @@ fn is_release_of(facts: &crate::aws::cloudformation::StackFacts, app: &str) -> b
         crate::release::ReleaseTags::from_stack_tags(pairs),
         Ok(Some(tags)) if tags.app == app
     )
+}
+
+/// Answers only requests addressed to the dashboard itself: on a loopback address, a `Host`
+/// other than a loopback name is refused (421), so a web page elsewhere cannot read the
+/// dashboard through DNS rebinding. Every answer says `nosniff`.
+async fn only_this_host(
+    State(address): State<SocketAddr>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if address.ip().is_loopback() {
+        let host = request
+            .headers()
+            .get(axum::http::header::HOST)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default();
+        if !is_loopback_host(host) {
+            return (
+                StatusCode::MISDIRECTED_REQUEST,
+                "this dashboard answers requests to localhost only",
+            )
+                .into_response();
+        }
+    }
+    let mut response = next.run(request).await;
+    response.headers_mut().insert(
+        axum::http::header::X_CONTENT_TYPE_OPTIONS,
+        axum::http::HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+/// `127.0.0.1:8080`, `localhost`, `[::1]:8080`: a loopback name, with or without a port.
+fn is_loopback_host(host: &str) -> bool {
+    let name = match host.rsplit_once(':') {
+        Some((name, port))
+            if !name.is_empty()
+                && port.chars().all(|c| c.is_ascii_digit())
+                && !host.ends_with(']') =>
+        {
+            name
+        }
+        _ => host,
+    };
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback_host;
+
+    #[test]
+    fn only_loopback_names_are_this_host() {
+        for host in [
+            "127.0.0.1:8080",
+            "localhost",
+            "LOCALHOST:1",
+            "[::1]:8080",
+            "[::1]",
+            "127.0.0.2",
+        ] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in [
+            "attacker.example.com",
+            "attacker.example.com:8080",
+            "10.0.0.1:8080",
+            "",
+            "localhost.evil.com",
+        ] {
+            assert!(!is_loopback_host(host), "{host}");
+        }
+    }
 }

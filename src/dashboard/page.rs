@@ -65,6 +65,13 @@ fn document(title: &str, live: Option<SystemTime>, updated: &str, body: Markup) 
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
+                // Nothing from elsewhere, even if a name read from AWS tried: only this page's
+                // own styles and script, and (live pages) its event stream.
+                meta http-equiv="Content-Security-Policy" content=(if live {
+                    "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; img-src data:"
+                } else {
+                    "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+                });
                 title { (title) }
                 style { (PreEscaped(STYLE)) }
             }
@@ -209,6 +216,9 @@ fn event_kind(event: &TimelineEvent) -> &'static str {
 
 fn history_table(entries: &[Entry]) -> Markup {
     html! {
+        @if entries.is_empty() {
+            p.empty { "No releases in this account and region." }
+        } @else {
         table.history {
             thead { tr { th { "release" } th { "stack" } th { "created" } th { "state" } th { "all traffic" } th { "deployed by" } } }
             tbody {
@@ -227,6 +237,7 @@ fn history_table(entries: &[Entry]) -> Markup {
                     }
                 }
             }
+        }
         }
     }
 }

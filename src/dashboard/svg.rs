@@ -67,7 +67,9 @@ pub fn weights_bar(releases: &[ReleaseView]) -> Markup {
         .iter()
         .filter(|release| release.weight.unwrap_or(0) > 0)
         .collect();
-    let label = if !known {
+    let label = if releases.is_empty() {
+        "no release stacks".to_string()
+    } else if !known {
         "traffic unknown: the router could not be read".to_string()
     } else if with_traffic.is_empty() {
         "no release has traffic".to_string()
@@ -97,7 +99,7 @@ pub fn weights_bar(releases: &[ReleaseView]) -> Markup {
             viewBox=(format!("0 0 {WEIGHTS_WIDTH} {WEIGHTS_HEIGHT}")) role="img" aria-label=(label) {
             title { (label) }
             rect x="0" y="0" width=(WEIGHTS_WIDTH) height=(WEIGHTS_HEIGHT) fill="#eee" stroke="#666" {}
-            @if !known || with_traffic.is_empty() {
+            @if releases.is_empty() || !known || with_traffic.is_empty() {
                 text x="8" y="20" font-size="13" fill="#000" { (label) }
             }
             @for &(x, width, release) in &segments {
@@ -306,8 +308,9 @@ pub fn resources(bars: &[ResourceBar], now: SystemTime) -> Markup {
         .filter(|bar| bar.outcome == Outcome::Failed)
         .count();
     let label = format!(
-        "{} resource operations from {} to {} UTC, {failed} failed",
+        "{} resource operation{} from {} to {} UTC, {failed} failed",
         bars.len(),
+        if bars.len() == 1 { "" } else { "s" },
         clock(first),
         clock(end)
     );

@@ -141,19 +141,16 @@ impl Browser {
 
 /// `cutover dashboard --listen 127.0.0.1:0`, and the address it printed on stdout.
 fn start_dashboard(account: &Account) -> (Child, String) {
-    let mut child = account.spawn(&[
-        "dashboard",
-        "--listen",
-        "127.0.0.1:0",
-        "--interval",
-        "300ms",
-    ]);
+    let mut child = account.spawn(&["dashboard", "--listen", "127.0.0.1:0", "--interval", "1s"]);
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     stdout
         .read_line(&mut line)
         .expect("the dashboard's address");
-    assert!(line.starts_with("http://127.0.0.1:"), "stdout: {line:?}");
+    if !line.starts_with("http://127.0.0.1:") {
+        let output = child.wait_with_output().unwrap();
+        panic!("stdout: {line:?}; {}", show(&output));
+    }
     (child, line.trim().to_string())
 }
 
@@ -335,6 +332,28 @@ async fn the_dashboard_follows_a_canary_and_a_rollback_in_a_real_browser() {
         .output()
         .unwrap();
     assert_eq!(text(&posted.stdout), "405");
+    let code = |extra: &[&str], path: &str| {
+        let mut args = vec!["-s", "-o", "/dev/null", "-w", "%{http_code}"];
+        args.extend_from_slice(extra);
+        let target = format!("{url}{path}");
+        args.push(&target);
+        text(
+            &std::process::Command::new("curl")
+                .args(&args)
+                .output()
+                .unwrap()
+                .stdout,
+        )
+    };
+    // Another site's page cannot read it through DNS rebinding; only the app's own release
+    // stacks have pages.
+    assert_eq!(
+        code(&["-H", "Host: attacker.example.com"], "api/dashboard.json"),
+        "421"
+    );
+    assert_eq!(code(&[], "apps/web/releases/web-nope"), "404");
+    assert_eq!(code(&[], "apps/web/releases/base"), "404");
+    assert_eq!(code(&[], "apps/nobody"), "404");
 
     // The deploy's report opens in the same browser from the file, with no request at all.
     let report_html = std::fs::read_to_string(&report_file).unwrap();
@@ -423,6 +442,24 @@ async fn history_html_is_one_file_with_the_timeline_and_no_asset_from_elsewhere(
     ] {
         assert!(!html.contains(outside), "the page loads {outside}");
     }
+    // A deploy whose report cannot be written stops before it changes anything.
+    let creates = account.creates();
+    let refused = account.cutover(&[
+        "deploy",
+        "web",
+        "--release",
+        "r3",
+        "--yes",
+        "--report",
+        "/nonexistent-dir/r.html",
+    ]);
+    assert_eq!(refused.status.code(), Some(2), "{}", show(&refused));
+    assert!(
+        text(&refused.stderr).contains("/nonexistent-dir/r.html"),
+        "{}",
+        show(&refused)
+    );
+    assert_eq!(account.creates(), creates, "nothing created");
     // A path that cannot be written: exit 2 naming it (the text was printed first).
     let bad = account.cutover(&["history", "web", "--html", "/nonexistent-dir/h.html"]);
     assert_eq!(bad.status.code(), Some(2), "{}", show(&bad));

@@ -16,6 +16,7 @@ fn main() -> ExitCode {
     };
     let settings = OutputSettings::from_args(&cli.global);
     cutover::output::init_logging(&settings);
+    cutover::output::secrets::register_environment_credentials();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -259,7 +259,8 @@ pub fn apply_spec_silences(findings: &mut [Finding], ignores: &[IgnoreRule]) {
 pub enum CheckError {
     #[error("{path}: not a file or an app spec in {stacks_dir}")]
     NotFound { path: String, stacks_dir: String },
-    #[error("cannot read a silence of the template: {0}")]
+    /// The silence error names the file and line itself.
+    #[error(transparent)]
     Silence(#[from] SilenceError),
     #[error("the spec's [check] ignore silences {rule} for `{resource}`, which {template} does not have")]
     UnknownResource {

@@ -359,6 +359,8 @@ impl Notifier {
     where
         T: TopicApi + Send + 'static,
     {
+        // What the process already masks everywhere (the environment's credentials).
+        secrets.extend(crate::output::secrets::registered());
         let mut built = Vec::new();
         match (targets.sns_topic_arn, topic_api) {
             (Some(arn), Some(api)) => built.push(Target::new(

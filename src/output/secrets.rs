@@ -35,6 +35,27 @@ pub fn register(secrets: impl IntoIterator<Item = String>) {
     *scrubber = Scrubber::new(known.iter().cloned());
 }
 
+/// Credentials from the environment (the secret access key and the session token) are masked
+/// too: a gate command or an SDK log could print them. Values shorter than a real secret key
+/// (40 characters; placeholders like `testing`) are left alone so ordinary words stay readable.
+pub fn register_environment_credentials() {
+    register(
+        ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"]
+            .into_iter()
+            .filter_map(|name| std::env::var(name).ok())
+            .filter(|value| value.len() >= 16),
+    );
+}
+
+/// Every value registered so far.
+pub fn registered() -> Vec<String> {
+    registry()
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .0
+        .clone()
+}
+
 /// `text` with every registered value masked.
 pub fn scrub(text: &str) -> Cow<'_, str> {
     let guard = registry()

@@ -27,7 +27,7 @@ use crate::aws::ssm::Ssm;
 use crate::aws::{AwsContext, AwsError};
 use crate::deploy::wait::{Operation, Outcome, StackWatch, WaitDisplay, WaitError};
 use crate::error::{Diagnostic, Exit};
-use crate::route::{self, Baseline, BaselineStore, RouteError};
+use crate::route::{self, Baseline, BaselineStore, Owner, RouteError};
 use crate::router::{AnyRouter, RouterError, TrafficRouter, Weights, BASELINE};
 use crate::spec::{AppSpec, RouterSpec};
 
@@ -238,6 +238,12 @@ pub enum RetireError {
         #[source]
         source: Option<RouterError>,
     },
+    #[error("not retiring any release of app {app}: the route sends {weight}% of the traffic to {target}, which is no release of the app, so which releases carry traffic is unknown")]
+    UnknownTraffic {
+        app: String,
+        target: String,
+        weight: u8,
+    },
     #[error("could not read the hold of app {app}")]
     Hold {
         app: String,
@@ -251,7 +257,9 @@ impl Diagnostic for RetireError {
         match self {
             RetireError::Live(error) => error.exit(),
             RetireError::Route(error) => error.exit(),
-            RetireError::RouterUnreadable { .. } => Exit::Error,
+            RetireError::RouterUnreadable { .. } | RetireError::UnknownTraffic { .. } => {
+                Exit::Error
+            }
             RetireError::Hold { source, .. } => source.exit(),
         }
     }
@@ -263,6 +271,9 @@ impl Diagnostic for RetireError {
             RetireError::RouterUnreadable { source, .. } => {
                 source.as_ref().and_then(|source| source.hint())
             }
+            RetireError::UnknownTraffic { .. } => Some(
+                "check the router's *_output keys in the spec: each release stack's output must name what the route holds".into(),
+            ),
             RetireError::Hold { source, .. } => source.hint(),
         }
     }
@@ -297,6 +308,19 @@ pub async fn apply_retention_to(
         });
     };
     app.check_own_route()?;
+    // Traffic to something that is no release (a misspelt `target_group_output`, say): the live
+    // release is not known, so nothing is safe to retire.
+    if let Some(entry) = app
+        .route_entries()
+        .into_iter()
+        .find(|entry| entry.owner == Owner::Nobody && entry.weight > 0)
+    {
+        return Err(RetireError::UnknownTraffic {
+            app: app.app.clone(),
+            target: entry.key,
+            weight: entry.weight,
+        });
+    }
     // A held release is neither a candidate retention may take nor a rollback place: it waits
     // for `promote` or `abort`.
     let held = route::hold::read(&Ssm::new(ctx), &spec.name)

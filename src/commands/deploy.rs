@@ -169,6 +169,7 @@ pub fn check_locally(
 ) -> Result<LocalPlan, DeployError> {
     let spec = crate::spec::load_app(stacks_dir, &args.app)?;
     let template = crate::template::load_file(&spec.template)?;
+    preflight::check_references(&template)?;
     preflight::check_release_outputs(&spec, &template)?;
     // What would make a second release fail stops the deploy here; warnings go in the plan.
     let findings = check::check(&template, &spec.check.ignore)?;

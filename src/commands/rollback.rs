@@ -49,6 +49,27 @@ pub async fn run(
     // One clock reading for both resolutions, so a rebuild creates the stack the plan showed.
     let now = SystemTime::now();
     let resolved = resolve(&context, &spec, &args, now).await?;
+    // The target must have the outputs the router routes by (a misspelt `target_group_output`
+    // would otherwise be found half way through the cutover).
+    if let Target::Existing(release) = &resolved.target {
+        let missing = crate::deploy::preflight::release_outputs(&spec)
+            .into_iter()
+            .find(|(_, output)| release.stack.output(output).is_none());
+        if let Some((key, output)) = missing {
+            return Err(RollbackError::TargetMissingOutput {
+                target: release.name().to_string(),
+                output: output.to_string(),
+                key,
+                declared: release
+                    .stack
+                    .outputs
+                    .iter()
+                    .map(|(name, _)| name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+    }
     // A held release has not been promoted: moving traffic to it would skip its gates.
     let held = crate::route::hold::read(&aws::ssm::Ssm::new(&context), &spec.name)
         .await

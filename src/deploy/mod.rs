@@ -117,6 +117,12 @@ pub enum DeployError {
     Prompt(#[source] std::io::Error),
     #[error("could not write the output")]
     Write(#[source] std::io::Error),
+    #[error("{at}: {function} to {name}, which the template does not declare (no parameter or resource of that name)")]
+    UndeclaredReference {
+        at: String,
+        function: &'static str,
+        name: String,
+    },
     #[error("could not write the deploy report to {path}")]
     Report {
         path: String,

@@ -68,6 +68,27 @@ pub fn release_outputs(spec: &AppSpec) -> Vec<(&'static str, &str)> {
     named
 }
 
+/// Refuses a template with a `Ref` or `Fn::GetAtt` to a name it does not declare (CloudFormation
+/// would refuse it at CreateStack), naming the file and line of the first.
+pub fn check_references(template: &Template) -> Result<(), DeployError> {
+    let Some(first) = crate::template::references::undeclared_references(template)
+        .into_iter()
+        .next()
+    else {
+        return Ok(());
+    };
+    let path: Vec<&str> = first.path.iter().map(String::as_str).collect();
+    let at = match template.lines().line_of(&path) {
+        Some(line) => format!("{}:{line}", template.origin),
+        None => template.origin.clone(),
+    };
+    Err(DeployError::UndeclaredReference {
+        at,
+        function: first.function,
+        name: first.name,
+    })
+}
+
 /// Refuses a template whose `Outputs` lack an output the spec names: every release would be a
 /// stack the router cannot route to or the gates cannot judge.
 pub fn check_release_outputs(spec: &AppSpec, template: &Template) -> Result<(), DeployError> {

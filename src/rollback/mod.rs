@@ -34,6 +34,13 @@ pub use target::{resolve_target, RetiredStack, Target};
 pub enum RollbackError {
     #[error(transparent)]
     Spec(#[from] SpecError),
+    #[error("{target} has no output {output} (the spec's {key}): the router cannot send traffic to it")]
+    TargetMissingOutput {
+        target: String,
+        output: String,
+        key: &'static str,
+        declared: String,
+    },
     #[error("{target} is held on its test route: a rollback does not skip its gates")]
     TargetHeld { app: String, target: String },
     #[error("could not read the hold of app {app}")]
@@ -168,6 +175,9 @@ impl Diagnostic for RollbackError {
             RollbackError::Cutover(error) => error.hint(),
             RollbackError::Rebuild(error) => error.hint(),
             RollbackError::Route(error) => error.hint(),
+            RollbackError::TargetMissingOutput { declared, key, .. } => Some(format!(
+                "its outputs are: {declared}; check `{key}` in the app spec"
+            )),
             RollbackError::TargetHeld { app, .. } => Some(format!(
                 "`cutover promote {app}` moves traffic to it behind its gates; `cutover abort {app}` gives it up"
             )),

@@ -6,6 +6,7 @@ mod intrinsics;
 mod json;
 mod limits;
 mod lines;
+pub mod references;
 mod node;
 mod scalars;
 mod yaml;

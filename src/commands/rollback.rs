@@ -168,6 +168,10 @@ async fn roll_back(
     settings: &OutputSettings,
     lock_lost: &(dyn Fn() -> bool + Sync),
 ) -> Result<Exit, RollbackError> {
+    // Before anything is printed: the app's NoEcho values and secret sources, and its webhook
+    // token (read when the announcer is made), so a gate that prints them is masked.
+    crate::release::aws_sources::register_app_secrets(context, spec).await;
+    let announcer = crate::notify::Announcer::for_app(context, spec, Vec::new()).await;
     let mut resolved = resolve(context, spec, args, now).await?;
     let mut rebuilt = None;
     let rebuilt_from = resolved.rebuild.as_ref().map(|plan| plan.from.name.clone());
@@ -235,7 +239,6 @@ async fn roll_back(
     )
     .await?;
     let completed = shifted.completed(&target);
-    let announcer = crate::notify::Announcer::for_app(context, spec, Vec::new()).await;
     if completed {
         announcer.rollback_done(&target, &shifted.after);
     } else {
@@ -495,11 +498,12 @@ fn plan_json(resolved: &Resolved, args: &RollbackArgs) -> Value {
 
 /// With `--output json` stdout is JSON lines: the controller's events, then this result.
 fn print(settings: &OutputSettings, value: &Value, text: &str) -> Result<(), RollbackError> {
+    use crate::output::secrets::scrub;
     let mut stdout = std::io::stdout().lock();
     let result = if settings.json() {
-        writeln!(stdout, "{value}")
+        writeln!(stdout, "{}", scrub(&value.to_string()))
     } else {
-        stdout.write_all(text.as_bytes())
+        stdout.write_all(scrub(text).as_bytes())
     };
     result
         .and_then(|()| stdout.flush())

@@ -32,3 +32,20 @@ impl AwsSources {
         }
     }
 }
+
+/// Makes the app's secrets known to the output masking ([`crate::output::secrets`]) for a
+/// command that resolves no parameters itself (rollback): its NoEcho parameters' values and its
+/// secret sources, resolved as a deploy would. Best effort: what cannot be resolved is not
+/// reported here (it would be a deploy's error), only left unregistered.
+pub async fn register_app_secrets(ctx: &AwsContext, spec: &crate::spec::AppSpec) {
+    let Ok(template) = crate::template::load_file(&spec.template) else {
+        return;
+    };
+    if let Err(error) = AwsSources::new(ctx)
+        .sources()
+        .resolve_parameters(spec, &template)
+        .await
+    {
+        tracing::debug!("the app's secrets could not all be resolved: {error}");
+    }
+}

@@ -34,7 +34,9 @@ pub use target::{resolve_target, RetiredStack, Target};
 pub enum RollbackError {
     #[error(transparent)]
     Spec(#[from] SpecError),
-    #[error("{target} has no output {output} (the spec's {key}): the router cannot send traffic to it")]
+    #[error(
+        "{target} has no output {output} (the spec's {key}): the router cannot send traffic to it"
+    )]
     TargetMissingOutput {
         target: String,
         output: String,

@@ -6,8 +6,8 @@ mod intrinsics;
 mod json;
 mod limits;
 mod lines;
-pub mod references;
 mod node;
+pub mod references;
 mod scalars;
 mod yaml;
 

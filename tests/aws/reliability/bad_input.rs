@@ -135,7 +135,7 @@ fn cases() -> Vec<Case> {
             let previous = format!("*l{}", level - 1);
             body.push_str(&format!(
                 "l{level}: &l{level} [{}]\n",
-                vec![previous.as_str(); 9].join(", ")
+                [previous.as_str(); 9].join(", ")
             ));
         }
         body + ALB_RELEASE

@@ -86,7 +86,11 @@ fn exactly_one_proceeded(commands: &[Vec<String>], outputs: &[Output]) -> usize 
         } else {
             assert_eq!(output.status.code(), Some(3), "{}", show(output));
         }
-        assert!(said.contains(&holder), "names the holder {holder:?}: {}", show(output));
+        assert!(
+            said.contains(&holder),
+            "names the holder {holder:?}: {}",
+            show(output)
+        );
     }
     winner
 }
@@ -168,7 +172,9 @@ async fn five_runs_at_once_one_proceeds_and_the_four_others_change_nothing() {
         .count();
     assert!(new_stacks <= 1, "{changed:#?}");
     assert!(
-        changed.iter().all(|line| !line.contains("ApiGroup") && !line.contains("/api")),
+        changed
+            .iter()
+            .all(|line| !line.contains("ApiGroup") && !line.contains("/api")),
         "api untouched: {changed:#?}"
     );
 }
@@ -195,9 +201,7 @@ async fn two_apps_on_one_listener_deploy_together_each_on_its_own_rule() {
     }
     for (app, rule) in [("web", "WebRuleArn"), ("api", "ApiRuleArn")] {
         let arn = account.output("base", rule).await;
-        let group = account
-            .output(&format!("{app}-r2"), "TargetGroupArn")
-            .await;
+        let group = account.output(&format!("{app}-r2"), "TargetGroupArn").await;
         let forward: Vec<String> = account
             .rule(&arn)
             .await

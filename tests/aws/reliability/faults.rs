@@ -39,7 +39,10 @@ impl Cycling {
         account.write_app(
             "web",
             ALB_RELEASE,
-            &web_spec().replace("kind = \"canary\"\npercent = 10\nbake = \"1s\"", "kind = \"all-at-once\""),
+            &web_spec().replace(
+                "kind = \"canary\"\npercent = 10\nbake = \"1s\"",
+                "kind = \"all-at-once\"",
+            ),
         );
         let first = account.cutover(&["deploy", "web", "--release", "r1", "--adopt", "--yes"]);
         assert_eq!(first.status.code(), Some(0), "{}", show(&first));
@@ -78,7 +81,12 @@ impl Cycling {
         let run = self
             .account
             .cutover(&["deploy", "web", "--release", &release, "--yes"]);
-        assert_eq!(run.status.code(), Some(0), "deploy {release}: {}", show(&run));
+        assert_eq!(
+            run.status.code(),
+            Some(0),
+            "deploy {release}: {}",
+            show(&run)
+        );
         self.deploys += 1;
         format!("web-{release}")
     }
@@ -87,7 +95,12 @@ impl Cycling {
         let run = self
             .account
             .cutover(&["rollback", "web", "--to", to, "--yes"]);
-        assert_eq!(run.status.code(), Some(0), "rollback to {to}: {}", show(&run));
+        assert_eq!(
+            run.status.code(),
+            Some(0),
+            "rollback to {to}: {}",
+            show(&run)
+        );
     }
 
     /// `live` alone on web's rule at 100 %, exactly `stacks` among web's stacks, no duplicate
@@ -129,7 +142,10 @@ impl Cycling {
                 *ever.entry(name.to_string()).or_default() += 1;
             }
         }
-        assert!(ever.values().all(|count| *count == 1), "a release created twice: {ever:?}");
+        assert!(
+            ever.values().all(|count| *count == 1),
+            "a release created twice: {ever:?}"
+        );
         assert_eq!(ever.len(), self.deploys, "one stack per release: {ever:?}");
         let ssm = aws_sdk_ssm::Client::new(&self.account.sdk);
         let lock = ssm.get_parameter().name("/cutover/locks/web").send().await;
@@ -196,17 +212,26 @@ async fn cycles_under(fault: Fault) -> usize {
 
 #[tokio::test]
 async fn cycles_with_a_fifth_of_the_calls_throttled_end_right() {
-    assert!(cycles_under(Fault::Throttle).await > 0, "nothing was throttled");
+    assert!(
+        cycles_under(Fault::Throttle).await > 0,
+        "nothing was throttled"
+    );
 }
 
 #[tokio::test]
 async fn cycles_with_a_fifth_of_the_calls_failing_with_5xx_end_right() {
-    assert!(cycles_under(Fault::ServerError).await > 0, "no 5xx was injected");
+    assert!(
+        cycles_under(Fault::ServerError).await > 0,
+        "no 5xx was injected"
+    );
 }
 
 #[tokio::test]
 async fn cycles_with_a_fifth_of_the_connections_reset_end_right() {
-    assert!(cycles_under(Fault::Reset).await > 0, "no connection was reset");
+    assert!(
+        cycles_under(Fault::Reset).await > 0,
+        "no connection was reset"
+    );
 }
 
 #[tokio::test]

@@ -153,7 +153,7 @@ pub async fn run(
             .map(|(app, error)| json!({ "app": app, "spec": true, "error": error }));
         let value = json!({ "apps": with.chain(without).chain(failed).collect::<Vec<_>>() });
         format!("{value:#}\n")
-    } else if apps.is_empty() && without_spec.is_empty() {
+    } else if apps.is_empty() && without_spec.is_empty() && unreadable.is_empty() {
         format!(
             "No apps in {} and no release stacks in AWS.\n",
             global.stacks_dir.display()

@@ -93,7 +93,15 @@ pub struct Controller<'a, R, G, S> {
     pub stacks: &'a S,
     pub retry: RetryPolicy,
     pub abort: AbortSignal,
+    /// Awaited before the driver moves the traffic back, with the reason: the caller records
+    /// the decision first (a failed mark), so a run killed during the move leaves it known and
+    /// nothing resumes the candidate forward. `None`: nothing to record.
+    pub before_turning_back: Option<&'a TurningBack<'a>>,
 }
+
+/// What a [`Controller`] awaits before it turns a cutover back: `(candidate, reason)`.
+pub type TurningBack<'a> =
+    dyn Fn(String, String) -> futures_util::future::BoxFuture<'a, ()> + Send + Sync + 'a;
 
 /// The driver's memory within one run; everything else is observed.
 struct RunState {
@@ -254,6 +262,9 @@ impl<R: TrafficRouter, G: GateChecker, S: StackWatch> Controller<'_, R, G, S> {
                     self.observe_again(releases, &mut run, &mut emit).await?;
                 }
                 Decision::ShiftBack { to, reason } => {
+                    if let Some(record) = self.before_turning_back {
+                        record(candidate.to_owned(), reason.to_string()).await;
+                    }
                     self.write_weights(candidate, &run.weights, &to, &mut emit)
                         .await?;
                     emit(CutoverEvent::ShiftedBack {

@@ -104,7 +104,15 @@ async fn a_gate_failing_at_any_check_shifts_back_at_once() {
                     &CutoverOutcome::Abandoned { reason },
                     "{case}"
                 );
+                assert!(run.turning_back.is_empty(), "{case}: nothing to turn back");
             } else {
+                // The turn back was announced (for the caller to record) before the write that
+                // moves the traffic back: a run killed in between leaves it known.
+                assert_eq!(
+                    run.turning_back,
+                    [(CAND.to_string(), moved)],
+                    "{case}: announced before the shift-back write"
+                );
                 expected.push(back());
                 assert_eq!(
                     run.outcome(),

@@ -62,6 +62,8 @@ pub fn canary() -> Plan {
 pub struct Run {
     pub result: Result<CutoverOutcome, CutoverError>,
     pub writes: Vec<Weights>,
+    /// Each time the driver announced a turn back: (candidate, router writes made by then).
+    pub turning_back: Vec<(String, usize)>,
     pub events: Vec<(Duration, CutoverEvent)>,
     pub gate_calls: Vec<GateCall>,
     pub elapsed: Duration,
@@ -113,12 +115,25 @@ impl Setup {
         script: impl FnMut(GateCall) -> GateReport + Send + 'static,
     ) -> Run {
         let gates = FakeGates::new(self.router.clone(), CAND, script);
+        let turning_back = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let record = {
+            let turning_back = turning_back.clone();
+            let router = self.router.clone();
+            move |candidate: String, _reason: String| {
+                turning_back
+                    .lock()
+                    .unwrap()
+                    .push((candidate, router.writes().len()));
+                Box::pin(async {}) as futures_util::future::BoxFuture<'static, ()>
+            }
+        };
         let controller = Controller {
             router: &*self.router,
             gates: &gates,
             stacks: &*self.stacks,
             retry: RetryPolicy::default(),
             abort: self.abort.clone(),
+            before_turning_back: Some(&record),
         };
         let releases = Releases {
             candidate: CAND.to_owned(),
@@ -135,9 +150,11 @@ impl Setup {
         )
         .await
         .expect("the cutover ended within a virtual day");
+        let turning_back = turning_back.lock().unwrap().clone();
         Run {
             result,
             writes: self.router.writes(),
+            turning_back,
             events,
             gate_calls: gates.calls(),
             elapsed: started.elapsed(),

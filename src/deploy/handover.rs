@@ -415,12 +415,31 @@ pub async fn cut_over(
         abort.clone(),
         settings.stdin_is_terminal,
     ));
+    // A turn back is recorded before the traffic moves: a run killed during the move leaves
+    // the candidate marked failed, so `resume` turns it back again instead of finishing it.
+    let record_turning_back = |candidate: String, reason: String| {
+        let ctx = ctx.clone();
+        let app = spec.name.clone();
+        Box::pin(async move {
+            let marked = marks::update(
+                &Ssm::new(&ctx),
+                &app,
+                &candidate,
+                marks::failed(&reason, marks::Ending::ShiftedBack),
+            )
+            .await;
+            if let Err(error) = marked {
+                tracing::warn!("{}", error_line(&error));
+            }
+        }) as futures_util::future::BoxFuture<'static, ()>
+    };
     let controller = Controller {
         router: &router,
         gates: &gates,
         stacks: &watch,
         retry: RetryPolicy::default(),
         abort,
+        before_turning_back: Some(&record_turning_back),
     };
     let releases = Releases {
         candidate: candidate.to_string(),

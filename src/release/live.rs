@@ -488,7 +488,11 @@ pub fn derive_roles(
             let marked_retiring = tags.attention.is_some()
                 || tags.role == Some(Role::Retiring)
                 || stack.status.starts_with("DELETE_");
-            let marked_failed = tags.role == Some(Role::Failed) || is_failed_status(&stack.status);
+            // A rollback that started moving the traffic away from it (and died before it could
+            // mark it) left it rolled back from: without traffic, it is failed.
+            let marked_failed = tags.role == Some(Role::Failed)
+                || tags.rolling_back_to.is_some()
+                || is_failed_status(&stack.status);
             let role = match (weights, weight) {
                 (Some(_), Some(weight)) if weight > 0 => {
                     if Some(index) == live_index {

@@ -205,8 +205,13 @@ impl ReleaseTags {
         if mark.attention.is_some() {
             self.attention = mark.attention.clone();
         }
-        if mark.rolling_back_to.is_some() {
-            self.rolling_back_to = mark.rolling_back_to.clone();
+        if let Some(target) = &mark.rolling_back_to {
+            self.rolling_back_to = Some(target.clone());
+            if self.failed_reason.is_none() {
+                self.failed_reason = Some(format!(
+                    "a rollback to {target} moved the traffic away from it"
+                ));
+            }
         }
         if let Some(at) = mark
             .failed_at

@@ -73,6 +73,7 @@ pub async fn shift_traffic(
             stacks: &watch,
             retry: RetryPolicy::default(),
             abort: AbortSignal::new(),
+            before_turning_back: None,
         };
         let releases = Releases {
             candidate: target.to_string(),

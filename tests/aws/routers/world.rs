@@ -373,6 +373,7 @@ pub(super) async fn drive(
             first_delay: Duration::from_millis(20),
         },
         abort: AbortSignal::new(),
+        before_turning_back: None,
     };
     let releases = Releases {
         candidate: candidate.to_string(),

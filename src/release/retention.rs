@@ -9,8 +9,8 @@
 //! 5. a failed release (creation failed, gates failed, rolled away from) is kept for inspection
 //!    for `inspect_failed_for` after it failed, then retired; failed releases never hold one of
 //!    the `keep` places, since nobody rolls back to them;
-//! 6. a release created after the live one that never took traffic is kept, and holds no `keep`
-//!    place: a run died between creating it and its first traffic step (`cutover resume`
+//! 6. the newest release, created after the live one, that never took traffic is kept, and
+//!    holds no `keep` place: a run died between creating it and its first traffic step (`cutover resume`
 //!    finishes that cutover); it was never proven, so it is never kept *for rollback* in place
 //!    of a release that served;
 //! 7. the other releases, newest first, hold the `keep` places: the first `keep` are kept unless
@@ -142,6 +142,9 @@ pub fn plan_retirement(
         .filter(|release| release.live)
         .map(|release| release.created)
         .max();
+    // Only the newest release can be one a dead run created and never routed: an older one
+    // newer than the live release is one a rollback skipped over, which did serve.
+    let newest_created = releases.iter().map(|release| release.created).max();
     let mut plan = RetirementPlan::default();
     let mut places_taken = 0;
     for release in newest_first {
@@ -161,7 +164,9 @@ pub fn plan_retirement(
                 Some(left) if !left.is_zero() => Ok(KeepReason::Inspecting { left }),
                 _ => Err(RetireReason::FailedAndInspected { failed_for }),
             }
-        } else if live_created.is_some_and(|live| release.created > live) {
+        } else if live_created.is_some_and(|live| release.created > live)
+            && Some(release.created) == newest_created
+        {
             Ok(KeepReason::Unfinished)
         } else if places_taken >= policy.keep {
             Err(RetireReason::BeyondKeep { keep: policy.keep })
@@ -298,6 +303,17 @@ mod tests {
         let keep_zero = plan_retirement(&releases, &RetentionPolicy::new(0, None), now(), None);
         assert_eq!(names_retired(&keep_zero), ["web-r1"]);
         assert_eq!(names_kept(&keep_zero), ["web-r3", "web-r2"]);
+        // A rollback from r3 to r1 skipped over r2, which served: it is no unfinished release.
+        let skipped = [
+            live("web-r1", 30),
+            release("web-r2", 10),
+            ReleaseFacts {
+                failed_at: Some(now()),
+                ..release("web-r3", 1)
+            },
+        ];
+        let plan = plan_retirement(&skipped, &RetentionPolicy::new(0, None), now(), None);
+        assert_eq!(names_retired(&plan), ["web-r2"]);
     }
 
     #[test]

@@ -311,6 +311,10 @@ pub struct UnlockArgs {
     /// The app whose lock to break
     pub app: String,
 
+    /// Break it even though its holder is a cutover run still alive on this machine
+    #[arg(long)]
+    pub force: bool,
+
     #[command(flatten)]
     pub change: ChangeArgs,
 }

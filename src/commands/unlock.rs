@@ -29,6 +29,8 @@ pub enum UnlockError {
     Prompt(#[source] std::io::Error),
     #[error("could not write to stdout")]
     Output(#[source] std::io::Error),
+    #[error("not breaking the lock of app {app}: its holder, pid {pid} on this machine, is a cutover run still alive")]
+    HolderAlive { app: String, pid: u32 },
 }
 
 impl Diagnostic for UnlockError {
@@ -41,6 +43,7 @@ impl Diagnostic for UnlockError {
             UnlockError::NeedsConfirmation { .. }
             | UnlockError::Prompt(_)
             | UnlockError::Output(_) => Exit::Error,
+            UnlockError::HolderAlive { .. } => Exit::Locked,
         }
     }
 
@@ -54,6 +57,9 @@ impl Diagnostic for UnlockError {
             UnlockError::Lock(error) => error.hint(),
             UnlockError::NeedsConfirmation { .. } => Some("pass --yes to break it".into()),
             UnlockError::Prompt(_) | UnlockError::Output(_) => None,
+            UnlockError::HolderAlive { pid, .. } => Some(format!(
+                "wait for it to finish, or stop it (`kill {pid}`: it turns its cutover back) and unlock again; --force breaks the lock anyway, and two runs then drive the app at once"
+            )),
         }
     }
 }
@@ -119,6 +125,16 @@ pub async fn run(
         }
     };
 
+    // Breaking the lock of a run that is alive lets two runs drive the app at once: on the same
+    // machine that can be seen (its pid runs cutover), so it is refused unless forced.
+    if let Some(record) = record.as_ref().filter(|_| !args.force) {
+        if holder_alive_here(record) {
+            return Err(UnlockError::HolderAlive {
+                app: app.to_string(),
+                pid: record.pid,
+            });
+        }
+    }
     if args.change.dry_run {
         print(
             settings,
@@ -181,4 +197,20 @@ fn confirm(app: &str, settings: &OutputSettings) -> Result<bool, UnlockError> {
         }),
         answer => Ok(answer == Answer::Yes),
     }
+}
+
+/// Whether the lock's holder is a cutover process alive on this machine: same host name, and
+/// `/proc/<pid>/cmdline` names cutover (a reused pid of another program is not it). Without
+/// `/proc` (not Linux) nothing can be told: `false`.
+fn holder_alive_here(record: &LockRecord) -> bool {
+    let here = crate::release::lock::Holder::current("").host;
+    if record.host != here || record.pid == std::process::id() {
+        return false;
+    }
+    std::fs::read(format!("/proc/{}/cmdline", record.pid))
+        .map(|cmdline| {
+            let first = cmdline.split(|byte| *byte == 0).next().unwrap_or_default();
+            String::from_utf8_lossy(first).contains("cutover")
+        })
+        .unwrap_or(false)
 }

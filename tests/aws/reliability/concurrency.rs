@@ -213,3 +213,38 @@ async fn two_apps_on_one_listener_deploy_together_each_on_its_own_rule() {
         assert_eq!(forward, vec![group], "{app}'s rule on {app}-r2 alone");
     }
 }
+
+/// `unlock` of a run that is alive on this machine would let two runs drive the app: refused
+/// (exit 3, naming the pid) unless forced; once that run is dead, it breaks the lock.
+#[tokio::test]
+async fn unlock_refuses_to_break_the_lock_of_a_live_run_on_this_machine() {
+    let account = web_with_two_releases().await;
+    let mut running = account.spawn(&["deploy", "web", "--release", "r3", "--yes"]);
+    let ssm = aws_sdk_ssm::Client::new(&account.sdk);
+    let mut locked = false;
+    for _ in 0..200 {
+        if ssm
+            .get_parameter()
+            .name("/cutover/locks/web")
+            .send()
+            .await
+            .is_ok()
+        {
+            locked = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(locked, "the deploy never took the lock");
+    let refused = account.cutover(&["unlock", "web", "--yes"]);
+    assert_eq!(refused.status.code(), Some(3), "{}", show(&refused));
+    assert!(
+        text(&refused.stderr).contains(&format!("pid {}", running.id())),
+        "{}",
+        show(&refused)
+    );
+    running.kill().unwrap();
+    running.wait().unwrap();
+    let broken = account.cutover(&["unlock", "web", "--yes"]);
+    assert_eq!(broken.status.code(), Some(0), "{}", show(&broken));
+}

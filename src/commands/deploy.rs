@@ -326,7 +326,10 @@ async fn deploy_under_lock(
     let mut app = app
         .with_new_release(context, spec, healthy.stack.clone())
         .await;
-    let options = handover::CutoverOptions { hold: args.hold };
+    let options = handover::CutoverOptions {
+        hold: args.hold,
+        previous: None,
+    };
     if args.hold {
         // Recorded before the test route goes up: a run killed from here on leaves a hold (which
         // `resume` and the next deploy respect), never a cutover they would finish.

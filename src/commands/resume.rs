@@ -67,7 +67,12 @@ pub async fn run(
     let app = observe_app(&context, &spec).await?;
     // Another app's release or baseline in the route: nothing of it is this app's to resume.
     app.check_own_route().map_err(HandoverError::from)?;
-    let found = handover::unfinished(&context, &spec, &app).await?;
+    let found = match handover::unfinished(&context, &spec, &app).await? {
+        Some(candidate) => Some(candidate),
+        None => handover::unbaked(&context, &spec, &app)
+            .await
+            .map(|(candidate, _)| candidate),
+    };
     let Some(candidate) = found else {
         match hold::read(&Ssm::new(&context), &spec.name).await.map_err(HandoverError::from)? {
             Some(held) => eprintln!(

@@ -194,10 +194,13 @@ fn stack_state(status: &str) -> StackState {
 }
 
 /// How a cutover is run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CutoverOptions {
     /// Stop once the gates pass with no production traffic moved (`deploy --hold`).
     pub hold: bool,
+    /// The release to turn back to, when the traffic cannot tell it (a cutover that reached
+    /// 100 % and died in its final bake: the previous release already has 0 %).
+    pub previous: Option<String>,
 }
 
 /// The test route's setting and the ALB router, when the app has `[router.test_traffic]`.
@@ -305,7 +308,10 @@ pub async fn cut_over(
         }
     };
     let plan = plan_for(spec, app.stickiness)?;
-    let previous = previous_live(app, candidate);
+    let previous = options
+        .previous
+        .clone()
+        .or_else(|| previous_live(app, candidate));
     let plan = if previous.is_none() {
         plan.first_deploy()
     } else {
@@ -645,6 +651,36 @@ pub async fn unfinished(
     Ok(never_started_candidate(app))
 }
 
+/// A cutover that reached 100 % and died before its final bake ended. A completed cutover
+/// records that the candidate took the traffic and that the previous release lost it (marks);
+/// here the live release has no `took_traffic_at`, and the newest older release that is not
+/// failed still has a `took_traffic_at` with no `lost_traffic_at`: it served, and no cutover
+/// completed away from it. Returns the live release and that one, to turn back to. Releases from
+/// before these marks existed are never taken for one.
+pub async fn unbaked(
+    ctx: &AwsContext,
+    spec: &AppSpec,
+    app: &AppReleases,
+) -> Option<(String, String)> {
+    let live = app.live()?;
+    let marks = marks::read_all(&Ssm::new(ctx), &spec.name).await.ok()?;
+    if marks
+        .get(live.name())
+        .is_some_and(|mark| mark.took_traffic_at.is_some())
+    {
+        return None;
+    }
+    let previous = app
+        .releases
+        .iter()
+        .rev()
+        .filter(|release| release.tags.created < live.tags.created)
+        .find(|release| release.role == Role::Retained && release.is_healthy())?;
+    let served = marks.get(previous.name())?;
+    (served.took_traffic_at.is_some() && served.lost_traffic_at.is_none())
+        .then(|| (live.name().to_string(), previous.name().to_string()))
+}
+
 /// The newest healthy release created after the live one, with no traffic and no mark (not
 /// failed, shifted back, aborted): a cutover that never took its first step.
 pub fn never_started_candidate(app: &AppReleases) -> Option<String> {
@@ -668,8 +704,24 @@ pub async fn resume_unfinished(
     announcer: &Announcer,
     settings: &OutputSettings,
 ) -> Result<Option<(String, CutoverOutcome)>, HandoverError> {
-    let Some(candidate) = unfinished(ctx, spec, app).await? else {
-        return Ok(None);
+    let (candidate, options) = match unfinished(ctx, spec, app).await? {
+        Some(candidate) => (candidate, CutoverOptions::default()),
+        None => match unbaked(ctx, spec, app).await {
+            Some((candidate, previous)) => {
+                if settings.verbosity >= 0 {
+                    settings.progress(&format!(
+                        "{candidate} has all the traffic of app {} but its final bake never ended: baking it again, {previous} to turn back to",
+                        spec.name
+                    ));
+                }
+                let options = CutoverOptions {
+                    previous: Some(previous),
+                    ..CutoverOptions::default()
+                };
+                (candidate, options)
+            }
+            None => return Ok(None),
+        },
     };
     if settings.verbosity >= 0 {
         settings.progress(&format!(
@@ -677,16 +729,7 @@ pub async fn resume_unfinished(
             spec.name
         ));
     }
-    let outcome = cut_over(
-        ctx,
-        spec,
-        &candidate,
-        app,
-        CutoverOptions::default(),
-        announcer,
-        settings,
-    )
-    .await?;
+    let outcome = cut_over(ctx, spec, &candidate, app, options, announcer, settings).await?;
     after_cutover(ctx, spec, &candidate, &outcome, app, announcer, settings).await;
     Ok(Some((candidate, outcome)))
 }

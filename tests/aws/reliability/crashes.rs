@@ -585,6 +585,45 @@ async fn killed_at_each_traffic_step_resume_goes_on_from_the_weight_it_finds_and
     assert_eq!(app.assert_converged().await, app.stack("r2"));
 }
 
+/// Killed in the final bake, with all the traffic on r2: the bake never ended, so r2 was never
+/// proven. `resume` bakes it again, with r1 to turn back to; r2's alarm is in ALARM now, so all
+/// the traffic goes back to r1 and r2 is marked failed.
+#[tokio::test]
+async fn a_deploy_killed_in_its_final_bake_is_baked_again_by_resume_and_turned_back_when_it_fails()
+{
+    let (account, route) = web_with_r1(&all_at_once("60s"), 1).await;
+    let app = App::new(&account, "web", &route, 1);
+    let doomed = account.spawn(&["deploy", "web", "--release", "r2", "--yes"]);
+    let pid = doomed.id();
+    ride(&app, "r2", 100).await;
+    kill(doomed, "in the final bake");
+    assert_lock_left_and_broken(&app, "deploy web --release r2", pid).await;
+    account
+        .set_alarm("web-5xx", aws_sdk_cloudwatch::types::StateValue::Alarm)
+        .await;
+    account.write_app("web", ALB_RELEASE, &web_spec(&all_at_once("2s"), 1));
+    let resume = account.cutover(&["resume", "web", "--yes"]);
+    assert_eq!(resume.status.code(), Some(1), "{}", show(&resume));
+    assert!(
+        said(&resume).contains("its final bake never ended"),
+        "{}",
+        show(&resume)
+    );
+    assert_eq!(app.weight_of("r1").await, 100, "{:?}", app.route().await);
+    account
+        .set_alarm("web-5xx", aws_sdk_cloudwatch::types::StateValue::Ok)
+        .await;
+    assert_eq!(app.assert_converged().await, app.stack("r1"));
+    // Nothing is left to resume: r2 is marked failed, not baked again.
+    let again = account.cutover(&["resume", "web", "--yes"]);
+    assert_ok(&again);
+    assert!(
+        said(&again).contains("nothing to resume"),
+        "{}",
+        show(&again)
+    );
+}
+
 /// A Route 53 deploy killed during its canary bake (after gate checks of the bake) leaves the
 /// name split 90/10 and its lock. Once the lock is broken, the next deploy finishes that cutover
 /// first, then deploys its own release: converged on r3.

@@ -237,7 +237,30 @@ async fn roll_back(
         args.force || resolved.target == Target::Baseline,
         settings,
     )
-    .await?;
+    .await;
+    let shifted = match shifted {
+        Ok(shifted) => shifted,
+        Err(error) => {
+            // Refused or failed: a release that still has its traffic loses the intent, or it
+            // would later count as rolled back from. One the traffic left keeps it (the next
+            // rollback marks it); when the app cannot be read, every intent stays.
+            if let Ok(now) = observe_app(context, spec).await {
+                for stack in &leaving {
+                    let kept = now
+                        .find(stack)
+                        .and_then(|release| release.weight)
+                        .is_some_and(|weight| weight > 0);
+                    if kept {
+                        let _ = marks::update(&ssm, &spec.name, stack, |mark| {
+                            mark.rolling_back_to = None
+                        })
+                        .await;
+                    }
+                }
+            }
+            return Err(error);
+        }
+    };
     let completed = shifted.completed(&target);
     if completed {
         announcer.rollback_done(&target, &shifted.after);

@@ -863,14 +863,18 @@ async fn mark_took_traffic(
     let took = marks::update(&store, &spec.name, candidate, |mark| {
         mark.took_traffic_at = Some(now.clone());
         mark.lost_traffic_at = None;
+        mark.rolling_back_to = None;
     })
     .await;
     if let Err(error) = took {
         tracing::warn!("{}", error_line(&error));
     }
     if let Some(previous) = previous.filter(|previous| *previous != BASELINE) {
+        // It lost the traffic to a completed cutover: a rollback's intent left on it by a run
+        // that died before moving anything no longer says anything.
         let lost = marks::update(&store, &spec.name, previous, |mark| {
             mark.lost_traffic_at = Some(now.clone());
+            mark.rolling_back_to = None;
         })
         .await;
         if let Err(error) = lost {

@@ -788,6 +788,30 @@ async fn a_rollback_killed_before_it_moved_traffic_is_done_by_running_it_again()
     );
 }
 
+/// A rollback refused half way through another cutover (r2 at 80 %, r3 at 20 %, a default target
+/// that is neither) leaves no intent on the releases it would have left: once r3's cutover is
+/// finished, r3 is an ordinary live release, not one rolled back from.
+#[tokio::test]
+async fn a_refused_rollback_leaves_no_intent_behind() {
+    let (account, route) = web_with_r1(&all_at_once("0s"), 2).await;
+    let app = App::new(&account, "web", &route, 2);
+    assert_ok(&account.cutover(&["deploy", "web", "--release", "r2", "--yes"]));
+    account.write_app("web", ALB_RELEASE, &web_spec(&canary("60s", "0s"), 2));
+    let doomed = account.spawn(&["deploy", "web", "--release", "r3", "--yes"]);
+    ride(&app, "r3", 10).await;
+    kill(doomed, "at the canary step");
+    assert_ok(&account.cutover(&["unlock", "web", "--yes"]));
+    let refused = account.cutover(&["rollback", "web", "--yes"]);
+    assert_ne!(refused.status.code(), Some(0), "{}", show(&refused));
+    for stack in ["web-r2", "web-r3"] {
+        let mark = app.mark(stack).await.unwrap_or_default();
+        assert!(mark.get("rolling_back_to").is_none(), "{stack}: {mark}");
+    }
+    account.write_app("web", ALB_RELEASE, &web_spec(&canary("0s", "0s"), 2));
+    assert_ok(&account.cutover(&["resume", "web", "--yes"]));
+    assert_eq!(app.assert_converged().await, app.stack("r3"));
+}
+
 /// A rollback killed right after it moved the traffic (during its gate check after the move,
 /// before it marked r2 rolled back from): r1 has all the traffic. Running the rollback again
 /// must leave r2 marked failed ("rolled back from"), not an unmarked release newer than the live

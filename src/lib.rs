@@ -20,6 +20,7 @@ pub mod deploy;
 pub mod diff;
 pub mod error;
 pub mod gates;
+pub mod https;
 pub mod interrupt;
 pub mod notify;
 pub mod output;

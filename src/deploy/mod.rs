@@ -11,6 +11,7 @@ pub mod preflight;
 pub mod progress;
 pub mod render;
 pub mod test_route;
+pub mod unfinished;
 pub mod upload;
 pub mod wait;
 

@@ -5,13 +5,12 @@
 //! so https works (system roots, aws-lc-rs) without a second HTTP/TLS stack in the build.
 
 use std::error::Error as StdError;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{header, Request, Uri};
 use http_body_util::{BodyExt, Empty, Limited};
-use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -46,22 +45,7 @@ impl Default for HttpProbe {
 
 impl HttpProbe {
     pub fn new() -> HttpProbe {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let builder =
-            match HttpsConnectorBuilder::new().with_provider_and_native_roots(provider.clone()) {
-                Ok(builder) => builder,
-                Err(error) => {
-                    // Without system roots https probes fail with a certificate error; http still works.
-                    tracing::warn!("no system root certificates for https probes: {error}");
-                    let config = rustls::ClientConfig::builder_with_provider(provider)
-                        .with_safe_default_protocol_versions()
-                        .expect("the aws-lc-rs provider supports the default TLS versions")
-                        .with_root_certificates(rustls::RootCertStore::empty())
-                        .with_no_client_auth();
-                    HttpsConnectorBuilder::new().with_tls_config(config)
-                }
-            };
-        let connector = builder.https_or_http().enable_http1().build();
+        let connector = crate::https::connector("probes");
         HttpProbe {
             client: Client::builder(TokioExecutor::new()).build(connector),
         }

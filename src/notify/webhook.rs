@@ -4,13 +4,12 @@
 //! system roots, the stack the AWS SDK already compiles), so no second HTTP/TLS stack.
 
 use std::error::Error as StdError;
-use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_TYPE, USER_AGENT};
 use http::{Request, Uri};
 use http_body_util::{BodyExt, Full, Limited};
-use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -123,24 +122,7 @@ pub(super) fn label(url: &str) -> String {
 }
 
 fn https_client() -> Client<HttpsConnector<HttpConnector>, Full<Bytes>> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let builder =
-        match HttpsConnectorBuilder::new().with_provider_and_native_roots(provider.clone()) {
-            Ok(builder) => builder,
-            Err(error) => {
-                // Without system roots an https webhook fails with a certificate error (logged at
-                // each notification); an http one still works.
-                tracing::warn!("no system root certificates for https webhooks: {error}");
-                let config = rustls::ClientConfig::builder_with_provider(provider)
-                    .with_safe_default_protocol_versions()
-                    .expect("the aws-lc-rs provider supports the default TLS versions")
-                    .with_root_certificates(rustls::RootCertStore::empty())
-                    .with_no_client_auth();
-                HttpsConnectorBuilder::new().with_tls_config(config)
-            }
-        };
-    let connector = builder.https_or_http().enable_http1().build();
-    Client::builder(TokioExecutor::new()).build(connector)
+    Client::builder(TokioExecutor::new()).build(crate::https::connector("webhooks"))
 }
 
 /// hyper's errors say "client error (Connect)" and keep the cause in the chain: show it all.

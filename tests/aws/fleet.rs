@@ -10,53 +10,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::routing::world::{show, text, Account};
+use crate::routing::world::{host_rules_base, show, text, Account};
 use crate::support::FailMode;
 
 const APPS: usize = 12;
 /// The age-due apps' `max_age`: their first release must be older than this when a test
 /// rotates, and the release a rotation makes must stay younger than this until the test ends.
 const MAX_AGE_SECS: u64 = 20;
-
-/// The shared load balancer: a 404 default action and, per app, a host rule forwarding to its
-/// pre-cutover target group.
-fn shared_alb() -> String {
-    let mut resources = String::new();
-    let mut outputs = String::new();
-    for i in 0..APPS {
-        resources.push_str(&format!(
-            "  Legacy{i:02}:\n    Type: AWS::ElasticLoadBalancingV2::TargetGroup\n    Properties: {{Port: 80, Protocol: HTTP, VpcId: !Ref Vpc}}\n  Rule{i:02}:\n    Type: AWS::ElasticLoadBalancingV2::ListenerRule\n    Properties:\n      ListenerArn: !Ref Listener\n      Priority: {}\n      Conditions: [{{Field: host-header, HostHeaderConfig: {{Values: [app{i:02}.example.com]}}}}]\n      Actions: [{{Type: forward, TargetGroupArn: !Ref Legacy{i:02}}}]\n",
-            10 * (i + 1)
-        ));
-        outputs.push_str(&format!("  Rule{i:02}Arn: {{Value: !Ref Rule{i:02}}}\n"));
-    }
-    format!(
-        r#"Resources:
-  Vpc:
-    Type: AWS::EC2::VPC
-    Properties: {{CidrBlock: 10.60.0.0/16}}
-  SubnetA:
-    Type: AWS::EC2::Subnet
-    Properties: {{VpcId: !Ref Vpc, CidrBlock: 10.60.0.0/24, AvailabilityZone: us-east-1a}}
-  SubnetB:
-    Type: AWS::EC2::Subnet
-    Properties: {{VpcId: !Ref Vpc, CidrBlock: 10.60.1.0/24, AvailabilityZone: us-east-1b}}
-  LoadBalancer:
-    Type: AWS::ElasticLoadBalancingV2::LoadBalancer
-    Properties: {{Subnets: [!Ref SubnetA, !Ref SubnetB]}}
-  Listener:
-    Type: AWS::ElasticLoadBalancingV2::Listener
-    Properties:
-      LoadBalancerArn: !Ref LoadBalancer
-      Port: 80
-      Protocol: HTTP
-      DefaultActions:
-        - Type: fixed-response
-          FixedResponseConfig: {{StatusCode: "404", ContentType: text/plain, MessageBody: unknown host}}
-{resources}Outputs:
-{outputs}"#
-    )
-}
 
 /// Each release: its own target group, built from the image the spec resolves.
 const RELEASE: &str = r#"
@@ -105,7 +65,8 @@ impl Fleet {
     /// image-due apps' AMI parameters moved on, and the age-due apps' r1 older than their
     /// `max_age` when this returns.
     async fn new(keep: impl Fn(usize) -> u32) -> Fleet {
-        let account = Account::with_base(&shared_alb()).await;
+        let account =
+            Account::with_base(&host_rules_base(&(0..APPS).map(app).collect::<Vec<_>>())).await;
         let keep: Vec<u32> = (0..APPS).map(keep).collect();
         for (i, keep) in keep.iter().enumerate() {
             let rotation = if is_age_due(i) {

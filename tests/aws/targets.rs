@@ -7,18 +7,16 @@
 //! to its own account, and here the account must come from the assumed role, as moto isolates
 //! accounts by the role's account id). The others use the routing tests' world.
 
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_cloudformation::config::Credentials;
 use aws_sdk_cloudwatch::types::StateValue;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
 use crate::lifecycle::world::{role, role_of, spec as lifecycle_spec, App, RELEASE};
 use crate::routing::world::{canary, show, text, watch_then, Account, ALB_RELEASE};
-use crate::support::{fresh_account, moto_endpoint, run_cutover, sdk_config, sdk_env};
+use crate::support::{
+    fresh_account, moto_endpoint, run_cutover, sdk_config, sdk_env, WebhookReceiver,
+};
 
 /// A load balancer in eu-west-1: the `far` app's base, in the other account.
 const EU_BASE: &str = r#"
@@ -285,51 +283,6 @@ async fn history_tells_every_release_from_its_creation_to_its_end_deleted_ones_t
     );
 }
 
-/// A webhook receiver on 127.0.0.1: the JSON bodies it got, in order.
-async fn receiver() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address: SocketAddr = listener.local_addr().unwrap();
-    let received: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
-    let store = received.clone();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let store = store.clone();
-            tokio::spawn(async move {
-                let mut request = Vec::new();
-                let mut buffer = [0u8; 8192];
-                loop {
-                    let read = stream.read(&mut buffer).await.unwrap_or(0);
-                    if read == 0 {
-                        break;
-                    }
-                    request.extend_from_slice(&buffer[..read]);
-                    let text = String::from_utf8_lossy(&request).to_string();
-                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                        let length = head
-                            .lines()
-                            .find_map(|line| {
-                                line.to_ascii_lowercase()
-                                    .strip_prefix("content-length:")
-                                    .map(|value| value.trim().parse::<usize>().unwrap_or(0))
-                            })
-                            .unwrap_or(0);
-                        if body.len() >= length {
-                            if let Ok(json) = serde_json::from_str(&body[..length]) {
-                                store.lock().unwrap().push(json);
-                            }
-                            let _ = stream
-                                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-                                .await;
-                            break;
-                        }
-                    }
-                }
-            });
-        }
-    });
-    (format!("http://{address}/hooks/deploys"), received)
-}
-
 /// An SNS topic with an SQS queue subscribed (boto3 through the account's proxy): its ARN, and
 /// a reader of the notifications the queue got, in order.
 fn topic_with_queue(
@@ -419,17 +372,17 @@ async fn a_webhook_and_an_sns_topic_get_a_canary_deploy_then_a_shift_back_in_ord
     let account = Account::new("onboard-alb.yaml").await;
     let listener = account.output("base", "ListenerArn").await;
     account.put_alarm("shop-5xx").await;
-    let (hook, received) = receiver().await;
+    let hook = WebhookReceiver::start().await;
     let (topic, queued) = topic_with_queue(&account, "shop-deploys");
     account.write_app(
         "shop",
         ALB_RELEASE,
-        &notify_spec(&canary("1s", "shop-5xx"), &topic, &hook),
+        &notify_spec(&canary("1s", "shop-5xx"), &topic, &hook.url),
     );
     std::env::set_var("HOOK_TOKEN", "Bearer s3cr3t-t0ken");
     let first = account.cutover(&["deploy", "shop", "--release", "r1", "--adopt", "--yes"]);
     assert_eq!(first.status.code(), Some(0), "{}", show(&first));
-    let adopted = events(&received.lock().unwrap());
+    let adopted = events(&hook.bodies());
     assert_eq!(
         adopted,
         [
@@ -441,7 +394,7 @@ async fn a_webhook_and_an_sns_topic_get_a_canary_deploy_then_a_shift_back_in_ord
         "{adopted:?}\n{}",
         show(&first)
     );
-    received.lock().unwrap().clear();
+    hook.clear();
 
     // r2 by canary; the alarm fires at 10 %: shifted back.
     let deploy = account.spawn(&["deploy", "shop", "--release", "r2", "--yes"]);
@@ -455,7 +408,7 @@ async fn a_webhook_and_an_sns_topic_get_a_canary_deploy_then_a_shift_back_in_ord
     )
     .await;
     assert_eq!(second.status.code(), Some(1), "{}", show(&second));
-    let shifted = received.lock().unwrap().clone();
+    let shifted = hook.bodies();
     assert_eq!(
         events(&shifted),
         [
@@ -497,7 +450,7 @@ async fn a_webhook_and_an_sns_topic_get_a_canary_deploy_then_a_shift_back_in_ord
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_webhook_neither_fails_a_deploy_nor_holds_it_up() {
     let account = Account::new("onboard-alb.yaml").await;
-    let (hook, _) = receiver().await;
+    let hook = WebhookReceiver::start().await;
     // A port nothing listens on (bound, then released).
     let dead = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -519,7 +472,7 @@ async fn a_dead_webhook_neither_fails_a_deploy_nor_holds_it_up() {
         let output = account.cutover(&args);
         (output, started.elapsed())
     };
-    let (up, with_hook) = timed("r1", &hook);
+    let (up, with_hook) = timed("r1", &hook.url);
     assert_eq!(up.status.code(), Some(0), "{}", show(&up));
     let (down, with_dead_hook) = timed("r2", &dead);
     assert_eq!(

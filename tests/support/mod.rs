@@ -27,6 +27,7 @@ mod http1;
 mod moto;
 mod proxy;
 mod rewrite;
+mod webhook;
 
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,6 +35,7 @@ use std::time::Duration;
 
 pub use moto::moto_endpoint;
 pub use proxy::{FailMode, FaultProxy};
+pub use webhook::WebhookReceiver;
 
 /// A 12-digit account id no other test of any test binary uses: moto keeps one isolated, empty
 /// set of resources per `x-moto-account-id`, so tests with their own account run in parallel.

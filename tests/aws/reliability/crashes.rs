@@ -5,7 +5,7 @@ use std::process::{Child, Output};
 use std::time::{Duration, Instant};
 
 use crate::reliability::state::{differences, snapshot};
-use crate::routing::world::{show, text, Account, ALB_RELEASE, DNS_RELEASE};
+use crate::routing::world::{host_rules_base, show, text, Account, ALB_RELEASE, DNS_RELEASE};
 use crate::support::FailMode;
 
 // ---------------------------------------------------------------------------------------------
@@ -891,49 +891,9 @@ Outputs:
   ImageId: {Value: !Ref ImageId}
 "#;
 
-/// One load balancer, a host rule per app of [`FLEET`], each forwarding to the service the app
-/// ran before cutover.
-fn fleet_base() -> String {
-    let mut resources = String::new();
-    let mut outputs = String::new();
-    for (i, app) in FLEET.iter().enumerate() {
-        resources.push_str(&format!(
-            "  Legacy{i}:\n    Type: AWS::ElasticLoadBalancingV2::TargetGroup\n    Properties: {{Port: 80, Protocol: HTTP, VpcId: !Ref Vpc}}\n  Rule{i}:\n    Type: AWS::ElasticLoadBalancingV2::ListenerRule\n    Properties:\n      ListenerArn: !Ref Listener\n      Priority: {}\n      Conditions: [{{Field: host-header, HostHeaderConfig: {{Values: [{app}.example.com]}}}}]\n      Actions: [{{Type: forward, TargetGroupArn: !Ref Legacy{i}}}]\n",
-            10 * (i + 1)
-        ));
-        outputs.push_str(&format!("  Rule{i}Arn: {{Value: !Ref Rule{i}}}\n"));
-    }
-    format!(
-        r#"Resources:
-  Vpc:
-    Type: AWS::EC2::VPC
-    Properties: {{CidrBlock: 10.61.0.0/16}}
-  SubnetA:
-    Type: AWS::EC2::Subnet
-    Properties: {{VpcId: !Ref Vpc, CidrBlock: 10.61.0.0/24, AvailabilityZone: us-east-1a}}
-  SubnetB:
-    Type: AWS::EC2::Subnet
-    Properties: {{VpcId: !Ref Vpc, CidrBlock: 10.61.1.0/24, AvailabilityZone: us-east-1b}}
-  LoadBalancer:
-    Type: AWS::ElasticLoadBalancingV2::LoadBalancer
-    Properties: {{Subnets: [!Ref SubnetA, !Ref SubnetB]}}
-  Listener:
-    Type: AWS::ElasticLoadBalancingV2::Listener
-    Properties:
-      LoadBalancerArn: !Ref LoadBalancer
-      Port: 80
-      Protocol: HTTP
-      DefaultActions:
-        - Type: fixed-response
-          FixedResponseConfig: {{StatusCode: "404", ContentType: text/plain, MessageBody: unknown host}}
-{resources}Outputs:
-{outputs}"#
-    )
-}
-
 fn fleet_spec(i: usize, strategy: &str) -> String {
     format!(
-        "[parameters]\nImageId = {{ ssm = \"/crash/{app}/ami\" }}\n\n[router]\nkind = \"alb\"\nrule = {{ stack_output = \"base\", output = \"Rule{i}Arn\" }}\ntarget_group_output = \"TargetGroupArn\"\n\n{strategy}\n{}\n[rotation]\nmax_age = \"30d\"\nrefresh_ami = true\n\n[retention]\nkeep = 1\n",
+        "[parameters]\nImageId = {{ ssm = \"/crash/{app}/ami\" }}\n\n[router]\nkind = \"alb\"\nrule = {{ stack_output = \"base\", output = \"Rule{i:02}Arn\" }}\ntarget_group_output = \"TargetGroupArn\"\n\n{strategy}\n{}\n[rotation]\nmax_age = \"30d\"\nrefresh_ami = true\n\n[retention]\nkeep = 1\n",
         gates("fleet-5xx"),
         app = FLEET[i],
     )
@@ -977,7 +937,7 @@ async fn killed_rotation(account: &Account) -> (Vec<Route>, BTreeMap<String, Str
         assert_ok(&first);
         put_ami(account, name, NEW_AMI).await;
         account.write_app(name, IMAGE_RELEASE, &fleet_spec(i, &canary("60s", "0s")));
-        let rule = account.output("base", &format!("Rule{i}Arn")).await;
+        let rule = account.output("base", &format!("Rule{i:02}Arn")).await;
         routes.push(Route::Rule(rule));
     }
     let apps: Vec<App> = FLEET
@@ -1030,7 +990,7 @@ async fn killed_rotation(account: &Account) -> (Vec<Route>, BTreeMap<String, Str
 /// finishes the two: every app converges on a release built from the new image.
 #[tokio::test]
 async fn a_rotation_of_several_apps_killed_mid_canary_converges_after_unlock_and_rotate() {
-    let account = Account::with_base(&fleet_base()).await;
+    let account = Account::with_base(&host_rules_base(&FLEET.map(String::from))).await;
     let (routes, split, pid) = killed_rotation(&account).await;
     let apps: Vec<App> = FLEET
         .iter()
@@ -1093,7 +1053,7 @@ async fn a_rotation_of_several_apps_killed_mid_canary_converges_after_unlock_and
 /// a second new release from the same image (decided due from the split it saw under the lock).
 #[tokio::test]
 async fn a_retried_rotation_finishes_the_killed_ones_release_and_does_not_rotate_again() {
-    let account = Account::with_base(&fleet_base()).await;
+    let account = Account::with_base(&host_rules_base(&FLEET.map(String::from))).await;
     let (routes, split, pid) = killed_rotation(&account).await;
     let apps: Vec<App> = FLEET
         .iter()

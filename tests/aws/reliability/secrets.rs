@@ -7,17 +7,15 @@
 //! webhook receives (the token only in the header it is meant for).
 
 use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 use crate::reliability::state::snapshot;
 use crate::routing::world::{show, text, Account, ALB_RELEASE};
-use crate::support::sdk_env;
+use crate::support::{sdk_env, WebhookReceiver};
 
 const APP: &str = "secweb";
 /// The NoEcho value from the environment.
@@ -59,49 +57,6 @@ fn spec(hook: &str, gates: &str) -> String {
 
 /// A gate that prints every secret it can reach and fails.
 const LEAKY_GATE: &str = "[gates]\ncommand = \"echo db=$SECWEB_DB_PASSWORD token=$SECWEB_HOOK_TOKEN key=$AWS_SECRET_ACCESS_KEY session=$AWS_SESSION_TOKEN >&2; exit 1\"\ninterval = \"1s\"\nwarmup = \"0s\"\n";
-
-/// Every request the webhook receiver got, raw (request line, headers, body).
-async fn receiver() -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address: SocketAddr = listener.local_addr().unwrap();
-    let received: Arc<Mutex<Vec<String>>> = Arc::default();
-    let store = received.clone();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let store = store.clone();
-            tokio::spawn(async move {
-                let mut request = Vec::new();
-                let mut buffer = [0u8; 8192];
-                loop {
-                    let read = stream.read(&mut buffer).await.unwrap_or(0);
-                    if read == 0 {
-                        break;
-                    }
-                    request.extend_from_slice(&buffer[..read]);
-                    let text = String::from_utf8_lossy(&request).to_string();
-                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                        let length = head
-                            .lines()
-                            .find_map(|line| {
-                                line.to_ascii_lowercase()
-                                    .strip_prefix("content-length:")
-                                    .map(|value| value.trim().parse::<usize>().unwrap_or(0))
-                            })
-                            .unwrap_or(0);
-                        if body.len() >= length {
-                            store.lock().unwrap().push(text.clone());
-                            let _ = stream
-                                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-                                .await;
-                            break;
-                        }
-                    }
-                }
-            });
-        }
-    });
-    (format!("http://{address}/hooks/deploys"), received)
-}
 
 /// The app's folder, the account it lives in, and the environment every run gets.
 struct World {
@@ -234,7 +189,7 @@ async fn get(address: &str, path: &str) -> String {
 
 // Multi-threaded: the webhook receiver answers on one worker while the binary runs on another.
 /// The account (base stack, the SSM secret), the webhook receiver and the app's folder.
-async fn world() -> (World, Arc<Mutex<Vec<String>>>) {
+async fn world() -> (World, WebhookReceiver) {
     let account = Account::new("shared-alb.yaml").await;
     let ssm = aws_sdk_ssm::Client::new(&account.sdk);
     ssm.put_parameter()
@@ -244,14 +199,14 @@ async fn world() -> (World, Arc<Mutex<Vec<String>>>) {
         .send()
         .await
         .expect("put the SSM secret");
-    let (hook, received) = receiver().await;
+    let receiver = WebhookReceiver::start().await;
     let world = World {
         account,
         dir: tempfile::tempdir().unwrap(),
         home: tempfile::tempdir().unwrap(),
-        hook,
+        hook: receiver.url.clone(),
     };
-    (world, received)
+    (world, receiver)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -443,7 +398,7 @@ async fn no_secret_shows_in_any_output_of_any_command() {
     world.run(&["rotate", APP, "-vvv"], &unreachable, 1);
 
     // The webhook got the deploys' events; the token only in its Authorization header.
-    let requests = received.lock().unwrap().clone();
+    let requests = received.requests();
     assert!(
         requests
             .iter()
@@ -530,7 +485,7 @@ async fn a_rollback_whose_gate_fails_shows_no_secret() {
         1,
     );
     assert!(text(&failed.stdout).contains("****"), "{}", show(&failed));
-    let requests = received.lock().unwrap().clone();
+    let requests = received.requests();
     assert!(
         requests
             .iter()

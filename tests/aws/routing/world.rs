@@ -54,6 +54,47 @@ pub fn canary(bake: &str, alarm: &str) -> String {
     )
 }
 
+/// A base stack of one load balancer shared by `apps`: a 404 default action and, per app, a host
+/// rule (`<app>.example.com`, priorities 10, 20, …) forwarding to the target group the app ran on
+/// before cutover. Outputs `Rule<NN>Arn`, NN the app's index in two digits.
+pub fn host_rules_base(apps: &[String]) -> String {
+    let mut resources = String::new();
+    let mut outputs = String::new();
+    for (i, app) in apps.iter().enumerate() {
+        resources.push_str(&format!(
+            "  Legacy{i:02}:\n    Type: AWS::ElasticLoadBalancingV2::TargetGroup\n    Properties: {{Port: 80, Protocol: HTTP, VpcId: !Ref Vpc}}\n  Rule{i:02}:\n    Type: AWS::ElasticLoadBalancingV2::ListenerRule\n    Properties:\n      ListenerArn: !Ref Listener\n      Priority: {}\n      Conditions: [{{Field: host-header, HostHeaderConfig: {{Values: [{app}.example.com]}}}}]\n      Actions: [{{Type: forward, TargetGroupArn: !Ref Legacy{i:02}}}]\n",
+            10 * (i + 1)
+        ));
+        outputs.push_str(&format!("  Rule{i:02}Arn: {{Value: !Ref Rule{i:02}}}\n"));
+    }
+    format!(
+        r#"Resources:
+  Vpc:
+    Type: AWS::EC2::VPC
+    Properties: {{CidrBlock: 10.60.0.0/16}}
+  SubnetA:
+    Type: AWS::EC2::Subnet
+    Properties: {{VpcId: !Ref Vpc, CidrBlock: 10.60.0.0/24, AvailabilityZone: us-east-1a}}
+  SubnetB:
+    Type: AWS::EC2::Subnet
+    Properties: {{VpcId: !Ref Vpc, CidrBlock: 10.60.1.0/24, AvailabilityZone: us-east-1b}}
+  LoadBalancer:
+    Type: AWS::ElasticLoadBalancingV2::LoadBalancer
+    Properties: {{Subnets: [!Ref SubnetA, !Ref SubnetB]}}
+  Listener:
+    Type: AWS::ElasticLoadBalancingV2::Listener
+    Properties:
+      LoadBalancerArn: !Ref LoadBalancer
+      Port: 80
+      Protocol: HTTP
+      DefaultActions:
+        - Type: fixed-response
+          FixedResponseConfig: {{StatusCode: "404", ContentType: text/plain, MessageBody: unknown host}}
+{resources}Outputs:
+{outputs}"#
+    )
+}
+
 pub struct Account {
     dir: tempfile::TempDir,
     pub proxy: FaultProxy,

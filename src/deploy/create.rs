@@ -52,6 +52,18 @@ impl fmt::Display for Cleanup {
     }
 }
 
+/// Whether `stack` carries every tag `request` gives (the release's creation time among them,
+/// to the second): it is the stack this request created.
+fn created_by_this_request(
+    stack: &crate::aws::cloudformation::StackFacts,
+    request: &crate::aws::cloudformation::CreateStackRequest,
+) -> bool {
+    request
+        .tags
+        .iter()
+        .all(|(key, value)| stack.tag(key) == Some(value.as_str()))
+}
+
 /// How long the deletion of a failed stack may take.
 const DELETE_TIMEOUT_FLOOR: Duration = Duration::from_secs(5 * 60);
 
@@ -68,21 +80,31 @@ pub async fn create_and_wait(
     let request = plan.create_request(template);
     let stack_name = request.name.clone();
     let started = Instant::now();
-    let stack_id = api
-        .create_stack(&request)
-        .await
-        .map_err(|source| match &source.kind {
+    let stack_id = match api.create_stack(&request).await {
+        Ok(id) => id,
+        Err(source) => match &source.kind {
             AwsErrorKind::Rejected { code, .. } if code == "AlreadyExistsException" => {
-                DeployError::StackExists {
-                    stack: stack_name.clone(),
-                    status: "created by another run".into(),
+                // An attempt of this very call that timed out on our side may have created it
+                // (the SDK then retried): the stack carries this run's own tags, creation time
+                // included. Anything else is another run's.
+                match api.describe_stack(&stack_name).await {
+                    Ok(Some(stack)) if created_by_this_request(&stack, &request) => stack.id,
+                    _ => {
+                        return Err(DeployError::StackExists {
+                            stack: stack_name.clone(),
+                            status: "created by another run".into(),
+                        })
+                    }
                 }
             }
-            _ => DeployError::Create {
-                stack: stack_name.clone(),
-                source,
-            },
-        })?;
+            _ => {
+                return Err(DeployError::Create {
+                    stack: stack_name.clone(),
+                    source,
+                })
+            }
+        },
+    };
     tracing::debug!(stack = %stack_name, id = %stack_id, "create requested");
     let mut watch = StackWatch::new(api, &stack_id, &stack_name);
     let timeout = plan.candidate.timeout;

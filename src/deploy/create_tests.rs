@@ -392,3 +392,25 @@ fn an_invalid_release_label_is_refused() {
     let error = plan::prepare(&fixture.spec, template, &options, SystemTime::now()).unwrap_err();
     assert!(matches!(error, DeployError::Naming(_)), "{error:?}");
 }
+
+/// A CreateStack whose first attempt created the stack but timed out on our side is retried and
+/// answered "already exists" by an endpoint that ignores the request token (moto): the stack
+/// carries this request's own tags, creation time included, so it is this run's and the deploy
+/// goes on with it.
+#[tokio::test(start_paused = true)]
+async fn a_stack_this_request_created_on_an_earlier_attempt_is_taken_as_ours() {
+    let fixture = fixture();
+    let plan = plan_for(&fixture, "r1").await;
+    let request = plan.create_request(body(&plan));
+    let tags: Vec<(&str, &str)> = request
+        .tags
+        .iter()
+        .map(|(key, value)| (key.as_str(), value.as_str()))
+        .collect();
+    let api = FakeStackApi::new();
+    api.add_existing("web-r1", "{}", &tags, &[], SystemTime::now());
+    let healthy = create_and_wait(&api, &plan, body(&plan), false, &mut Quiet)
+        .await
+        .expect("the stack is ours");
+    assert_eq!(healthy.stack.name, "web-r1");
+}

@@ -223,6 +223,7 @@ impl AppReleases {
                 live: release.role == Role::Live,
                 in_progress: is_in_progress(&release.stack.status),
                 failed_at: release.failed_at(),
+                served: release.tags.served,
             })
             .collect();
         if let Some(baseline) = &self.baseline {
@@ -240,6 +241,7 @@ impl AppReleases {
                 live: self.baseline_has_traffic(),
                 in_progress: false,
                 failed_at: None,
+                served: true,
             });
         }
         Some(facts)
@@ -504,9 +506,10 @@ pub fn derive_roles(
                 _ if marked_retiring => Role::Retiring,
                 _ if marked_failed => Role::Failed,
                 (Some(_), _) => match live_index {
-                    Some(live) if index < live => Role::Retained,
-                    // Newer than the live release (or nothing is live yet) and without traffic:
-                    // a release that has not taken over, or that was rolled away from unmarked.
+                    Some(live) if index < live || tags.served => Role::Retained,
+                    // Newer than the live release (or nothing is live yet), without traffic and
+                    // never served: a release that has not taken over, or that was rolled away
+                    // from unmarked. One that served was skipped over by a rollback: retained.
                     _ => Role::Candidate,
                 },
                 // The router could not be read: what the tags last said is all there is.
@@ -646,6 +649,32 @@ mod tests {
         assert_eq!(
             observed[2].failed_at(),
             Some(UNIX_EPOCH + Duration::from_secs(5 * 3600))
+        );
+    }
+
+    #[test]
+    fn a_release_a_rollback_skipped_over_is_retained_not_a_candidate() {
+        // r3 went live after r2, then a rollback sent the traffic from r3 to r1: r2 is newer
+        // than the live r1 and without traffic, but it served, so it is retained.
+        let stacks = vec![
+            stack("web-r1", "r1", 1, &[]),
+            stack("web-r2", "r2", 2, &[]),
+            stack("web-r3", "r3", 3, &[]),
+        ];
+        let mut releases = releases_of("web", stacks);
+        releases[1].tags.served = true;
+        let observed = derive_roles(
+            releases.clone(),
+            Some(&weights(&[("web-r1", 100), ("web-r3", 0)])),
+            now(),
+        );
+        assert_eq!(
+            roles(&observed),
+            [
+                ("web-r1", Role::Live),
+                ("web-r2", Role::Retained),
+                ("web-r3", Role::Candidate)
+            ]
         );
     }
 

@@ -37,6 +37,8 @@ pub struct ReleaseFacts {
     pub in_progress: bool,
     /// When it was marked failed (tag), if it was.
     pub failed_at: Option<SystemTime>,
+    /// It once had all the traffic (its mark's `took_traffic_at`): never an unfinished cutover.
+    pub served: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,7 +166,8 @@ pub fn plan_retirement(
                 Some(left) if !left.is_zero() => Ok(KeepReason::Inspecting { left }),
                 _ => Err(RetireReason::FailedAndInspected { failed_for }),
             }
-        } else if live_created.is_some_and(|live| release.created > live)
+        } else if !release.served
+            && live_created.is_some_and(|live| release.created > live)
             && Some(release.created) == newest_created
         {
             Ok(KeepReason::Unfinished)
@@ -265,6 +268,7 @@ mod tests {
             live: false,
             in_progress: false,
             failed_at: None,
+            served: false,
         }
     }
 
@@ -314,6 +318,20 @@ mod tests {
         ];
         let plan = plan_retirement(&skipped, &RetentionPolicy::new(0, None), now(), None);
         assert_eq!(names_retired(&plan), ["web-r2"]);
+        // Once r3 is retired, r2 is the newest and newer than the live r1; it served, so it
+        // is no unfinished release either and holds a place like any release that served.
+        let skipped_alone = [
+            live("web-r1", 30),
+            ReleaseFacts {
+                served: true,
+                ..release("web-r2", 10)
+            },
+        ];
+        let plan = plan_retirement(&skipped_alone, &RetentionPolicy::new(0, None), now(), None);
+        assert_eq!(names_retired(&plan), ["web-r2"]);
+        let unserved = [live("web-r1", 30), release("web-r2", 10)];
+        let plan = plan_retirement(&unserved, &RetentionPolicy::new(0, None), now(), None);
+        assert_eq!(plan.keep[0].why, KeepReason::Unfinished);
     }
 
     #[test]

@@ -169,6 +169,10 @@ pub struct ReleaseTags {
     pub failed_at: Option<SystemTime>,
     /// The target of a rollback that started moving traffic away from it (a mark).
     pub rolling_back_to: Option<String>,
+    /// A cutover or rollback once gave it all the traffic (a mark's `took_traffic_at`): a
+    /// release without traffic now that served before was superseded or skipped over by a
+    /// rollback, not a candidate that never took over.
+    pub served: bool,
 }
 
 impl ReleaseTags {
@@ -190,6 +194,7 @@ impl ReleaseTags {
             attention: None,
             failed_at: None,
             rolling_back_to: None,
+            served: false,
         }
     }
 
@@ -212,6 +217,9 @@ impl ReleaseTags {
                     "a rollback to {target} moved the traffic away from it"
                 ));
             }
+        }
+        if mark.took_traffic_at.is_some() {
+            self.served = true;
         }
         if let Some(at) = mark
             .failed_at
@@ -288,6 +296,7 @@ impl ReleaseTags {
                 .get(super::live::FAILED_AT)
                 .and_then(|text| humantime::parse_rfc3339(text).ok()),
             rolling_back_to: None,
+            served: false,
         }))
     }
 }

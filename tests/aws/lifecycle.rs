@@ -228,6 +228,26 @@ async fn rollback_to_r2_moves_all_traffic_creates_nothing_and_marks_r3() {
 }
 
 #[tokio::test]
+async fn a_rollback_over_a_release_that_served_leaves_it_retained() {
+    let app = App::new("life-skip", RELEASE, &spec(5, "")).await;
+    for release in ["r1", "r2", "r3"] {
+        app.deploy(release);
+    }
+    let (r1, r2, r3) = (app.stack("r1"), app.stack("r2"), app.stack("r3"));
+    let skipping = app.cutover(&["rollback", &app.name, "--to", "r1", "--yes"]);
+    assert_eq!(skipping.status.code(), Some(0), "{}", show(&skipping));
+    // r2 is newer than the live release and has no traffic, but it served: a retained
+    // release (a rollback target), not a candidate that never took over.
+    let roles = app.roles();
+    assert_eq!(role(&roles, &r1), role_of("live", 100));
+    assert_eq!(role(&roles, &r2), role_of("retained", 0));
+    assert_eq!(role(&roles, &r3), role_of("failed", 0));
+    let back = app.cutover(&["rollback", &app.name, "--to", "r2", "--yes"]);
+    assert_eq!(back.status.code(), Some(0), "{}", show(&back));
+    assert_eq!(role(&app.roles(), &r2), role_of("live", 100));
+}
+
+#[tokio::test]
 async fn refused_targets_exit_2_and_change_nothing() {
     let app = App::new("life-refuse", RELEASE, &spec(5, "")).await;
     for release in ["r1", "r2", "r3"] {

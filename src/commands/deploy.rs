@@ -22,7 +22,7 @@ use crate::output::journal::Journal;
 use crate::output::prompt::{self, Answer};
 use crate::output::OutputSettings;
 use crate::release::live::observe_app;
-use crate::release::lock::{AppLocks, Holder};
+use crate::release::lock::{AppLocks, Holder, LockOwnership};
 use crate::route::{self, hold, Baseline, RouteError};
 use crate::spec::AppSpec;
 
@@ -72,7 +72,7 @@ pub async fn run(
         Some(_) => settings.with_journal(journal.clone()),
         None => settings.clone(),
     };
-    let result = deploy_planned(&context, &spec, &plan, &args, &holder, &settings).await;
+    let result = deploy_planned(&context, &spec, &plan, &args, &lock.ownership(), &settings).await;
     lock.release_or_warn().await;
     if let Some(path) = &args.report {
         // The deploy is done whatever becomes of the report: the exit code stays the deploy's.
@@ -237,17 +237,17 @@ pub async fn plan_against_aws(
 
 /// Creates the planned release and cuts over to it, announcing as it goes; how the cutover
 /// ended (its [`CutoverOutcome::exit`] is the command's exit code). The caller holds the app's
-/// lock (`holder`) for the whole call.
+/// lock (`lock`) for the whole call; every traffic move checks it is still the caller's.
 pub async fn deploy_planned(
     context: &AwsContext,
     spec: &AppSpec,
     plan: &Plan,
     args: &DeployArgs,
-    holder: &Holder,
+    lock: &LockOwnership,
     settings: &OutputSettings,
 ) -> Result<CutoverOutcome, DeployError> {
     let announcer = Announcer::for_app(context, spec, plan.secret_values()).await;
-    let result = deploy_under_lock(context, spec, plan, args, holder, &announcer, settings).await;
+    let result = deploy_under_lock(context, spec, plan, args, lock, &announcer, settings).await;
     announcer.finish().await;
     result
 }
@@ -259,10 +259,11 @@ async fn deploy_under_lock(
     spec: &AppSpec,
     plan: &Plan,
     args: &DeployArgs,
-    holder: &Holder,
+    lock: &LockOwnership,
     announcer: &Announcer,
     settings: &OutputSettings,
 ) -> Result<CutoverOutcome, DeployError> {
+    let holder = lock.holder();
     // Observed again under the lock: another run may have changed the app since the plan. This
     // look serves the rest of the deploy; the controller reads the router again itself.
     let mut app = observe_app(context, spec)
@@ -272,7 +273,7 @@ async fn deploy_under_lock(
     // release must start from a router that points at one live release. Then this deploy goes
     // on, from what AWS shows now.
     if let Some((candidate, outcome)) =
-        handover::resume_unfinished(context, spec, &mut app, announcer, settings).await?
+        handover::resume_unfinished(context, spec, &mut app, lock, announcer, settings).await?
     {
         settings.progress(&format!(
             "the unfinished cutover to {candidate} ended: {outcome}; now deploying {} (the plan above compared against the release live before)",
@@ -329,6 +330,7 @@ async fn deploy_under_lock(
     let options = handover::CutoverOptions {
         hold: args.hold,
         previous: None,
+        lock: Some(lock.clone()),
     };
     if args.hold {
         // Recorded before the test route goes up: a run killed from here on leaves a hold (which

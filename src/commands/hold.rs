@@ -13,7 +13,7 @@ use crate::notify::Announcer;
 use crate::output::prompt::{confirm, Answer};
 use crate::output::OutputSettings;
 use crate::release::live::{observe_app, AppReleases, LiveError};
-use crate::release::lock::{AppLocks, Holder, LockError};
+use crate::release::lock::{AppLocks, Holder, LockError, LockOwnership};
 use crate::route::hold::{self, Hold, HoldError};
 use crate::spec::{AppSpec, SpecError};
 
@@ -164,7 +164,7 @@ pub async fn promote(
         )
         .await?;
     let announcer = Announcer::for_app(&held.context, &held.spec, Vec::new()).await;
-    let result = promote_under_lock(&held, &announcer, settings).await;
+    let result = promote_under_lock(&held, &lock.ownership(), &announcer, settings).await;
     lock.release_or_warn().await;
     announcer.finish().await;
     let outcome = result?;
@@ -181,6 +181,7 @@ pub async fn promote(
 
 async fn promote_under_lock(
     held: &Held,
+    lock: &LockOwnership,
     announcer: &Announcer,
     settings: &OutputSettings,
 ) -> Result<CutoverOutcome, HoldCommandError> {
@@ -207,7 +208,10 @@ async fn promote_under_lock(
         &held.spec,
         &candidate,
         &mut app,
-        CutoverOptions::default(),
+        CutoverOptions {
+            lock: Some(lock.clone()),
+            ..CutoverOptions::default()
+        },
         announcer,
         settings,
     )

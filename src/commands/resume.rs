@@ -116,7 +116,15 @@ pub async fn run(
     // Observed again under the lock: another run may have finished it meanwhile.
     let outcome = match observe_app(&context, &spec).await {
         Ok(mut app) => {
-            handover::resume_unfinished(&context, &spec, &mut app, &announcer, settings).await
+            handover::resume_unfinished(
+                &context,
+                &spec,
+                &mut app,
+                &lock.ownership(),
+                &announcer,
+                settings,
+            )
+            .await
         }
         Err(error) => Err(HandoverError::from(error)),
     };

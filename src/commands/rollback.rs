@@ -16,7 +16,7 @@ use crate::error::Exit;
 use crate::output::prompt::{self, Answer};
 use crate::output::OutputSettings;
 use crate::release::live::{observe_app, AppReleases};
-use crate::release::lock::{AppLocks, Holder};
+use crate::release::lock::{AppLocks, Holder, LockOwnership};
 use crate::release::marks;
 use crate::release::Role;
 use crate::rollback::{
@@ -154,7 +154,7 @@ pub async fn run(
         command.push_str(&format!(" --to {to}"));
     }
     let lock = locks.acquire(&spec.name, &Holder::current(command)).await?;
-    let result = roll_back(&context, &spec, &args, now, settings, &|| lock.is_lost()).await;
+    let result = roll_back(&context, &spec, &args, now, settings, &lock.ownership()).await;
     lock.release_or_warn().await;
     result
 }
@@ -166,7 +166,7 @@ async fn roll_back(
     args: &RollbackArgs,
     now: SystemTime,
     settings: &OutputSettings,
-    lock_lost: &(dyn Fn() -> bool + Sync),
+    lock: &LockOwnership,
 ) -> Result<Exit, RollbackError> {
     // Before anything is printed: the app's NoEcho values and secret sources, and its webhook
     // token (read when the announcer is made), so a gate that prints them is masked.
@@ -184,10 +184,11 @@ async fn roll_back(
         );
         rebuilt = Some(healthy.stack.name.clone());
         // A rebuild can take as long as a deploy: the lock may have been broken meanwhile.
-        if lock_lost() {
+        if let Some(holder) = lock.lost_to().await {
             return Err(RollbackError::LockLost {
                 app: spec.name.clone(),
-                stack: healthy.stack.name.clone(),
+                holder,
+                rebuilt: Some(healthy.stack.name.clone()),
             });
         }
         // The router must know the new stack's outputs before it can route to it.
@@ -235,6 +236,7 @@ async fn roll_back(
         &target,
         resolved.previous.as_deref(),
         args.force || resolved.target == Target::Baseline,
+        lock,
         settings,
     )
     .await;

@@ -18,7 +18,7 @@ use crate::error::{Diagnostic, Exit};
 use crate::output::OutputSettings;
 use crate::release::aws_sources::AwsSources;
 use crate::release::live::{observe_app, LiveError};
-use crate::release::lock::{AppLocks, Holder, LockError};
+use crate::release::lock::{AppLocks, Holder, LockError, LockOwnership};
 use crate::release::params::ParamError;
 use crate::rotation::fleet::{
     fleet_exit, recheck_under_lock, render_table, tally, AppResult, RotationRow, UnderLock,
@@ -293,7 +293,7 @@ impl FleetRun<'_> {
                 spec,
                 &due.first_look,
                 &due.policy,
-                &holder,
+                &lock.ownership(),
                 row,
             )
             .await;
@@ -308,13 +308,13 @@ impl FleetRun<'_> {
         spec: &AppSpec,
         first_look: &AppRotationFacts,
         policy: &RotationPolicy,
-        holder: &Holder,
+        lock: &LockOwnership,
         row: &mut RotationRow,
     ) -> Result<AppResult, RotateError> {
         // A run that died half way through this app's rotation (or deploy) left a cutover: it
         // is finished first, and the app is looked at again after it. Deploying at once would
         // finish it and then make a second new release where one was due.
-        if let Some(result) = self.finish_unfinished(context, spec, policy).await? {
+        if let Some(result) = self.finish_unfinished(context, spec, policy, lock).await? {
             return Ok(result);
         }
         let under_lock = rotation_facts(context, spec, policy).await?;
@@ -338,8 +338,7 @@ impl FleetRun<'_> {
         let args = deploy_args(&spec.name);
         let local = deploy::check_locally(&self.global.stacks_dir, &args, &settings)?;
         let plan = deploy::plan_against_aws(context, local, &args).await?;
-        let outcome =
-            deploy::deploy_planned(context, spec, &plan, &args, holder, &settings).await?;
+        let outcome = deploy::deploy_planned(context, spec, &plan, &args, lock, &settings).await?;
         Ok(match outcome {
             CutoverOutcome::Completed { .. } => AppResult::Rotated {
                 release: plan.candidate.stack_name.clone(),
@@ -362,6 +361,7 @@ impl FleetRun<'_> {
         context: &AwsContext,
         spec: &AppSpec,
         policy: &RotationPolicy,
+        lock: &LockOwnership,
     ) -> Result<Option<AppResult>, RotateError> {
         let mut app = observe_app(context, spec).await?;
         if handover::unfinished(context, spec, &app)
@@ -374,7 +374,7 @@ impl FleetRun<'_> {
         let settings = self.settings.for_fleet_app(&spec.name);
         let announcer = crate::notify::Announcer::for_app(context, spec, Vec::new()).await;
         let finished =
-            handover::resume_unfinished(context, spec, &mut app, &announcer, &settings).await;
+            handover::resume_unfinished(context, spec, &mut app, lock, &announcer, &settings).await;
         announcer.finish().await;
         let Some((candidate, outcome)) = finished.map_err(DeployError::from)? else {
             return Ok(None);

@@ -58,7 +58,7 @@ impl Diagnostic for UnlockError {
             UnlockError::NeedsConfirmation { .. } => Some("pass --yes to break it".into()),
             UnlockError::Prompt(_) | UnlockError::Output(_) => None,
             UnlockError::HolderAlive { pid, .. } => Some(format!(
-                "wait for it to finish, or stop it (`kill {pid}`: it turns its cutover back) and unlock again; --force breaks the lock anyway, and two runs then drive the app at once"
+                "wait for it to finish, or stop it (`kill {pid}`: it turns its cutover back) and unlock again; --force breaks the lock anyway, and that run stops at its next traffic move"
             )),
         }
     }

@@ -8,7 +8,8 @@
 //!   candidate moves up to the first step at or above its share;
 //! - the share is 0 → the cutover has not started: gates, then the first step.
 //!
-//! Safety before progress, in this order: traffic on a stack that is neither the candidate nor
+//! Safety before progress, in this order: a run that lost the app's lock to another stops
+//! without moving anything; traffic on a stack that is neither the candidate nor
 //! the previous release stops the run; a failed or gone candidate, an abort, or a failed gate
 //! send all traffic back to the previous release at once; traffic never stays on a gone stack.
 
@@ -38,6 +39,8 @@ pub struct Observation {
     /// How long the current weights have been held in this run.
     pub held_for: Duration,
     pub abort_requested: bool,
+    /// Who took the app's lock from this run, if a check before a traffic move found it lost.
+    pub lock_lost_to: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -128,10 +131,20 @@ pub enum FailReason {
     },
     /// The router sends traffic to a stack this cutover is not about.
     ForeignTraffic { stack: String, weight: u8 },
+    /// Another run holds the app's lock now: it decides the traffic, so this run moves nothing,
+    /// not even back.
+    LockLost { holder: String },
 }
 
 pub fn decide(seen: &Observation, plan: &Plan) -> Decision {
     let candidate = seen.candidate.as_str();
+    if let Some(holder) = &seen.lock_lost_to {
+        return Decision::Fail {
+            reason: FailReason::LockLost {
+                holder: holder.clone(),
+            },
+        };
+    }
     if let Some((stack, weight)) = seen
         .weights
         .with_traffic()
@@ -342,6 +355,10 @@ impl fmt::Display for FailReason {
             FailReason::ForeignTraffic { stack, weight } => write!(
                 f,
                 "the router sends {weight}% of the traffic to {stack}, which is neither the candidate nor the previous release"
+            ),
+            FailReason::LockLost { holder } => write!(
+                f,
+                "the app's lock was taken from this run (held now by {holder}); the traffic is left where it is"
             ),
         }
     }

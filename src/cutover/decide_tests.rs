@@ -32,6 +32,7 @@ fn seen(candidate_percent: u8) -> Observation {
         gates: None,
         held_for: Duration::ZERO,
         abort_requested: false,
+        lock_lost_to: None,
     }
 }
 
@@ -320,4 +321,35 @@ fn a_held_plan_stops_once_the_gates_pass_with_no_production_traffic() {
         decide(&moving, &held),
         Decision::SetWeights { .. }
     ));
+}
+
+#[test]
+fn a_run_that_lost_the_lock_moves_nothing_not_even_back() {
+    // Even a reason to turn back (an abort, a failed candidate) does not let a run that lost
+    // the app's lock write the router: the run holding it now decides.
+    for seen in [
+        Observation {
+            lock_lost_to: Some("bob@ci".into()),
+            ..seen(10)
+        },
+        Observation {
+            lock_lost_to: Some("bob@ci".into()),
+            abort_requested: true,
+            ..seen(10)
+        },
+        Observation {
+            lock_lost_to: Some("bob@ci".into()),
+            candidate_state: StackState::Gone,
+            ..seen(10)
+        },
+    ] {
+        assert_eq!(
+            decide(&seen, &canary()),
+            Decision::Fail {
+                reason: FailReason::LockLost {
+                    holder: "bob@ci".into()
+                }
+            }
+        );
+    }
 }

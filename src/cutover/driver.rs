@@ -97,7 +97,16 @@ pub struct Controller<'a, R, G, S> {
     /// the decision first (a failed mark), so a run killed during the move leaves it known and
     /// nothing resumes the candidate forward. `None`: nothing to record.
     pub before_turning_back: Option<&'a TurningBack<'a>>,
+    /// Asked just before every traffic move: `Some(holder)` when the app's lock is no longer
+    /// this run's. The move is not made; the decision is taken again knowing it (it stops).
+    /// `None`: not checked.
+    pub lock_lost_to: Option<&'a LockCheck<'a>>,
 }
+
+/// What a [`Controller`] asks before it moves traffic: who holds the app's lock now, if not
+/// this run.
+pub type LockCheck<'a> =
+    dyn Fn() -> futures_util::future::BoxFuture<'a, Option<String>> + Send + Sync + 'a;
 
 /// What a [`Controller`] awaits before it turns a cutover back: `(candidate, reason)`.
 pub type TurningBack<'a> =
@@ -115,6 +124,8 @@ struct RunState {
     gates: Option<LastCheck>,
     /// Since when the candidate has had production traffic in this run.
     traffic_since: Option<Instant>,
+    /// Who holds the app's lock, once a check found it lost.
+    lock_lost_to: Option<String>,
 }
 
 struct LastCheck {
@@ -183,6 +194,7 @@ impl<R: TrafficRouter, G: GateChecker, S: StackWatch> Controller<'_, R, G, S> {
             weights_generation: 0,
             gates: None,
             traffic_since: None,
+            lock_lost_to: None,
         };
         run.note_traffic(candidate);
         loop {
@@ -200,9 +212,13 @@ impl<R: TrafficRouter, G: GateChecker, S: StackWatch> Controller<'_, R, G, S> {
                 }),
                 held_for: now - run.weights_since,
                 abort_requested: self.abort.is_requested(),
+                lock_lost_to: run.lock_lost_to.clone(),
             };
             match decide(&seen, plan) {
                 Decision::SetWeights { weights, step } => {
+                    if self.lock_lost(&mut run).await {
+                        continue;
+                    }
                     self.write_weights(candidate, &run.weights, &weights, &mut emit)
                         .await?;
                     emit(CutoverEvent::WeightsSet {
@@ -262,6 +278,9 @@ impl<R: TrafficRouter, G: GateChecker, S: StackWatch> Controller<'_, R, G, S> {
                     self.observe_again(releases, &mut run, &mut emit).await?;
                 }
                 Decision::ShiftBack { to, reason } => {
+                    if self.lock_lost(&mut run).await {
+                        continue;
+                    }
                     if let Some(record) = self.before_turning_back {
                         record(candidate.to_owned(), reason.to_string()).await;
                     }
@@ -311,6 +330,15 @@ impl<R: TrafficRouter, G: GateChecker, S: StackWatch> Controller<'_, R, G, S> {
                 }
             }
         }
+    }
+
+    /// Checks the lock before a traffic move; `true` (and noted in `run`) when it is lost.
+    async fn lock_lost(&self, run: &mut RunState) -> bool {
+        let Some(check) = self.lock_lost_to else {
+            return false;
+        };
+        run.lock_lost_to = check().await;
+        run.lock_lost_to.is_some()
     }
 
     async fn observe_again(

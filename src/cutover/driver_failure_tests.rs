@@ -332,3 +332,54 @@ async fn weights_changed_outside_restart_from_what_the_router_says() {
         1
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_run_whose_lock_is_taken_mid_canary_stops_without_the_next_step() {
+    // The lock is taken during the canary's 5-minute bake (say `cutover unlock --force` and a
+    // new deploy): the step to 100 % is not written, and neither is a shift back.
+    let setup = Setup {
+        lock_taken_at: Some(2 * MIN),
+        ..Setup::from(at(0))
+    };
+    let run = setup.run(&canary(), |_| passing()).await;
+    assert_eq!(run.writes, [at(10)]);
+    assert!(run.turning_back.is_empty());
+    let error = run.result.unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            CutoverError::Unsafe { reason, .. }
+                if matches!(**reason, FailReason::LockLost { .. })
+        ),
+        "{error}"
+    );
+    assert_eq!(error.exit(), crate::error::Exit::Locked);
+    assert_eq!(
+        error.to_string(),
+        "the cutover to web-r2 stopped with traffic at web-r1 90%, web-r2 10%: the app's lock was taken from this run (held now by alice@ops (deploy web)); the traffic is left where it is"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_run_whose_lock_is_taken_before_a_shift_back_leaves_the_traffic_alone() {
+    let setup = Setup {
+        lock_taken_at: Some(2 * MIN),
+        ..Setup::from(at(0))
+    };
+    let run = setup
+        .run(&canary(), |call| {
+            if call.number >= 3 {
+                failing("5xx alarm")
+            } else {
+                passing()
+            }
+        })
+        .await;
+    assert_eq!(
+        run.writes,
+        [at(10)],
+        "no shift back by a run without the lock"
+    );
+    assert!(run.turning_back.is_empty());
+    assert!(run.result.is_err());
+}

@@ -89,6 +89,8 @@ pub struct Setup {
     pub stacks: Arc<FakeStacks>,
     pub abort: AbortSignal,
     pub previous: Option<&'static str>,
+    /// When (virtual time from the start) another run takes the app's lock; `None`: never.
+    pub lock_taken_at: Option<Duration>,
 }
 
 impl Setup {
@@ -98,6 +100,7 @@ impl Setup {
             stacks: Arc::new(FakeStacks::healthy(&[PREV, CAND])),
             abort: AbortSignal::new(),
             previous: Some(PREV),
+            lock_taken_at: None,
         }
     }
 
@@ -127,6 +130,13 @@ impl Setup {
                 Box::pin(async {}) as futures_util::future::BoxFuture<'static, ()>
             }
         };
+        let started = Instant::now();
+        let lock_taken_at = self.lock_taken_at;
+        let lock_check = move || {
+            let taken = lock_taken_at.is_some_and(|at| started.elapsed() >= at);
+            Box::pin(async move { taken.then(|| "alice@ops (deploy web)".to_owned()) })
+                as futures_util::future::BoxFuture<'static, Option<String>>
+        };
         let controller = Controller {
             router: &*self.router,
             gates: &gates,
@@ -134,12 +144,12 @@ impl Setup {
             retry: RetryPolicy::default(),
             abort: self.abort.clone(),
             before_turning_back: Some(&record),
+            lock_lost_to: Some(&lock_check),
         };
         let releases = Releases {
             candidate: CAND.to_owned(),
             previous: self.previous.map(str::to_owned),
         };
-        let started = Instant::now();
         let mut events = Vec::new();
         // A virtual day: a driver that loops forever fails here instead of hanging the suite.
         let result = tokio::time::timeout(

@@ -20,12 +20,12 @@ mod harness;
 pub use decide::{
     decide, Decision, FailReason, GateSnapshot, Observation, StepRef, Trouble, WaitReason,
 };
-pub use driver::{AbortSignal, Controller, Releases, RetryPolicy};
+pub use driver::{AbortSignal, Controller, LockCheck, Releases, RetryPolicy};
 pub use events::{CutoverEvent, CutoverOutcome};
 pub use plan::{Plan, Strategy, TrafficStep};
 pub use watch::{StackState, StackWatch, WatchError};
 
-use crate::error::Diagnostic;
+use crate::error::{Diagnostic, Exit};
 use crate::router::{RouterError, Weights};
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +61,18 @@ pub enum CutoverError {
 }
 
 impl Diagnostic for CutoverError {
+    fn exit(&self) -> Exit {
+        match self {
+            // Like a lock held at the start: another run has the app.
+            CutoverError::Unsafe { reason, .. }
+                if matches!(**reason, FailReason::LockLost { .. }) =>
+            {
+                Exit::Locked
+            }
+            _ => Exit::Error,
+        }
+    }
+
     fn hint(&self) -> Option<String> {
         match self {
             CutoverError::GradualUnsupported { .. } => {
@@ -70,6 +82,14 @@ impl Diagnostic for CutoverError {
                 "run `cutover resume APP` to finish the cutover or shift back from where it stopped"
                     .to_owned(),
             ),
+            CutoverError::Unsafe { reason, .. }
+                if matches!(**reason, FailReason::LockLost { .. }) =>
+            {
+                Some(
+                    "a run that holds the lock now decides the app's traffic; if none does, `cutover resume APP` finishes or turns back this cutover (`cutover status APP` shows where it stands)"
+                        .to_owned(),
+                )
+            }
             CutoverError::Unsafe { .. } => Some(
                 "look at `cutover status APP`, then move traffic with `cutover rollback APP --to STACK`"
                     .to_owned(),

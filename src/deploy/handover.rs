@@ -10,7 +10,7 @@ use crate::aws::elbv2::Elbv2;
 use crate::aws::ssm::Ssm;
 use crate::aws::AwsContext;
 use crate::cutover::{
-    AbortSignal, Controller, CutoverError, CutoverEvent, CutoverOutcome, Plan, Releases,
+    AbortSignal, Controller, CutoverError, CutoverEvent, CutoverOutcome, LockCheck, Plan, Releases,
     RetryPolicy, StackState, StackWatch, Strategy, Trouble, WatchError,
 };
 use crate::deploy::test_route::{self, TestRouteDriveError};
@@ -20,6 +20,7 @@ use crate::gates::compare::{self, Comparison};
 use crate::notify::Announcer;
 use crate::output::OutputSettings;
 use crate::release::live::{AppReleases, LiveError};
+use crate::release::lock::LockOwnership;
 use crate::release::marks;
 use crate::release::parse_stack_name;
 use crate::release::retire::{apply_retention, apply_retention_to, error_line, RetireOptions};
@@ -199,13 +200,16 @@ fn stack_state(status: &str) -> StackState {
 }
 
 /// How a cutover is run.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct CutoverOptions {
     /// Stop once the gates pass with no production traffic moved (`deploy --hold`).
     pub hold: bool,
     /// The release to turn back to, when the traffic cannot tell it (a cutover that reached
     /// 100 % and died in its final bake: the previous release already has 0 %).
     pub previous: Option<String>,
+    /// The app lock the run holds, checked before every traffic move: a run that lost it
+    /// stops where it is and leaves the traffic to the run that has it. `None`: not checked.
+    pub lock: Option<LockOwnership>,
 }
 
 /// The test route's setting and the ALB router, when the app has `[router.test_traffic]`.
@@ -444,6 +448,13 @@ pub async fn cut_over(
             }
         }) as futures_util::future::BoxFuture<'static, ()>
     };
+    let lock_check = options.lock.clone().map(|lock| {
+        move || {
+            let lock = lock.clone();
+            Box::pin(async move { lock.lost_to().await })
+                as futures_util::future::BoxFuture<'static, Option<String>>
+        }
+    });
     let controller = Controller {
         router: &router,
         gates: &gates,
@@ -451,6 +462,7 @@ pub async fn cut_over(
         retry: RetryPolicy::default(),
         abort,
         before_turning_back: Some(&record_turning_back),
+        lock_lost_to: lock_check.as_ref().map(|check| check as &LockCheck),
     };
     let releases = Releases {
         candidate: candidate.to_string(),

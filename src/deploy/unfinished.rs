@@ -14,6 +14,7 @@ use crate::deploy::test_route;
 use crate::notify::Announcer;
 use crate::output::OutputSettings;
 use crate::release::live::AppReleases;
+use crate::release::lock::LockOwnership;
 use crate::release::marks;
 use crate::release::Role;
 use crate::route::hold;
@@ -166,16 +167,21 @@ pub fn never_started_candidate(app: &AppReleases) -> Option<String> {
 }
 
 /// Finishes or turns back a cutover that a run left half way, if `app` (observed under the app
-/// lock, which the caller holds) shows one. Returns the candidate and how its cutover ended.
+/// lock, which the caller holds: `lock`, checked before every traffic move) shows one. Returns the candidate and how its cutover ended.
 pub async fn resume_unfinished(
     ctx: &AwsContext,
     spec: &AppSpec,
     app: &mut AppReleases,
+    lock: &LockOwnership,
     announcer: &Announcer,
     settings: &OutputSettings,
 ) -> Result<Option<(String, CutoverOutcome)>, HandoverError> {
+    let checked = CutoverOptions {
+        lock: Some(lock.clone()),
+        ..CutoverOptions::default()
+    };
     let (candidate, options) = match unfinished(ctx, spec, app).await? {
-        Some(candidate) => (candidate, CutoverOptions::default()),
+        Some(candidate) => (candidate, checked),
         None => match unbaked(ctx, spec, app).await {
             Some((candidate, previous)) => {
                 if settings.verbosity >= 0 {
@@ -186,7 +192,7 @@ pub async fn resume_unfinished(
                 }
                 let options = CutoverOptions {
                     previous: Some(previous),
-                    ..CutoverOptions::default()
+                    ..checked
                 };
                 (candidate, options)
             }

@@ -262,7 +262,7 @@ impl<L: LockStore> AppLocks<L> {
                 .map_err(aws(app, "take"))?;
             if created {
                 tracing::debug!(app, token = %record.token, "lock taken");
-                return Ok(self.guard(app, name, record));
+                return Ok(self.guard(app, name, record, holder));
             }
             let Some((current, _)) = self.read_record(app, &name).await? else {
                 // Released between our create and our read: try again.
@@ -275,7 +275,7 @@ impl<L: LockStore> AppLocks<L> {
                 });
             }
             if let Some(record) = self.take_over(app, &name, &current, holder).await? {
-                return Ok(self.guard(app, name, record));
+                return Ok(self.guard(app, name, record, holder));
             }
             last_seen = Some(current);
         }
@@ -409,7 +409,7 @@ impl<L: LockStore> AppLocks<L> {
         Ok(Some((record, stored.version)))
     }
 
-    fn guard(&self, app: &str, name: String, record: LockRecord) -> LockGuard<L> {
+    fn guard(&self, app: &str, name: String, record: LockRecord, holder: &Holder) -> LockGuard<L> {
         let lost = Arc::new(AtomicBool::new(false));
         let refresher = tokio::spawn(refresh_loop(
             self.clone(),
@@ -423,6 +423,7 @@ impl<L: LockStore> AppLocks<L> {
             app: app.to_string(),
             name,
             record,
+            holder: holder.clone(),
             lost,
             refresher: Some(refresher),
         }
@@ -460,6 +461,56 @@ async fn refresh_loop<L: LockStore>(
     }
 }
 
+/// Whether a run still holds its app's lock, asked by the work done under it before each change
+/// it makes: a lock can be lost while a long cutover runs (`cutover unlock --force`, or a run
+/// stalled past the lock's time to live and another took it over), and from then on the other
+/// run decides the app's traffic. Made by [`LockGuard::ownership`], or by [`Self::from_fn`] in
+/// tests.
+#[derive(Clone)]
+pub struct LockOwnership {
+    app: String,
+    holder: Holder,
+    check: Arc<dyn Fn() -> futures_util::future::BoxFuture<'static, Option<String>> + Send + Sync>,
+}
+
+impl LockOwnership {
+    /// `check` answers `None` while the lock is ours, else who holds it now.
+    pub fn from_fn(
+        app: impl Into<String>,
+        holder: Holder,
+        check: impl Fn() -> futures_util::future::BoxFuture<'static, Option<String>>
+            + Send
+            + Sync
+            + 'static,
+    ) -> LockOwnership {
+        LockOwnership {
+            app: app.into(),
+            holder,
+            check: Arc::new(check),
+        }
+    }
+
+    /// This run, as it took the lock.
+    pub fn holder(&self) -> &Holder {
+        &self.holder
+    }
+
+    /// `None` while the lock is still ours; else who holds it now (a holder's description, or
+    /// "nobody" when it was broken and not taken again). One read of the lock record.
+    pub async fn lost_to(&self) -> Option<String> {
+        (self.check)().await
+    }
+}
+
+impl fmt::Debug for LockOwnership {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LockOwnership")
+            .field("app", &self.app)
+            .field("holder", &self.holder)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A held lock. Release it with [`LockGuard::release`]; dropping it only stops the refreshes, and
 /// the lock then expires after its time to live.
 pub struct LockGuard<L: LockStore> {
@@ -467,6 +518,7 @@ pub struct LockGuard<L: LockStore> {
     app: String,
     name: String,
     record: LockRecord,
+    holder: Holder,
     lost: Arc<AtomicBool>,
     refresher: Option<tokio::task::JoinHandle<()>>,
 }
@@ -483,6 +535,48 @@ impl<L: LockStore> fmt::Debug for LockGuard<L> {
 impl<L: LockStore> LockGuard<L> {
     pub fn record(&self) -> &LockRecord {
         &self.record
+    }
+
+    /// A handle that the work done under this lock asks, just before each change it makes,
+    /// whether the lock is still its own (a fresh read, not the last refresh).
+    pub fn ownership(&self) -> LockOwnership {
+        let locks = self.locks.clone();
+        let app = self.app.clone();
+        let name = self.name.clone();
+        let token = self.record.token.clone();
+        let lost = self.lost.clone();
+        LockOwnership {
+            app: self.app.clone(),
+            holder: self.holder.clone(),
+            check: Arc::new(move || {
+                let (locks, app, name, token, lost) = (
+                    locks.clone(),
+                    app.clone(),
+                    name.clone(),
+                    token.clone(),
+                    lost.clone(),
+                );
+                Box::pin(async move {
+                    match locks.read_record(&app, &name).await {
+                        Ok(Some((stored, _))) if stored.token == token => None,
+                        Ok(other) => {
+                            lost.store(true, Ordering::SeqCst);
+                            Some(other.map_or_else(
+                                || "nobody (it was broken with `cutover unlock`)".to_string(),
+                                |(stored, _)| stored.to_string(),
+                            ))
+                        }
+                        // An unreadable lock is no proof of loss: the work goes on, and the
+                        // refresh loop (which allows for missed rounds) keeps watching.
+                        Err(error) => {
+                            tracing::warn!(app, error = %error, "could not check the app lock");
+                            lost.load(Ordering::SeqCst)
+                                .then(|| "another run (a refresh found it taken)".to_string())
+                        }
+                    }
+                })
+            }),
+        }
     }
 
     /// Whether a refresh found someone else's token: the run must stop changing things.

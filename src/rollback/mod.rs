@@ -144,8 +144,12 @@ pub enum RollbackError {
     },
     #[error(transparent)]
     Rebuild(#[from] DeployError),
-    #[error("lost the lock of app {app} to another run while rebuilding; traffic was not moved (rebuilt stack {stack} is left without traffic)")]
-    LockLost { app: String, stack: String },
+    #[error("the lock of app {app} was taken from this run (held now by {holder}); the traffic was not moved{}", rebuilt.as_ref().map(|stack| format!(" (rebuilt stack {stack} is left without traffic)")).unwrap_or_default())]
+    LockLost {
+        app: String,
+        holder: String,
+        rebuilt: Option<String>,
+    },
     #[error("not rolling app {app} back without confirmation: not on a terminal")]
     NeedsConfirmation { app: String },
     #[error("could not ask for confirmation")]
@@ -164,6 +168,7 @@ impl Diagnostic for RollbackError {
             RollbackError::Cutover(error) => error.exit(),
             RollbackError::Rebuild(error) => error.exit(),
             RollbackError::Route(error) => error.exit(),
+            RollbackError::LockLost { .. } => Exit::Locked,
             _ => Exit::Error,
         }
     }

@@ -13,6 +13,7 @@ use crate::cutover::{
 use crate::deploy::handover::CloudFormationWatch;
 use crate::gates::build_gates;
 use crate::output::{CutoverPrinter, OutputSettings};
+use crate::release::lock::LockOwnership;
 use crate::release::marks::{self, MarkStore};
 use crate::release::retire::error_line;
 use crate::router::{AnyRouter, TrafficRouter, Weights};
@@ -52,6 +53,7 @@ pub async fn shift_traffic(
     target: &str,
     previous: Option<&str>,
     force: bool,
+    lock: &LockOwnership,
     settings: &OutputSettings,
 ) -> Result<Shifted, RollbackError> {
     let router_error = |source| RollbackError::Router {
@@ -59,6 +61,13 @@ pub async fn shift_traffic(
         source,
     };
     let outcome = if force {
+        if let Some(holder) = lock.lost_to().await {
+            return Err(RollbackError::LockLost {
+                app: spec.name.clone(),
+                holder,
+                rebuilt: None,
+            });
+        }
         let weights = Weights::split(target, previous, 100);
         router.set_weights(&weights).await.map_err(router_error)?;
         None
@@ -67,6 +76,11 @@ pub async fn shift_traffic(
         let gates = build_gates(ctx, spec);
         let stacks = CloudFormation::new(ctx);
         let watch = CloudFormationWatch(&stacks);
+        let lock_check = || {
+            let lock = lock.clone();
+            Box::pin(async move { lock.lost_to().await })
+                as futures_util::future::BoxFuture<'static, Option<String>>
+        };
         let controller = Controller {
             router,
             gates: &gates,
@@ -74,6 +88,7 @@ pub async fn shift_traffic(
             retry: RetryPolicy::default(),
             abort: AbortSignal::new(),
             before_turning_back: None,
+            lock_lost_to: Some(&lock_check),
         };
         let releases = Releases {
             candidate: target.to_string(),

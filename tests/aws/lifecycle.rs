@@ -817,6 +817,54 @@ async fn a_lock_left_by_a_killed_run_blocks_until_unlock_breaks_it() {
     assert_eq!(weights.get(&app.stack("r3")), Some(&100), "{weights:?}");
 }
 
+/// A deploy whose lock is broken mid-canary (`unlock --force`) stops at its next traffic move
+/// with exit 3 and moves nothing more, not even back; `resume` then finishes the cutover.
+#[tokio::test]
+async fn a_deploy_whose_lock_is_broken_mid_canary_stops_at_its_next_move() {
+    let canary = |bake: &str| {
+        spec(5, "").replace(
+            "kind = \"all-at-once\"",
+            &format!("kind = \"canary\"\npercent = 30\nbake = \"{bake}\""),
+        )
+    };
+    let app = App::new("life-broken", RELEASE, &canary("0s")).await;
+    app.deploy("r1");
+    app.write_spec(&canary("6s"));
+    let running = app.spawn_cutover(&["deploy", &app.name, "--release", "r2", "--yes"]);
+    let mut split = BTreeMap::new();
+    for _ in 0..100 {
+        split = app.weights_by_stack(&["r1", "r2"]).await;
+        if split.get(&app.stack("r2")) == Some(&30) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(split.get(&app.stack("r2")), Some(&30), "{split:?}");
+    let unlock = app.cutover(&["unlock", &app.name, "--force", "--yes"]);
+    assert_eq!(unlock.status.code(), Some(0), "{}", show(&unlock));
+
+    let stopped = running.wait_with_output().unwrap();
+    assert_eq!(stopped.status.code(), Some(3), "{}", show(&stopped));
+    let stderr = text(&stopped.stderr);
+    assert!(
+        stderr.contains("the app's lock was taken from this run"),
+        "{}",
+        show(&stopped)
+    );
+    assert_eq!(
+        app.weights_by_stack(&["r1", "r2"]).await,
+        split,
+        "the split stays as it was: {}",
+        show(&stopped)
+    );
+
+    app.write_spec(&canary("0s"));
+    let resume = app.cutover(&["resume", &app.name, "--yes"]);
+    assert_eq!(resume.status.code(), Some(0), "{}", show(&resume));
+    let weights = app.weights_by_stack(&["r2"]).await;
+    assert_eq!(weights.get(&app.stack("r2")), Some(&100), "{weights:?}");
+}
+
 /// A deploy killed mid-canary leaves traffic split; after the lock is broken, `cutover resume`
 /// picks up from the weights the listener holds and finishes the cutover.
 #[tokio::test]

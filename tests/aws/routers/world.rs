@@ -374,6 +374,7 @@ pub(super) async fn drive(
         },
         abort: AbortSignal::new(),
         before_turning_back: None,
+        lock_lost_to: None,
     };
     let releases = Releases {
         candidate: candidate.to_string(),

@@ -232,10 +232,11 @@ pub struct HistoryArgs {
 
 #[derive(Debug, Args)]
 pub struct DashboardArgs {
-    /// Address to serve on; anything but a loopback address is served with a warning (the page
-    /// has no login)
-    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080")]
-    pub listen: std::net::SocketAddr,
+    /// Address to serve on: HOST:PORT (an IP address or a name such as localhost; [::1]:PORT
+    /// for IPv6) or a bare PORT on 127.0.0.1; port 0 takes any free one. Anything but a
+    /// loopback address is served with a warning (the page has no login)
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8080", value_parser = parse_listen)]
+    pub listen: String,
 
     /// How often the apps are read from AWS while a page is open (at least 1s)
     #[arg(long, value_name = "DURATION", value_parser = parse_interval, default_value = "2s")]
@@ -328,6 +329,27 @@ pub struct CompletionsArgs {
 
 /// A dashboard interval: a duration of at least one second (each read costs several AWS calls per
 /// app, and a deploy running at the same time shares the account's request rate).
+/// `HOST:PORT` as given, or `127.0.0.1:PORT` for a bare port. The host is resolved when the
+/// server binds, so a name is checked there.
+fn parse_listen(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if text.parse::<u16>().is_ok() {
+        return Ok(format!("127.0.0.1:{text}"));
+    }
+    let (host, port) = text
+        .rsplit_once(':')
+        .ok_or_else(|| "expected HOST:PORT (say 127.0.0.1:8080) or a bare PORT".to_string())?;
+    if host.is_empty() {
+        return Err("no host before the port: say 127.0.0.1:PORT, or just PORT".to_string());
+    }
+    if host.contains(':') && !(host.starts_with('[') && host.ends_with(']')) {
+        return Err("an IPv6 address goes in brackets: [::1]:8080".to_string());
+    }
+    port.parse::<u16>()
+        .map_err(|_| format!("{port:?} is not a port (0 to 65535)"))?;
+    Ok(text.to_string())
+}
+
 fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
     let interval = humantime::parse_duration(text).map_err(|error| error.to_string())?;
     if interval < std::time::Duration::from_secs(1) {

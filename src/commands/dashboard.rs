@@ -41,7 +41,7 @@ pub enum DashboardError {
     Spec(#[from] SpecError),
     #[error("could not listen on {address}")]
     Listen {
-        address: SocketAddr,
+        address: String,
         #[source]
         source: std::io::Error,
     },
@@ -60,9 +60,17 @@ impl Diagnostic for DashboardError {
     fn hint(&self) -> Option<String> {
         match self {
             DashboardError::Spec(error) => error.hint(),
-            DashboardError::Listen { .. } => Some(
-                "another program may use that port: pass --listen 127.0.0.1:0 to take any free one"
-                    .to_string(),
+            DashboardError::Listen { source, .. } => Some(
+                match source.kind() {
+                    std::io::ErrorKind::AddrInUse => {
+                        "another program uses that port: pass --listen 127.0.0.1:0 to take any free one"
+                    }
+                    std::io::ErrorKind::AddrNotAvailable | std::io::ErrorKind::PermissionDenied => {
+                        "serve on an address of this machine, on a port above 1023 unless you may bind lower ones"
+                    }
+                    _ => "the host must be an address of this machine or a name that resolves to one (say 127.0.0.1 or localhost)",
+                }
+                .to_string(),
             ),
             DashboardError::Serve(_) => None,
         }
@@ -83,16 +91,17 @@ pub async fn run(
         .iter()
         .map(|app| spec::load_app(&global.stacks_dir, app))
         .collect::<Result<_, _>>()?;
-    let listener = tokio::net::TcpListener::bind(args.listen)
+    // A name (localhost) is resolved here; the first of its addresses that binds is served.
+    let listener = tokio::net::TcpListener::bind(args.listen.as_str())
         .await
         .map_err(|source| DashboardError::Listen {
-            address: args.listen,
+            address: args.listen.clone(),
             source,
         })?;
     let address = listener
         .local_addr()
         .map_err(|source| DashboardError::Listen {
-            address: args.listen,
+            address: args.listen.clone(),
             source,
         })?;
     if !address.ip().is_loopback() {

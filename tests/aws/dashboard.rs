@@ -520,3 +520,71 @@ async fn a_failed_deploys_report_marks_the_resource_that_failed_and_why() {
     assert!(html.contains("✕ FAILED"), "{html}");
     assert!(html.contains("fill=\"url(#resources-hatch)\""), "{html}");
 }
+
+/// One HTTP/1.0 GET over a plain socket: the status line.
+fn get_status_line(address: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let host = address
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let mut socket = std::net::TcpStream::connect(&host).expect("the dashboard accepts");
+    write!(socket, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    let _ = socket.read_to_string(&mut answer);
+    answer.lines().next().unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn the_dashboard_listens_on_a_host_name_or_a_bare_port_and_refuses_a_bad_address() {
+    let account = Account::new("shared-alb.yaml").await;
+    account.write_app(
+        "web",
+        ALB_RELEASE,
+        &web_spec("[strategy]\nkind = \"all-at-once\"\n"),
+    );
+    for listen in ["localhost:0", "0"] {
+        let mut child = account.spawn(&["dashboard", "--listen", listen]);
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let address = line.trim().to_string();
+        let loopback =
+            address.starts_with("http://127.0.0.1:") || address.starts_with("http://[::1]:");
+        let status = loopback.then(|| get_status_line(&address, "/api/dashboard.json"));
+        let _ = child.kill();
+        let output = child.wait_with_output().unwrap();
+        assert!(loopback, "--listen {listen}: {line:?}; {}", show(&output));
+        assert!(
+            status.as_deref().is_some_and(|line| line.contains(" 200 ")),
+            "--listen {listen}: {status:?}"
+        );
+        assert!(
+            !text(&output.stderr).contains("warning:"),
+            "a loopback address is served without the warning: {}",
+            show(&output)
+        );
+    }
+    for (listen, says) in [
+        (
+            "nosuchhost.invalid:8080",
+            "could not listen on nosuchhost.invalid:8080",
+        ),
+        ("localhost:http", "\"http\" is not a port"),
+        ("::1:8080", "in brackets"),
+        ("localhost", "expected HOST:PORT"),
+    ] {
+        let refused = account.cutover(&["dashboard", "--listen", listen]);
+        assert_eq!(
+            refused.status.code(),
+            Some(2),
+            "--listen {listen}: {}",
+            show(&refused)
+        );
+        assert!(
+            text(&refused.stderr).contains(says),
+            "--listen {listen}: {}",
+            show(&refused)
+        );
+    }
+}

@@ -24,7 +24,7 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
     /// AWS region (default: the standard AWS configuration chain)
-    #[arg(long, global = true, value_name = "REGION")]
+    #[arg(long, global = true, value_name = "REGION", value_parser = parse_region)]
     pub region: Option<String>,
 
     /// Named profile from ~/.aws/config
@@ -329,6 +329,14 @@ pub struct CompletionsArgs {
 
 /// A dashboard interval: a duration of at least one second (each read costs several AWS calls per
 /// app, and a deploy running at the same time shares the account's request rate).
+/// A region name of the right shape (see [`crate::spec::region_name_problem`]).
+fn parse_region(text: &str) -> Result<String, String> {
+    match crate::spec::region_name_problem(text) {
+        Some(problem) => Err(problem),
+        None => Ok(text.to_string()),
+    }
+}
+
 /// `HOST:PORT` as given, or `127.0.0.1:PORT` for a bare port. The host is resolved when the
 /// server binds, so a name is checked there.
 fn parse_listen(text: &str) -> Result<String, String> {

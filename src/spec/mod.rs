@@ -13,6 +13,7 @@ mod router_strategy;
 mod source_map;
 mod types;
 mod validate;
+pub(crate) use validate::region_name_problem;
 
 #[cfg(test)]
 mod tests;

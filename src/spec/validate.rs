@@ -281,19 +281,42 @@ pub(crate) fn build(
     })
 }
 
+/// What is wrong with the shape of a region name, if anything. Every AWS region is named
+/// `<area>-<words>-<number>` (us-east-1, ap-southeast-2, us-gov-west-1, cn-north-1,
+/// us-isob-east-1: AWS General Reference, "Regional endpoints"); whether the region exists is
+/// AWS's to say, since new ones open every year.
+pub(crate) fn region_name_problem(region: &str) -> Option<String> {
+    let parts: Vec<&str> = region.split('-').collect();
+    let letters = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase());
+    let (last, words) = parts.split_last()?;
+    let well_formed = parts.len() >= 3
+        && parts[0].len() == 2
+        && words.iter().all(|part| letters(part))
+        && !last.is_empty()
+        && last.bytes().all(|b| b.is_ascii_digit());
+    if well_formed {
+        return None;
+    }
+    // us-east-1a: an availability zone, one letter after the region's number.
+    let zone_of = last
+        .strip_suffix(|c: char| c.is_ascii_lowercase())
+        .filter(|number| !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()))
+        .map(|_| &region[..region.len() - 1])
+        .filter(|candidate| region_name_problem(candidate).is_none());
+    Some(match zone_of {
+        Some(region_of_zone) => format!(
+            "`{region}` is an availability zone, not a region: the region is `{region_of_zone}`"
+        ),
+        None => format!("`{region}` is not an AWS region name (e.g. eu-west-1)"),
+    })
+}
+
 /// `[aws]`: a region name and a role ARN of the right shape (the rest is AWS's to judge).
 fn aws_target(check: &Checker<'_>, raw: RawAws) -> Result<AwsTarget, SpecError> {
     let key = KeyPath::root().key("aws");
     if let Some(region) = &raw.region {
-        let valid = !region.is_empty()
-            && region
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        if !valid {
-            return Err(check.invalid(
-                key.key("region"),
-                format!("`{region}` is not an AWS region name (e.g. eu-west-1)"),
-            ));
+        if let Some(problem) = region_name_problem(region) {
+            return Err(check.invalid(key.key("region"), problem));
         }
     }
     if let Some(role) = &raw.role_arn {

@@ -603,6 +603,18 @@ fn aws_and_notify_take_a_target_and_channels_of_the_right_shape() {
         ))
         .unwrap();
     assert_eq!(app.aws.region.as_deref(), Some("eu-west-1"));
+    for region in [
+        "us-gov-west-1",
+        "cn-northwest-1",
+        "us-isob-east-1",
+        "ap-southeast-5",
+        "il-central-1",
+    ] {
+        let app = Fixture::new()
+            .load(&with_alb(&format!("[aws]\nregion = \"{region}\"\n")))
+            .unwrap();
+        assert_eq!(app.aws.region.as_deref(), Some(region));
+    }
     assert_eq!(
         app.notify.webhook.unwrap().header,
         Some(("Authorization".into(), "CHAT_TOKEN".into())),
@@ -613,6 +625,21 @@ fn aws_and_notify_take_a_target_and_channels_of_the_right_shape() {
             "[aws]\nregion = \"EU West\"",
             "aws.region",
             "not an AWS region name",
+        ),
+        (
+            "[aws]\nregion = \"eu-west\"",
+            "aws.region",
+            "`eu-west` is not an AWS region name",
+        ),
+        (
+            "[aws]\nregion = \"euwest1\"",
+            "aws.region",
+            "not an AWS region name",
+        ),
+        (
+            "[aws]\nregion = \"us-east-1a\"",
+            "aws.region",
+            "`us-east-1a` is an availability zone, not a region: the region is `us-east-1`",
         ),
         (
             "[aws]\nrole_arn = \"deployer\"",

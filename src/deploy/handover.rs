@@ -653,7 +653,10 @@ pub fn announce_retirement(
             RetireOutcome::Deleted {
                 stack, retained, ..
             } => announcer.release_retired(stack, retained),
-            RetireOutcome::Released { .. } => {}
+            // A dry run changed nothing, so there is nothing to announce.
+            RetireOutcome::Released { .. }
+            | RetireOutcome::WouldRetire { .. }
+            | RetireOutcome::WouldKeep { .. } => {}
             other @ (RetireOutcome::Refused { stack, .. }
             | RetireOutcome::DeleteFailed { stack, .. }
             | RetireOutcome::Error { stack, .. }) => {

@@ -78,6 +78,15 @@ pub enum RetireOutcome {
         target: String,
         unrouted: bool,
     },
+    /// A dry run: the real run would delete it, leaving `retained` (its `DeletionPolicy`).
+    WouldRetire {
+        stack: String,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        retained: Vec<String>,
+    },
+    /// A dry run: the real run would keep it although retention lets it go (another route
+    /// forwards to it, another stack imports its exports).
+    WouldKeep { stack: String, reason: String },
 }
 
 impl RetireOutcome {
@@ -87,14 +96,18 @@ impl RetireOutcome {
             | RetireOutcome::Refused { stack, .. }
             | RetireOutcome::DeleteFailed { stack, .. }
             | RetireOutcome::Error { stack, .. }
-            | RetireOutcome::Released { stack, .. } => stack,
+            | RetireOutcome::Released { stack, .. }
+            | RetireOutcome::WouldRetire { stack, .. }
+            | RetireOutcome::WouldKeep { stack, .. } => stack,
         }
     }
 
     pub fn is_success(&self) -> bool {
         matches!(
             self,
-            RetireOutcome::Deleted { .. } | RetireOutcome::Released { .. }
+            RetireOutcome::Deleted { .. }
+                | RetireOutcome::Released { .. }
+                | RetireOutcome::WouldRetire { .. }
         )
     }
 
@@ -124,6 +137,19 @@ impl RetireOutcome {
             }
             RetireOutcome::Refused { stack, reason } => {
                 format!("kept {stack}: {reason}")
+            }
+            RetireOutcome::WouldRetire { stack, retained } => {
+                let mut text = format!("would retire {stack}: stack deleted");
+                if !retained.is_empty() {
+                    text.push_str("; left in the account by its DeletionPolicy:");
+                    for resource in retained {
+                        text.push_str(&format!("\n    {resource}"));
+                    }
+                }
+                text
+            }
+            RetireOutcome::WouldKeep { stack, reason } => {
+                format!("would keep {stack}: {reason}")
             }
             RetireOutcome::DeleteFailed {
                 stack,
@@ -187,7 +213,7 @@ impl RetirementReport {
         }
     }
 
-    /// The keep and retire lines alone (what a prompt shows before asking).
+    /// The keep and retire lines and a dry run's findings (what a prompt shows before asking).
     pub fn render_plan(&self) -> String {
         let mut out = String::new();
         for kept in &self.plan.keep {
@@ -199,28 +225,19 @@ impl RetirementReport {
                 retired.stack_name, retired.why
             ));
         }
+        for outcome in &self.outcomes {
+            out.push_str(&outcome.describe());
+            out.push('\n');
+        }
         out
     }
 
     pub fn render_text(&self) -> String {
-        let mut out = String::new();
-        for kept in &self.plan.keep {
-            out.push_str(&format!("keep    {:<28} {}\n", kept.stack_name, kept.why));
-        }
-        for retired in &self.plan.retire {
-            out.push_str(&format!(
-                "retire  {:<28} {}\n",
-                retired.stack_name, retired.why
-            ));
-        }
+        let mut out = self.render_plan();
         if self.plan.retire.is_empty() {
             out.push_str(&format!("Nothing to retire for app {}.\n", self.app));
         } else if self.dry_run {
             out.push_str("Dry run: nothing was changed.\n");
-        }
-        for outcome in &self.outcomes {
-            out.push_str(&outcome.describe());
-            out.push('\n');
         }
         out
     }
@@ -370,7 +387,7 @@ pub async fn apply_retention_to(
         outcomes: Vec::new(),
         warnings: Vec::new(),
     };
-    if options.dry_run || report.plan.retire.is_empty() {
+    if report.plan.retire.is_empty() {
         return Ok(report);
     }
     let retiring: Vec<String> = report
@@ -387,6 +404,10 @@ pub async fn apply_retention_to(
         other_routes: &OtherRules::of(ctx, spec, router),
         baselines: &Ssm::new(ctx),
     };
+    if options.dry_run {
+        report.outcomes = context.preview(&app, &retiring, &mut report.warnings).await;
+        return Ok(report);
+    }
     let (cleared, mut outcomes) = context
         .take_out_of_router(&app, &retiring, report.rollback_target.as_deref())
         .await;
@@ -455,6 +476,22 @@ impl OtherRoutes for OtherRules {
             .filter(|rule| !own.is(rule))
             .map(ToString::to_string)
             .collect())
+    }
+}
+
+/// Why a release retention lets go must stay, as a reason for the user.
+enum Dependents {
+    /// Another listener rule forwards to its target group.
+    Routes(String),
+    /// Other stacks import its exports (the release is marked for attention when retiring).
+    Importers(String),
+}
+
+impl Dependents {
+    fn into_reason(self) -> String {
+        match self {
+            Dependents::Routes(reason) | Dependents::Importers(reason) => reason,
+        }
     }
 }
 
@@ -614,6 +651,59 @@ where
     /// cannot be deleted as it is in use by …"). An imported release is also marked for
     /// attention, so `status` shows it as retiring with the reason.
     async fn still_needed(&self, stack: &StackFacts) -> Result<Option<String>, String> {
+        let Some(dependents) = self.dependents(stack).await? else {
+            return Ok(None);
+        };
+        if let Dependents::Importers(reason) = &dependents {
+            if let Err(error) = self.mark_for_attention(stack, reason).await {
+                tracing::warn!(
+                    "could not mark {} for attention: {}",
+                    stack.name,
+                    error_line(&error)
+                );
+            }
+        }
+        Ok(Some(dependents.into_reason()))
+    }
+
+    /// What the real run would do with each release the plan lets go, found by reads alone:
+    /// kept because something depends on it, or deleted leaving what its `DeletionPolicy` keeps.
+    /// A check that fails is a warning (the real run checks again before deleting).
+    async fn preview(
+        &self,
+        app: &AppReleases,
+        retiring: &[String],
+        warnings: &mut Vec<String>,
+    ) -> Vec<RetireOutcome> {
+        let mut outcomes = Vec::new();
+        for name in retiring {
+            let Some(release) = app.find(name) else {
+                continue;
+            };
+            match self.dependents(&release.stack).await {
+                Ok(Some(dependents)) => outcomes.push(RetireOutcome::WouldKeep {
+                    stack: name.clone(),
+                    reason: dependents.into_reason(),
+                }),
+                Ok(None) => outcomes.push(RetireOutcome::WouldRetire {
+                    stack: name.clone(),
+                    retained: self.retained_resources(&release.stack, warnings).await,
+                }),
+                Err(reason) => {
+                    warnings.push(format!("{name}: {reason}"));
+                    outcomes.push(RetireOutcome::WouldRetire {
+                        stack: name.clone(),
+                        retained: self.retained_resources(&release.stack, warnings).await,
+                    });
+                }
+            }
+        }
+        outcomes
+    }
+
+    /// Who depends on a release, by reads alone: the listener rules other than the app's route
+    /// that forward to its target group, else the stacks that import its exports.
+    async fn dependents(&self, stack: &StackFacts) -> Result<Option<Dependents>, String> {
         let rules = self.other_routes.routes_to(stack).await.map_err(|error| {
             format!(
                 "could not check which listener rules forward to it: {}",
@@ -621,10 +711,10 @@ where
             )
         })?;
         if !rules.is_empty() {
-            return Ok(Some(format!(
+            return Ok(Some(Dependents::Routes(format!(
                 "another route still forwards to its target group: {}",
                 rules.join("; ")
-            )));
+            ))));
         }
         let mut imported = Vec::new();
         for export in &stack.exports {
@@ -641,18 +731,10 @@ where
         if imported.is_empty() {
             return Ok(None);
         }
-        let reason = format!(
+        Ok(Some(Dependents::Importers(format!(
             "other stacks import its exports ({}); CloudFormation cannot delete it until they stop",
             imported.join("; ")
-        );
-        if let Err(error) = self.mark_for_attention(stack, &reason).await {
-            tracing::warn!(
-                "could not mark {} for attention: {}",
-                stack.name,
-                error_line(&error)
-            );
-        }
-        Ok(Some(reason))
+        ))))
     }
 
     /// What deleting `stack` leaves in the account: the resources its template keeps with

@@ -446,6 +446,57 @@ mod steps {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_dry_run_says_what_would_be_kept_and_left_behind_by_reads_alone() {
+        let mut world = world(&[("web-r3", 100), ("web-r1", 0)], &[], false);
+        world.stacks.stacks.lock().unwrap()[0].exports = vec!["web-r1-queue".into()];
+        world.app.releases[0].stack.exports = vec!["web-r1-queue".into()];
+        world.stacks.imports = vec![("web-r1-queue".into(), "billing".into())];
+        world.stacks.templates = vec![(
+            "id/web-r2".into(),
+            "Resources:\n  Archive:\n    Type: AWS::S3::Bucket\n    DeletionPolicy: Retain\n"
+                .into(),
+        )];
+        let spec = spec();
+        let retirement = Retirement {
+            stacks: &world.stacks,
+            marks: &world.marks,
+            router: &world.router,
+            spec: &spec,
+            other_routes: &world.other_routes,
+            baselines: &world.baselines,
+        };
+        let mut warnings = Vec::new();
+        let outcomes = retirement
+            .preview(
+                &world.app,
+                &["web-r1".to_string(), "web-r2".to_string()],
+                &mut warnings,
+            )
+            .await;
+        assert_eq!(
+            outcomes,
+            [
+                RetireOutcome::WouldKeep {
+                    stack: "web-r1".into(),
+                    reason: "other stacks import its exports (web-r1-queue by billing); CloudFormation cannot delete it until they stop".into()
+                },
+                RetireOutcome::WouldRetire {
+                    stack: "web-r2".into(),
+                    retained: vec!["Archive (AWS::S3::Bucket) web-archive-4f2a".into()],
+                }
+            ]
+        );
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let log = world.log.lock().unwrap();
+        assert!(
+            !log.iter().any(|line| line.starts_with("delete")
+                || line.starts_with("mark")
+                || line.starts_with("set")),
+            "a dry run only reads: {log:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn what_a_deletion_keeps_is_listed_with_physical_ids() {
         let mut world = world(&[("web-r3", 100)], &[], false);
         world.stacks.templates = vec![(

@@ -205,6 +205,18 @@ async fn retiring_a_release_whose_export_another_stack_imports_stops_and_keeps_i
     app.proxy.imports(&export, &["reports"]);
 
     app.write_spec(&spec(1, ""));
+    // A dry run finds the importer by reads alone, and marks nothing.
+    let dry = app.cutover(&["retire", &app.name, "--dry-run"]);
+    assert_eq!(dry.status.code(), Some(0), "{}", show(&dry));
+    assert!(
+        text(&dry.stdout).contains(&format!(
+            "would keep {r1}: other stacks import its exports ({export} by reports)"
+        )),
+        "{}",
+        show(&dry)
+    );
+    assert!(app.mark(&r1).await["attention"].is_null());
+    assert_ne!(role(&app.roles(), &r1).0, "retiring");
     let retired = app.cutover(&["retire", &app.name, "--yes"]);
     assert_ne!(retired.status.code(), Some(0), "{}", show(&retired));
     let said = format!("{}{}", text(&retired.stdout), text(&retired.stderr));
@@ -244,6 +256,22 @@ async fn retiring_a_release_whose_export_another_stack_imports_stops_and_keeps_i
         .await
         .unwrap();
     app.proxy.imports(&export, &[]);
+    // A dry run now says it would go, and what its deletion would leave.
+    let dry = app.cutover(&["retire", &app.name, "--dry-run", "--output", "json"]);
+    assert_eq!(dry.status.code(), Some(0), "{}", show(&dry));
+    let preview: serde_json::Value = serde_json::from_slice(&dry.stdout).unwrap();
+    assert_eq!(
+        preview["outcomes"][0]["result"], "would_retire",
+        "{preview}"
+    );
+    assert_eq!(preview["outcomes"][0]["stack"], r1.as_str());
+    assert!(
+        preview["outcomes"][0]["retained"][0]
+            .as_str()
+            .is_some_and(|line| line.starts_with("DeadLetters (AWS::SQS::Queue) ")),
+        "{preview}"
+    );
+    assert!(!app.deleted(&r1).await);
     let retired = app.cutover(&["retire", &app.name, "--yes", "--output", "json"]);
     assert_eq!(retired.status.code(), Some(0), "{}", show(&retired));
     let report: serde_json::Value = serde_json::from_slice(&retired.stdout).unwrap();

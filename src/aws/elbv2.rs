@@ -109,6 +109,18 @@ impl std::fmt::Display for RuleFacts {
     }
 }
 
+/// The listener a rule belongs to, from the rule's ARN
+/// (`…:listener-rule/app/<lb>/<lb id>/<listener id>/<rule id>` →
+/// `…:listener/app/<lb>/<lb id>/<listener id>`, as the ELBv2 API reference gives both).
+pub fn listener_of_rule(rule_arn: &str) -> String {
+    match rule_arn.rsplit_once('/') {
+        Some((listener_part, _rule_id)) if listener_part.contains(":listener-rule/") => {
+            listener_part.replacen(":listener-rule/", ":listener/", 1)
+        }
+        _ => rule_arn.to_string(),
+    }
+}
+
 /// The ELBv2 calls the ALB router, retirement and the target-health gate make.
 pub trait LoadBalancerApi: Sync {
     /// The target groups the route forwards to, with their weights and stickiness.
@@ -212,6 +224,21 @@ impl Elbv2 {
                 },
             )
         })?;
+        // A listener's default action is listed as its default rule, but ModifyRule refuses it
+        // ("OperationNotPermitted"): only ModifyListener changes it. Refused here, on the first
+        // read, so a deploy stops before anything is created.
+        if rule.is_default().unwrap_or(false) {
+            return Err(AwsError::new(
+                &action,
+                AwsErrorKind::Rejected {
+                    code: "DefaultRule".into(),
+                    message: format!(
+                        "it is the default rule of listener {}, which only the listener's default action changes: give that listener as `router.listener` instead of `router.rule`",
+                        listener_of_rule(rule_arn)
+                    ),
+                },
+            ));
+        }
         Ok(rule.actions().to_vec())
     }
 
@@ -568,6 +595,15 @@ mod tests {
     };
 
     use super::*;
+
+    #[test]
+    fn a_rules_listener_comes_from_its_arn() {
+        assert_eq!(
+            listener_of_rule("arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener-rule/app/shared/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee"),
+            "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/shared/50dc6c495c0c9188/f2f7dc8efc522ab2"
+        );
+        assert_eq!(listener_of_rule("not-an-arn"), "not-an-arn");
+    }
 
     #[test]
     fn an_oidc_action_is_written_back_keeping_its_secret_without_sending_it() {

@@ -808,6 +808,20 @@ async fn what_the_router_and_gates_need_is_checked_before_any_stack_is_created()
     let listener = account.output("base", "ListenerArn").await;
     let before = account.listener_forward(&listener).await;
     let missing_rule = listener.replace(":listener/", ":listener-rule/") + "/0123456789abcdef";
+    // What DescribeRules lists for the listener's default action: ModifyRule refuses it.
+    let default_rule = account
+        .elbv2()
+        .describe_rules()
+        .listener_arn(&listener)
+        .send()
+        .await
+        .unwrap()
+        .rules()
+        .iter()
+        .find(|rule| rule.is_default() == Some(true))
+        .and_then(|rule| rule.rule_arn())
+        .expect("the listener's default rule")
+        .to_string();
     let cases: Vec<(String, &str, String)> = vec![
         (
             "misspelt listener output".into(),
@@ -818,6 +832,11 @@ async fn what_the_router_and_gates_need_is_checked_before_any_stack_is_created()
             "a rule that does not exist".into(),
             ALB_RELEASE,
             format!("[router]\nkind = \"alb\"\nrule = \"{missing_rule}\"\ntarget_group_output = \"TargetGroupArn\"\n"),
+        ),
+        (
+            "the listener's default rule given as a rule".into(),
+            ALB_RELEASE,
+            format!("[router]\nkind = \"alb\"\nrule = \"{default_rule}\"\ntarget_group_output = \"TargetGroupArn\"\n"),
         ),
         (
             "a hosted zone that does not exist".into(),
@@ -848,6 +867,7 @@ async fn what_the_router_and_gates_need_is_checked_before_any_stack_is_created()
     let expected = [
         "ListenerARN",
         "does not exist",
+        "give that listener as `router.listener`",
         "does not exist",
         "eipalloc-0123456789abcdef0",
         "no-such-alarm",

@@ -20,7 +20,10 @@ pub struct WeightedRecord {
     pub health_check_id: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Serialised (in a baseline's SSM record) as `{"kind": "values", "ttl": 300, "values": […]}`
+/// or `{"kind": "alias", …}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RecordTarget {
     /// Plain values (a DNS name for CNAME, addresses for A/AAAA) with a TTL in seconds.
     Values { ttl: i64, values: Vec<String> },

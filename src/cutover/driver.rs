@@ -219,6 +219,7 @@ impl<R: TrafficRouter, G: GateChecker, S: StackWatch> Controller<'_, R, G, S> {
                     if self.lock_lost(&mut run).await {
                         continue;
                     }
+                    let weights = weights.keeping_baseline_of(&run.weights);
                     self.write_weights(candidate, &run.weights, &weights, &mut emit)
                         .await?;
                     emit(CutoverEvent::WeightsSet {
@@ -284,6 +285,7 @@ impl<R: TrafficRouter, G: GateChecker, S: StackWatch> Controller<'_, R, G, S> {
                     if let Some(record) = self.before_turning_back {
                         record(candidate.to_owned(), reason.to_string()).await;
                     }
+                    let to = to.keeping_baseline_of(&run.weights);
                     self.write_weights(candidate, &run.weights, &to, &mut emit)
                         .await?;
                     emit(CutoverEvent::ShiftedBack {

@@ -383,3 +383,29 @@ async fn a_run_whose_lock_is_taken_before_a_shift_back_leaves_the_traffic_alone(
     assert!(run.turning_back.is_empty());
     assert!(run.result.is_err());
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_baseline_stays_registered_at_0_through_a_cutover_and_a_shift_back() {
+    use crate::router::BASELINE;
+    let mut start = back();
+    start.set(BASELINE, 0);
+    let keeping = |mut weights: Weights| {
+        weights.set(BASELINE, 0);
+        weights
+    };
+    let setup = Setup::from(start.clone());
+    let run = setup.run(&canary(), |_| passing()).await;
+    assert_eq!(run.writes, [keeping(at(10)), keeping(at(100))]);
+
+    let setup = Setup::from(start);
+    let run = setup
+        .run(&canary(), |call| {
+            if call.number >= 3 {
+                failing("in ALARM")
+            } else {
+                passing()
+            }
+        })
+        .await;
+    assert_eq!(run.writes, [keeping(at(10)), keeping(back())]);
+}

@@ -150,6 +150,7 @@ mod tests {
         );
         let record = BaselineTarget::PlainRecord {
             set_identifier: "baseline".into(),
+            record: None,
         };
         assert_eq!(unready(&record, &BaselineFacts::Record), None);
     }

@@ -68,7 +68,7 @@ pub async fn shift_traffic(
                 rebuilt: None,
             });
         }
-        let weights = Weights::split(target, previous, 100);
+        let weights = Weights::split(target, previous, 100).keeping_baseline_of(before);
         router.set_weights(&weights).await.map_err(router_error)?;
         None
     } else {

@@ -13,6 +13,7 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
+use crate::aws::route53::RecordTarget;
 use crate::aws::AwsError;
 
 /// The folder of SSM parameters that record baselines, one per app.
@@ -30,10 +31,22 @@ pub enum BaselineTarget {
     /// A target group the route forwarded to.
     TargetGroup { arn: String },
     /// A weighted Route 53 record no release owns, by its set identifier.
-    WeightedRecord { set_identifier: String },
+    WeightedRecord {
+        set_identifier: String,
+        /// Where it pointed when it was adopted: a cutover that takes it out of the name (the
+        /// route holds only the releases it moves between) puts it back from here on a rollback.
+        /// `None` in baselines recorded before this was kept.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        record: Option<RecordTarget>,
+    },
     /// The plain (not weighted) record of the name: it becomes a weighted record with this set
     /// identifier in the change batch that adds the first release's record.
-    PlainRecord { set_identifier: String },
+    PlainRecord {
+        set_identifier: String,
+        /// As for [`BaselineTarget::WeightedRecord`].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        record: Option<RecordTarget>,
+    },
     /// The instance that held the Elastic IP.
     Instance { instance_id: String },
 }
@@ -43,10 +56,10 @@ impl fmt::Display for BaselineTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             BaselineTarget::TargetGroup { arn } => write!(f, "target group {arn}"),
-            BaselineTarget::WeightedRecord { set_identifier } => {
+            BaselineTarget::WeightedRecord { set_identifier, .. } => {
                 write!(f, "weighted record {set_identifier}")
             }
-            BaselineTarget::PlainRecord { set_identifier } => write!(
+            BaselineTarget::PlainRecord { set_identifier, .. } => write!(
                 f,
                 "the plain record (weighted as {set_identifier} once shared)"
             ),
@@ -111,8 +124,8 @@ impl Baseline {
         }
         match &self.target {
             BaselineTarget::TargetGroup { arn } => key == arn,
-            BaselineTarget::WeightedRecord { set_identifier } => key == set_identifier,
-            BaselineTarget::PlainRecord { set_identifier } => {
+            BaselineTarget::WeightedRecord { set_identifier, .. } => key == set_identifier,
+            BaselineTarget::PlainRecord { set_identifier, .. } => {
                 key == set_identifier || key.starts_with("plain ")
             }
             BaselineTarget::Instance { instance_id } => key == instance_id,

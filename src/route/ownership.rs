@@ -453,6 +453,7 @@ mod tests {
             "CNAME record api.example.com in hosted zone Z1".into(),
             super::super::BaselineTarget::PlainRecord {
                 set_identifier: BASELINE.into(),
+                record: None,
             },
             UNIX_EPOCH,
             "ops".into(),

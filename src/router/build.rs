@@ -84,10 +84,12 @@ impl AnyRouter {
             AnyRouter::Route53(router) if key == router.record().plain_key() => {
                 Some(BaselineTarget::PlainRecord {
                     set_identifier: BASELINE.to_string(),
+                    record: router.target_last_read(key),
                 })
             }
-            AnyRouter::Route53(_) => Some(BaselineTarget::WeightedRecord {
+            AnyRouter::Route53(router) => Some(BaselineTarget::WeightedRecord {
                 set_identifier: key.to_string(),
+                record: router.target_last_read(key),
             }),
             AnyRouter::Eip(_) => key.starts_with("i-").then(|| BaselineTarget::Instance {
                 instance_id: key.to_string(),
@@ -223,14 +225,20 @@ pub async fn build_router<'a>(
             };
             let baseline = match baseline_on(baseline, &route53_route(&record)) {
                 Some(
-                    BaselineTarget::WeightedRecord { set_identifier }
-                    | BaselineTarget::PlainRecord { set_identifier },
-                ) => Some(set_identifier.clone()),
+                    BaselineTarget::WeightedRecord {
+                        set_identifier,
+                        record,
+                    }
+                    | BaselineTarget::PlainRecord {
+                        set_identifier,
+                        record,
+                    },
+                ) => Some((set_identifier.clone(), record.clone())),
                 _ => None,
             };
             let router = Route53Router::new(Route53::new(ctx), record, found, missing);
             Ok(AnyRouter::Route53(match baseline {
-                Some(set_identifier) => router.with_baseline(set_identifier),
+                Some((set_identifier, record)) => router.with_baseline(set_identifier, record),
                 None => router,
             }))
         }

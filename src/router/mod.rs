@@ -93,6 +93,17 @@ impl Weights {
         weights
     }
 
+    /// These weights, with the app's [`BASELINE`] kept registered at 0 when `current` has it and
+    /// these leave it out. A cutover or rollback writes only the two entries it moves between;
+    /// the baseline is not cutover's to drop (it is a rollback target until retention lets it
+    /// go, which writes weights without it on purpose, not through this).
+    pub fn keeping_baseline_of(mut self, current: &Weights) -> Self {
+        if current.0.contains_key(BASELINE) && !self.0.contains_key(BASELINE) {
+            self.set(BASELINE, 0);
+        }
+        self
+    }
+
     /// Sets one stack's weight, clamped to 100.
     pub fn set(&mut self, stack: &str, percent: u8) {
         self.0.insert(stack.to_owned(), percent.min(100));

@@ -8,6 +8,7 @@
 //! weighted baseline record in the same change batch that adds the candidate's.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use super::service_error::{router_error, to_percent};
 use super::{RouterError, TrafficRouter, Weights, BASELINE};
@@ -61,6 +62,11 @@ pub struct Route53Router<D = Route53> {
     /// The set identifier of the app's baseline record, reported as [`BASELINE`]. A plain record
     /// of the name is the baseline (not yet weighted) once the app adopted it.
     baseline: Option<String>,
+    /// Where the baseline's record pointed when it was adopted: what a rollback writes back once
+    /// a cutover has taken the record out of the name.
+    baseline_record: Option<RecordTarget>,
+    /// The name's records as of the last read (what an adoption records as the baseline).
+    last_read: Arc<Mutex<Option<NameRecords>>>,
 }
 
 impl<D: DnsApi> Route53Router<D> {
@@ -76,13 +82,36 @@ impl<D: DnsApi> Route53Router<D> {
             endpoints: endpoints.into_iter().collect(),
             unroutable: unroutable.into_iter().collect(),
             baseline: None,
+            baseline_record: None,
+            last_read: Arc::default(),
         }
     }
 
-    /// The same router knowing the app's baseline record by its set identifier.
-    pub fn with_baseline(mut self, set_identifier: impl Into<String>) -> Self {
+    /// The same router knowing the app's baseline record by its set identifier, and where it
+    /// pointed when adopted (`None` when that was not recorded).
+    pub fn with_baseline(
+        mut self,
+        set_identifier: impl Into<String>,
+        record: Option<RecordTarget>,
+    ) -> Self {
         self.baseline = Some(set_identifier.into());
+        self.baseline_record = record;
         self
+    }
+
+    /// Where the record reported under `key` (a set identifier, or the plain record's key)
+    /// pointed at the last read; `None` before any read or when the name has no such record.
+    pub fn target_last_read(&self, key: &str) -> Option<RecordTarget> {
+        let last_read = self.last_read.lock().expect("last read lock");
+        let records = last_read.as_ref()?;
+        if key == self.record.plain_key() {
+            return records.plain.clone();
+        }
+        records
+            .weighted
+            .iter()
+            .find(|record| record.set_identifier == key)
+            .map(|record| record.target.clone())
     }
 
     pub fn record(&self) -> &RecordName {
@@ -209,6 +238,15 @@ impl<D: DnsApi> Route53Router<D> {
                 // knows): keep pointing where it points, change only its weight.
                 (None, Some(record), _) => record.target.clone(),
                 (None, None, Some(plain)) if key == BASELINE => plain.clone(),
+                // Taken out of the name by a cutover since: put back where it pointed.
+                (None, None, None) if key == BASELINE && self.baseline_record.is_some() => {
+                    self.baseline_record.clone().expect("checked just above")
+                }
+                (None, None, _) if key == BASELINE => {
+                    return Err(invalid(format!(
+                        "the baseline's record {set_identifier} is no longer in the name, and where it pointed was not recorded when it was adopted"
+                    )))
+                }
                 (None, None, _) => {
                     return Err(invalid(match self.unroutable.get(key) {
                         Some(reason) => format!("{key} cannot take traffic: {reason}"),
@@ -248,6 +286,7 @@ impl<D: DnsApi + Send> TrafficRouter for Route53Router<D> {
             .current_records(|| format!("read the weights of the {}", self.describe()))
             .await?;
         self.check_types(&records)?;
+        *self.last_read.lock().expect("last read lock") = Some(records.clone());
         let mut weights: Weights = if records.weighted.iter().all(|record| record.weight == 0) {
             // Route 53 answers all-zero weighted records in equal shares.
             let count = records.weighted.len() as u32;
@@ -509,7 +548,7 @@ mod tests {
         assert!(refused.to_string().contains("--adopt"), "{refused}");
         assert!(zone.batches.lock().unwrap().is_empty());
 
-        let router = router(&zone).with_baseline(BASELINE);
+        let router = router(&zone).with_baseline(BASELINE, None);
         assert_eq!(
             router.read_weights().await.unwrap(),
             Weights::all_on(BASELINE)
@@ -529,6 +568,59 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_baseline_record_a_cutover_took_out_is_put_back_from_where_it_pointed() {
+        let zone = FakeZone::default();
+        zone.records.lock().unwrap().push(WeightedRecord {
+            set_identifier: "legacy".into(),
+            weight: 10,
+            target: legacy(),
+            health_check_id: None,
+        });
+        // Adopted: what the record pointed at is read with the weights and recorded.
+        let adopting = router(&zone);
+        adopting.read_weights().await.unwrap();
+        assert_eq!(adopting.target_last_read("legacy"), Some(legacy()));
+        let adopted = router(&zone).with_baseline("legacy", adopting.target_last_read("legacy"));
+        // r1 took over, then r2: the route holds only the releases the cutover moves between.
+        adopted
+            .set_weights(&Weights::split("web-r1", Some(BASELINE), 100))
+            .await
+            .unwrap();
+        adopted
+            .set_weights(&Weights::split("web-r2", Some("web-r1"), 100))
+            .await
+            .unwrap();
+        assert!(!zone
+            .records
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|record| record.set_identifier == "legacy"));
+        // A rollback to the baseline writes its record back, pointing where it did.
+        adopted
+            .set_weights(&Weights::split(BASELINE, Some("web-r2"), 100))
+            .await
+            .unwrap();
+        let records = zone.records.lock().unwrap();
+        let back = records
+            .iter()
+            .find(|record| record.set_identifier == "legacy")
+            .expect("the baseline's record is back");
+        assert_eq!((back.weight, &back.target), (100, &legacy()));
+        drop(records);
+        // Without a recorded target it cannot be, and says so.
+        let unrecorded = router(&zone).with_baseline("gone", None);
+        let refused = unrecorded
+            .set_weights(&Weights::split(BASELINE, Some("web-r2"), 100))
+            .await
+            .unwrap_err();
+        assert!(
+            refused.to_string().contains("was not recorded"),
+            "{refused}"
+        );
+    }
+
+    #[tokio::test]
     async fn an_adopted_weighted_record_keeps_its_set_identifier() {
         let zone = FakeZone::default();
         zone.records.lock().unwrap().push(WeightedRecord {
@@ -544,7 +636,7 @@ mod tests {
             target: legacy(),
             health_check_id: None,
         });
-        let router = router(&zone).with_baseline("legacy");
+        let router = router(&zone).with_baseline("legacy", None);
         assert!(router
             .read_weights()
             .await

@@ -298,6 +298,34 @@ async fn a_plain_dns_record_is_adopted_in_one_batch_and_takes_the_traffic_back_o
         "{after:?}"
     );
     assert_eq!(account.status("api")["live"], "baseline");
+
+    // Two more releases, the second moving from the first: the baseline's record is the
+    // operator's and stays in the name at 0, so a rollback to it still works (retention keeps
+    // it: keep = 5).
+    account.write_app(
+        "api",
+        DNS_RELEASE,
+        &format!("{}\n[retention]\nkeep = 5\n", spec("1s")),
+    );
+    for release in ["r3", "r4"] {
+        let deployed = account.cutover(&["deploy", "api", "--release", release, "--yes"]);
+        assert_eq!(deployed.status.code(), Some(0), "{}", show(&deployed));
+        let state = dns_state(&account, &zone, name).await;
+        assert_eq!(
+            state.get(&Some("baseline".to_string())),
+            Some(&(Some(0), legacy.to_string())),
+            "after {release}: {state:?}"
+        );
+    }
+    assert_eq!(account.status("api")["baseline"]["weight"], 0);
+    let back = account.cutover(&["rollback", "api", "--to", "baseline", "--yes"]);
+    assert_eq!(back.status.code(), Some(0), "{}", show(&back));
+    let after = dns_state(&account, &zone, name).await;
+    assert_eq!(
+        after.get(&Some("baseline".to_string())),
+        Some(&(Some(100), legacy.to_string())),
+        "{after:?}"
+    );
 }
 
 #[tokio::test]

@@ -601,13 +601,15 @@ mod tests {
             .set_weights(&Weights::split(BASELINE, Some("web-r2"), 100))
             .await
             .unwrap();
-        let records = zone.records.lock().unwrap();
-        let back = records
+        let back = zone
+            .records
+            .lock()
+            .unwrap()
             .iter()
             .find(|record| record.set_identifier == "legacy")
+            .cloned()
             .expect("the baseline's record is back");
         assert_eq!((back.weight, &back.target), (100, &legacy()));
-        drop(records);
         // Without a recorded target it cannot be, and says so.
         let unrecorded = router(&zone).with_baseline("gone", None);
         let refused = unrecorded

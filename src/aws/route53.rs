@@ -67,6 +67,9 @@ pub trait DnsApi: Sync {
         record_type: &str,
     ) -> impl Future<Output = Result<NameRecords, AwsError>> + Send;
 
+    /// The hosted zone's domain name (`example.com.`).
+    fn zone_name(&self, zone_id: &str) -> impl Future<Output = Result<String, AwsError>> + Send;
+
     /// Applies all changes in one batch (Route 53 applies a batch atomically).
     fn change_records(
         &self,
@@ -171,6 +174,28 @@ fn record_set(
 }
 
 impl DnsApi for Route53 {
+    async fn zone_name(&self, zone_id: &str) -> Result<String, AwsError> {
+        let action = format!("describe hosted zone {zone_id}");
+        let output = self
+            .client
+            .get_hosted_zone()
+            .id(bare_zone_id(zone_id))
+            .send()
+            .await
+            .map_err(|error| classify(&action, error))?;
+        output
+            .hosted_zone()
+            .map(|zone| zone.name().to_string())
+            .ok_or_else(|| {
+                AwsError::new(
+                    &action,
+                    AwsErrorKind::NotFound {
+                        message: format!("no hosted zone {zone_id}"),
+                    },
+                )
+            })
+    }
+
     async fn records(
         &self,
         zone_id: &str,

@@ -159,6 +159,13 @@ pub async fn check_route(
         }
         (None, None) => unreachable!("observe_app sets a router or says why not"),
     };
+    router
+        .check_writable()
+        .await
+        .map_err(|error| DeployError::RouterUnavailable {
+            reason: crate::release::retire::error_line(&error),
+            hint: crate::error::Diagnostic::hint(&error),
+        })?;
     check_alarms(&CloudWatch::new(ctx), spec).await?;
     let route = router.route();
     let entries = app.route_entries();

@@ -59,6 +59,15 @@ impl TrafficRouter for AnyRouter {
 }
 
 impl AnyRouter {
+    /// What a read of the weights cannot show but a write would trip over, checked once before
+    /// anything is created: a Route 53 record name outside its hosted zone.
+    pub async fn check_writable(&self) -> Result<(), RouterError> {
+        match self {
+            AnyRouter::Route53(router) => router.check_name_in_zone().await,
+            AnyRouter::Alb(_) | AnyRouter::Eip(_) => Ok(()),
+        }
+    }
+
     /// The route this router writes, as messages and the baseline record name it:
     /// `listener arn:…`, `listener rule arn:…`, `CNAME record api.example.com in hosted zone
     /// Z…`, `Elastic IP eipalloc-…`.

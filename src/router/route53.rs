@@ -99,6 +99,38 @@ impl<D: DnsApi> Route53Router<D> {
         self
     }
 
+    /// Refuses a record name outside the hosted zone (`api.example.org` in zone `example.com`):
+    /// Route 53 would refuse the first write ("InvalidChangeBatch: … is not permitted in zone
+    /// …"), after the release stack exists. Checked once, before anything is created.
+    pub async fn check_name_in_zone(&self) -> Result<(), RouterError> {
+        let zone = self
+            .api
+            .zone_name(&self.record.hosted_zone_id)
+            .await
+            .map_err(|error| {
+                router_error(
+                    format!("read hosted zone {}", self.record.hosted_zone_id),
+                    &format!("hosted zone {}", self.record.hosted_zone_id),
+                    error,
+                )
+            })?;
+        let canonical = |name: &str| name.trim_end_matches('.').to_ascii_lowercase();
+        let (name, zone) = (canonical(&self.record.name), canonical(&zone));
+        if name == zone || name.ends_with(&format!(".{zone}")) {
+            return Ok(());
+        }
+        Err(RouterError::Conflict {
+            route: self.describe(),
+            reason: format!(
+                "{name} is not in hosted zone {} ({zone}), so Route 53 would refuse its records",
+                self.record.hosted_zone_id
+            ),
+            hint: format!(
+                "set `record_name` to a name in {zone}, or `hosted_zone_id` to the zone of {name}"
+            ),
+        })
+    }
+
     /// Where the record reported under `key` (a set identifier, or the plain record's key)
     /// pointed at the last read; `None` before any read or when the name has no such record.
     pub fn target_last_read(&self, key: &str) -> Option<RecordTarget> {
@@ -376,6 +408,10 @@ mod tests {
     }
 
     impl DnsApi for &FakeZone {
+        async fn zone_name(&self, _: &str) -> Result<String, AwsError> {
+            Ok("Example.com.".into())
+        }
+
         async fn records(&self, _: &str, _: &str, _: &str) -> Result<NameRecords, AwsError> {
             Ok(NameRecords {
                 weighted: self.records.lock().unwrap().clone(),
@@ -565,6 +601,27 @@ mod tests {
             .find(|record| record.set_identifier == BASELINE)
             .unwrap();
         assert_eq!((baseline.weight, &baseline.target), (90, &legacy()));
+    }
+
+    #[tokio::test]
+    async fn a_record_name_outside_the_hosted_zone_is_refused_before_any_write() {
+        let zone = FakeZone::default();
+        router(&zone).check_name_in_zone().await.unwrap();
+        for outside in ["api.example.org", "apiexample.com", "example.com.evil.net"] {
+            let mut elsewhere = router(&zone);
+            elsewhere.record.name = outside.into();
+            let refused = elsewhere.check_name_in_zone().await.unwrap_err();
+            assert!(
+                refused
+                    .to_string()
+                    .contains("is not in hosted zone Z1 (example.com)"),
+                "{outside}: {refused}"
+            );
+        }
+        let mut apex = router(&zone);
+        apex.record.name = "EXAMPLE.com.".into();
+        apex.check_name_in_zone().await.unwrap();
+        assert!(zone.batches.lock().unwrap().is_empty());
     }
 
     #[tokio::test]

@@ -850,6 +850,19 @@ async fn what_the_router_and_gates_need_is_checked_before_any_stack_is_created()
         .and_then(|rule| rule.rule_arn())
         .expect("the listener's default rule")
         .to_string();
+    let zone = account
+        .route53()
+        .create_hosted_zone()
+        .name("preflight.example.com")
+        .caller_reference("preflight")
+        .send()
+        .await
+        .unwrap()
+        .hosted_zone()
+        .unwrap()
+        .id()
+        .trim_start_matches("/hostedzone/")
+        .to_string();
     let cases: Vec<(String, &str, String)> = vec![
         (
             "misspelt listener output".into(),
@@ -865,6 +878,11 @@ async fn what_the_router_and_gates_need_is_checked_before_any_stack_is_created()
             "the listener's default rule given as a rule".into(),
             ALB_RELEASE,
             format!("[router]\nkind = \"alb\"\nrule = \"{default_rule}\"\ntarget_group_output = \"TargetGroupArn\"\n"),
+        ),
+        (
+            "a record name outside its hosted zone".into(),
+            DNS_RELEASE,
+            format!("[router]\nkind = \"route53\"\nhosted_zone_id = \"{zone}\"\nrecord_name = \"api.example.org\"\nendpoint_output = \"Endpoint\"\n"),
         ),
         (
             "a hosted zone that does not exist".into(),
@@ -896,6 +914,7 @@ async fn what_the_router_and_gates_need_is_checked_before_any_stack_is_created()
         "ListenerARN",
         "does not exist",
         "give that listener as `router.listener`",
+        "api.example.org is not in hosted zone",
         "does not exist",
         "eipalloc-0123456789abcdef0",
         "no-such-alarm",

@@ -45,6 +45,9 @@ pub struct NameRecords {
     pub plain: Option<RecordTarget>,
     /// Other record types the name has (`A`, `MX`, …).
     pub other_types: Vec<String>,
+    /// Records of our type with a routing policy other than weighted (latency, geolocation,
+    /// geoproximity, failover, multivalue answer, IP-based): `latency record eu (eu-west-1)`.
+    pub other_policies: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +100,39 @@ impl Route53 {
 /// `Z123` from `/hostedzone/Z123` (both forms appear in outputs and consoles).
 fn bare_zone_id(zone_id: &str) -> &str {
     zone_id.trim_start_matches("/hostedzone/")
+}
+
+/// The routing policy of a record set when it is neither simple nor weighted
+/// (`latency (eu-west-1)`, `failover (PRIMARY)`, …), as ListResourceRecordSets marks it.
+fn other_policy(set: &ResourceRecordSet) -> Option<String> {
+    if let Some(region) = set.region() {
+        return Some(format!("latency ({})", region.as_str()));
+    }
+    if let Some(location) = set.geo_location() {
+        let place = [
+            location.continent_code(),
+            location.country_code(),
+            location.subdivision_code(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("/");
+        return Some(format!("geolocation ({place})"));
+    }
+    if set.geo_proximity_location().is_some() {
+        return Some("geoproximity".into());
+    }
+    if let Some(failover) = set.failover() {
+        return Some(format!("failover ({})", failover.as_str()));
+    }
+    if set.multi_value_answer() == Some(true) {
+        return Some("multivalue answer".into());
+    }
+    if set.cidr_routing_config().is_some() {
+        return Some("IP-based".into());
+    }
+    None
 }
 
 /// Route 53 answers names with a final dot, lower case, and `*` escaped as `\052`.
@@ -230,6 +266,13 @@ impl DnsApi for Route53 {
                     if !records.other_types.iter().any(|known| known == kind) {
                         records.other_types.push(kind.to_string());
                     }
+                    continue;
+                }
+                if let Some(policy) = other_policy(set) {
+                    records.other_policies.push(format!(
+                        "{policy} record {}",
+                        set.set_identifier().unwrap_or("-")
+                    ));
                     continue;
                 }
                 match set.set_identifier() {

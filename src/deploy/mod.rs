@@ -112,6 +112,8 @@ pub enum DeployError {
     AlarmNotArn { spec: String, alarm: String },
     #[error("stack {stack} already exists ({status})")]
     StackExists { stack: String, status: String },
+    #[error("the {route} already has an entry named {stack} that is not this release's (a weighted record with that set identifier, say): the release's own would overwrite it")]
+    RouteEntryTaken { stack: String, route: String },
     #[error("not creating stack {stack} without confirmation: not on a terminal")]
     NeedsConfirmation { stack: String },
     #[error("could not ask for confirmation")]
@@ -227,6 +229,9 @@ impl Diagnostic for DeployError {
             DeployError::StackExists { .. } => {
                 Some("pick another release id with --release, or retire the old stack".into())
             }
+            DeployError::RouteEntryTaken { .. } => Some(
+                "pick another release id with --release, or give that entry another name".into(),
+            ),
             DeployError::NeedsConfirmation { .. } => {
                 Some("pass --yes to create it without asking, or --dry-run to see the plan".into())
             }

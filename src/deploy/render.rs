@@ -32,6 +32,35 @@ pub async fn render_plan(
             status: existing.stack.status.clone(),
         });
     }
+    // Another app's release, or a stack made by hand, under the release's name: found before
+    // anything is recorded (a baseline) or created.
+    if let Some(existing) = stacks.describe_stack(&candidate.stack_name).await? {
+        let owner = match existing.tag(crate::release::tags::APP) {
+            Some(other) if other != spec.name => format!("a release of app {other}"),
+            _ => "not a release of this app".to_string(),
+        };
+        return Err(DeployError::StackExists {
+            stack: existing.name.clone(),
+            status: format!("{owner}, {}", existing.status),
+        });
+    }
+    // The route already holds an entry under the release's name that no release owns (a
+    // weighted record whose set identifier is the stack name): the release's record would
+    // overwrite it.
+    if app
+        .weights
+        .as_ref()
+        .is_some_and(|weights| weights.iter().any(|(key, _)| key == candidate.stack_name))
+    {
+        return Err(DeployError::RouteEntryTaken {
+            stack: candidate.stack_name.clone(),
+            route: app
+                .router
+                .as_ref()
+                .map(|router| router.route())
+                .unwrap_or_else(|| "route".into()),
+        });
+    }
     if let Some(error) = &app.router_error {
         tracing::warn!("{error}; comparing with the newest release instead of the live one");
     }

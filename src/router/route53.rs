@@ -197,6 +197,22 @@ impl<D: DnsApi> Route53Router<D> {
     /// A CNAME cannot share its name with records of any other type (RFC 1034 section 3.6.2;
     /// Route 53 refuses the change): refused before any write, naming what is there.
     fn check_types(&self, records: &NameRecords) -> Result<(), RouterError> {
+        let name = self.record.name.trim_end_matches('.');
+        // Latency, geolocation, failover, multivalue or IP-based records answer by their own
+        // rules: rewritten as weighted ones they would lose them (and Route 53 refuses a
+        // weighted record beside them).
+        if let Some(first) = records.other_policies.first() {
+            return Err(RouterError::Conflict {
+                route: self.describe(),
+                reason: format!(
+                    "{name} is answered by records with another routing policy ({}), and cutover routes by weighted records only",
+                    records.other_policies.join("; ")
+                ),
+                hint: format!(
+                    "route the app through a name of its own (say a weighted name that {first} points at), or make the name's records weighted first"
+                ),
+            });
+        }
         let ours = self.record.record_type.as_str();
         let conflicting: Vec<&str> = records
             .other_types
@@ -207,7 +223,15 @@ impl<D: DnsApi> Route53Router<D> {
         if conflicting.is_empty() {
             return Ok(());
         }
-        let name = self.record.name.trim_end_matches('.');
+        if conflicting.iter().any(|kind| matches!(*kind, "SOA" | "NS")) {
+            return Err(RouterError::Conflict {
+                route: self.describe(),
+                reason: format!(
+                    "{name} is the zone apex (it has the zone's NS and SOA records), where DNS allows no CNAME"
+                ),
+                hint: "set `record_type = \"A\"` (or \"AAAA\") with `alias_zone_output` so each release's record is an alias to its load balancer, or route through a name below the apex".into(),
+            });
+        }
         Err(RouterError::Conflict {
             route: self.describe(),
             reason: format!(
@@ -285,6 +309,16 @@ impl<D: DnsApi> Route53Router<D> {
                         None => format!("{key} is not a release stack of this app"),
                     }))
                 }
+            };
+            // One TTL for the whole weighted group, the app's: Route 53 requires it, and given
+            // different TTLs it changes every record of the group to the last one written
+            // (Route 53 Developer Guide, "Values specific for weighted records", TTL).
+            let target = match target {
+                RecordTarget::Values { values, .. } => RecordTarget::Values {
+                    ttl: i64::from(self.record.ttl),
+                    values,
+                },
+                alias => alias,
             };
             let desired = WeightedRecord {
                 set_identifier: set_identifier.to_string(),
@@ -404,6 +438,7 @@ mod tests {
         records: Mutex<Vec<WeightedRecord>>,
         plain: Mutex<Option<RecordTarget>>,
         other_types: Mutex<Vec<String>>,
+        other_policies: Mutex<Vec<String>>,
         batches: Mutex<Vec<Vec<RecordChange>>>,
     }
 
@@ -417,6 +452,7 @@ mod tests {
                 weighted: self.records.lock().unwrap().clone(),
                 plain: self.plain.lock().unwrap().clone(),
                 other_types: self.other_types.lock().unwrap().clone(),
+                other_policies: self.other_policies.lock().unwrap().clone(),
             })
         }
 
@@ -531,12 +567,30 @@ mod tests {
             .iter()
             .find(|record| record.set_identifier == "manual")
             .unwrap();
-        assert_eq!((kept.weight, &kept.target), (0, &manual.target));
+        // The value is kept; the TTL is the group's (the app's), as Route 53 would set it.
+        assert_eq!(
+            (kept.weight, &kept.target),
+            (
+                0,
+                &RecordTarget::Values {
+                    ttl: 30,
+                    values: vec!["elsewhere.example".into()],
+                }
+            )
+        );
     }
 
     fn legacy() -> RecordTarget {
         RecordTarget::Values {
             ttl: 300,
+            values: vec!["legacy.example.net".into()],
+        }
+    }
+
+    /// [`legacy`] with the app's TTL, as it is once it shares the weighted group.
+    fn legacy_in_group() -> RecordTarget {
+        RecordTarget::Values {
+            ttl: 30,
             values: vec!["legacy.example.net".into()],
         }
     }
@@ -600,7 +654,60 @@ mod tests {
             .iter()
             .find(|record| record.set_identifier == BASELINE)
             .unwrap();
-        assert_eq!((baseline.weight, &baseline.target), (90, &legacy()));
+        assert_eq!(
+            (baseline.weight, &baseline.target),
+            (90, &legacy_in_group())
+        );
+    }
+
+    #[tokio::test]
+    async fn records_of_another_routing_policy_or_at_the_apex_are_refused_on_read() {
+        let zone = FakeZone::default();
+        zone.other_policies
+            .lock()
+            .unwrap()
+            .push("failover (PRIMARY) record primary".into());
+        let refused = router(&zone).read_weights().await.unwrap_err();
+        assert!(
+            refused
+                .to_string()
+                .contains("another routing policy (failover (PRIMARY) record primary)"),
+            "{refused}"
+        );
+        let apex = FakeZone::default();
+        apex.other_types
+            .lock()
+            .unwrap()
+            .extend(["NS".to_string(), "SOA".to_string()]);
+        let refused = router(&apex).read_weights().await.unwrap_err();
+        assert!(refused.to_string().contains("zone apex"), "{refused}");
+        assert!(
+            crate::error::Diagnostic::hint(&refused)
+                .is_some_and(|hint| hint.contains("record_type = \"A\"")),
+            "{refused:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn every_value_record_of_the_group_takes_the_apps_ttl() {
+        let zone = FakeZone::default();
+        *zone.plain.lock().unwrap() = Some(RecordTarget::Values {
+            ttl: 300,
+            values: vec!["legacy.example.net".into()],
+        });
+        let adopted = router(&zone).with_baseline(BASELINE, None);
+        adopted
+            .set_weights(&Weights::split("web-r1", Some(BASELINE), 10))
+            .await
+            .unwrap();
+        let records = zone.records.lock().unwrap().clone();
+        assert_eq!(records.len(), 2);
+        for record in records {
+            assert!(
+                matches!(record.target, RecordTarget::Values { ttl: 30, .. }),
+                "{record:?}"
+            );
+        }
     }
 
     #[tokio::test]
@@ -666,7 +773,7 @@ mod tests {
             .find(|record| record.set_identifier == "legacy")
             .cloned()
             .expect("the baseline's record is back");
-        assert_eq!((back.weight, &back.target), (100, &legacy()));
+        assert_eq!((back.weight, &back.target), (100, &legacy_in_group()));
         // Without a recorded target it cannot be, and says so.
         let unrecorded = router(&zone).with_baseline("gone", None);
         let refused = unrecorded

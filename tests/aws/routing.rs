@@ -830,6 +830,132 @@ async fn route53_weights_all_at_zero_read_as_equal_shares() {
     assert_eq!(account.creates(), creates);
 }
 
+/// Records an operator made that cutover must not take: a weighted record whose set identifier
+/// is the release's stack name (a dark DR record at 0, say), records of another routing policy
+/// (failover), and a release name that is another app's stack. Each deploy exits 2 before
+/// anything is created or recorded, and the records are read back unchanged.
+#[tokio::test]
+async fn records_and_stacks_that_are_not_the_releases_are_never_taken() {
+    use aws_sdk_route53::types::{
+        ResourceRecord, ResourceRecordSet, ResourceRecordSetFailover, RrType,
+    };
+    let account = Account::new("zone.yaml").await;
+    let zone = account.output("base", "ZoneId").await;
+    let cname = |name: &str, value: &str| {
+        ResourceRecordSet::builder()
+            .name(name)
+            .r#type(RrType::Cname)
+            .ttl(60)
+            .resource_records(ResourceRecord::builder().value(value).build().unwrap())
+    };
+    let spec = |name: &str| {
+        format!(
+            "[router]\nkind = \"route53\"\nhosted_zone_id = {{ stack_output = \"base\", output = \"ZoneId\" }}\nrecord_name = \"{name}\"\nendpoint_output = \"Endpoint\"\n"
+        )
+    };
+
+    // A weighted record named like the release: refused, not overwritten.
+    let img = "img.routing.example.com";
+    for (id, weight, value) in [
+        ("primary", 100, "fleet.example.net"),
+        ("img-r2", 0, "dr-site.example.net"),
+    ] {
+        account
+            .create_record_set(
+                &zone,
+                cname(img, value)
+                    .set_identifier(id)
+                    .weight(weight)
+                    .build()
+                    .unwrap(),
+            )
+            .await;
+    }
+    account.write_app("img", DNS_RELEASE, &spec(img));
+    let before = dns_state(&account, &zone, img).await;
+    for args in [
+        &["deploy", "img", "--release", "r2", "--adopt", "--dry-run"][..],
+        &["deploy", "img", "--release", "r2", "--adopt", "--yes"][..],
+    ] {
+        let refused = account.cutover(args);
+        assert_eq!(refused.status.code(), Some(2), "{}", show(&refused));
+        assert!(
+            text(&refused.stderr).contains("already has an entry named img-r2"),
+            "{}",
+            show(&refused)
+        );
+    }
+    assert_eq!(dns_state(&account, &zone, img).await, before);
+    assert!(account.status("img")["baseline"].is_null());
+
+    // Failover records: not weighted, so not cutover's to rewrite.
+    let geo = "geo.routing.example.com";
+    for (id, role, value) in [
+        (
+            "main",
+            ResourceRecordSetFailover::Primary,
+            "main.example.net",
+        ),
+        (
+            "backup",
+            ResourceRecordSetFailover::Secondary,
+            "backup.example.net",
+        ),
+    ] {
+        account
+            .create_record_set(
+                &zone,
+                cname(geo, value)
+                    .set_identifier(id)
+                    .failover(role)
+                    .build()
+                    .unwrap(),
+            )
+            .await;
+    }
+    account.write_app("geo", DNS_RELEASE, &spec(geo));
+    let before = dns_state(&account, &zone, geo).await;
+    let refused = account.cutover(&["deploy", "geo", "--release", "r1", "--adopt", "--yes"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", show(&refused));
+    assert!(
+        text(&refused.stderr).contains("failover (PRIMARY) record main"),
+        "{}",
+        show(&refused)
+    );
+    assert_eq!(dns_state(&account, &zone, geo).await, before);
+
+    // A release name that is another app's stack: refused before the baseline is recorded.
+    let www = "www.routing.example.com";
+    account
+        .create_plain_cname(&zone, www, "legacy-www.example.net")
+        .await;
+    account.write_app("www", DNS_RELEASE, &spec(www));
+    account
+        .cloudformation()
+        .create_stack()
+        .stack_name("www-r9")
+        .template_body("Resources:\n  Topic: {Type: AWS::SNS::Topic}\n")
+        .tags(
+            aws_sdk_cloudformation::types::Tag::builder()
+                .key("cutover:app")
+                .value("www-admin")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let creates = account.creates();
+    let refused = account.cutover(&["deploy", "www", "--release", "r9", "--adopt", "--yes"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", show(&refused));
+    assert!(
+        text(&refused.stderr).contains("stack www-r9 already exists (a release of app www-admin"),
+        "{}",
+        show(&refused)
+    );
+    assert_eq!(account.creates(), creates);
+    assert!(account.status("www")["baseline"].is_null());
+}
+
 #[tokio::test]
 async fn what_the_router_and_gates_need_is_checked_before_any_stack_is_created() {
     let account = Account::new("onboard-alb.yaml").await;

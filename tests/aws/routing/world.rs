@@ -330,6 +330,33 @@ impl Account {
             .collect()
     }
 
+    /// Creates one record set as an operator would, outside cutover.
+    pub async fn create_record_set(
+        &self,
+        zone: &str,
+        set: aws_sdk_route53::types::ResourceRecordSet,
+    ) {
+        use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch};
+        self.route53()
+            .change_resource_record_sets()
+            .hosted_zone_id(zone)
+            .change_batch(
+                ChangeBatch::builder()
+                    .changes(
+                        Change::builder()
+                            .action(ChangeAction::Create)
+                            .resource_record_set(set)
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .expect("create the record set");
+    }
+
     pub async fn create_plain_cname(&self, zone: &str, name: &str, value: &str) {
         use aws_sdk_route53::types::{
             Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,

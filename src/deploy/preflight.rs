@@ -169,33 +169,50 @@ pub async fn check_route(
     check_alarms(&CloudWatch::new(ctx), spec).await?;
     let route = router.route();
     let entries = app.route_entries();
-    let adoption =
-        match plan_adoption(&spec.name, &route, &entries, adopt).map_err(RouteError::from)? {
-            Adoption::Nothing => None,
-            Adoption::Adopt { key } => match router.baseline_target_for(&key) {
-                Some(target) => Some(PlannedAdoption { key, target }),
-                None => {
-                    let weight = entries
-                        .iter()
-                        .find(|entry| entry.key == key)
-                        .map_or(100, |entry| entry.weight);
-                    return Err(RouteError::from(OwnershipError::NotAdoptable {
-                        why: format!(
-                            "a baseline is a {}; cutover would replace this",
-                            match spec.router {
-                                RouterSpec::Alb { .. } => "target group the route forwards to",
-                                RouterSpec::Route53 { .. } => "record of the name",
-                                RouterSpec::Eip { .. } => "instance that holds the address",
-                            }
-                        ),
-                        route,
-                        target: key,
-                        weight,
-                    })
-                    .into());
-                }
-            },
+    let not_adoptable = |key: String, weight: u8| {
+        let (what, instead) = match spec.router {
+            RouterSpec::Alb { .. } => (
+                "the target group a listener or rule forwards to",
+                "route the app through a listener rule of its own (`router.rule`), or make this route forward to a target group (or answer with a fixed response) first",
+            ),
+            RouterSpec::Route53 { .. } => (
+                "a record of the name",
+                "route the app through a record name of its own",
+            ),
+            RouterSpec::Eip { .. } => (
+                "the instance that holds the address",
+                "route the app through an Elastic IP of its own, or associate this one with an instance first",
+            ),
         };
+        DeployError::from(RouteError::from(OwnershipError::NotAdoptable {
+            why: format!("a baseline can only be {what}, and cutover would replace this"),
+            instead: instead.to_string(),
+            route: route.clone(),
+            target: key,
+            weight,
+        }))
+    };
+    let adoption = match plan_adoption(&spec.name, &route, &entries, adopt) {
+        Ok(Adoption::Nothing) => None,
+        Ok(Adoption::Adopt { key }) => match router.baseline_target_for(&key) {
+            Some(target) => Some(PlannedAdoption { key, target }),
+            None => {
+                let weight = entries
+                    .iter()
+                    .find(|entry| entry.key == key)
+                    .map_or(100, |entry| entry.weight);
+                return Err(not_adoptable(key, weight));
+            }
+        },
+        // Without --adopt, traffic that --adopt could not take either is named as such, so
+        // the hint does not send the user to a flag that will refuse it.
+        Err(OwnershipError::Unowned { target, weight, .. })
+            if router.baseline_target_for(&target).is_none() =>
+        {
+            return Err(not_adoptable(target, weight));
+        }
+        Err(error) => return Err(RouteError::from(error).into()),
+    };
     // The test route must have a place on the listener before a release is created for it.
     if let (
         RouterSpec::Alb {

@@ -136,6 +136,8 @@ pub enum OwnershipError {
         target: String,
         weight: u8,
         why: String,
+        /// What to do instead, in the router's terms.
+        instead: String,
     },
 }
 
@@ -154,9 +156,7 @@ impl OwnershipError {
             OwnershipError::SplitUnowned { .. } => {
                 "send all of that traffic to one target first, then adopt it with --adopt".into()
             }
-            OwnershipError::NotAdoptable { .. } => {
-                "route the app through a listener rule, record or address of its own, or change this one to forward to a target group (or answer with a fixed response) first".into()
-            }
+            OwnershipError::NotAdoptable { instead, .. } => instead.clone(),
         }
     }
 }

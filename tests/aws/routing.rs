@@ -509,11 +509,15 @@ async fn two_apps_on_one_listener_each_on_its_rule_never_touch_each_other() {
         args.extend_from_slice(adopt);
         let refused = account.cutover(&args);
         assert_eq!(refused.status.code(), Some(2), "{}", show(&refused));
+        let stderr = text(&refused.stderr);
         assert!(
-            text(&refused.stderr).contains("redirect to https://#{host}:443/new/#{path}"),
+            stderr.contains("redirect to https://#{host}:443/new/#{path}")
+                && stderr.contains("cannot be adopted as a baseline"),
             "{}",
             show(&refused)
         );
+        // With or without --adopt, the hint never sends the user to --adopt.
+        assert!(!stderr.contains("--adopt"), "{}", show(&refused));
     }
     assert_eq!(account.rule(&redirect_rule).await, redirect_before);
     assert_eq!(account.creates(), 1, "only the base stack");

@@ -109,6 +109,18 @@ impl std::fmt::Display for RuleFacts {
     }
 }
 
+/// An ARN of the other kind than the spec key says (ELBv2 ARNs name their kind:
+/// `…:listener/…` or `…:listener-rule/…`).
+fn wrong_key(action: &str, kind: &str, key: &str) -> AwsError {
+    AwsError::new(
+        action,
+        AwsErrorKind::Rejected {
+            code: "WrongArnKind".into(),
+            message: format!("that is {kind} ARN: give it as `{key}`"),
+        },
+    )
+}
+
 /// The listener a rule belongs to, from the rule's ARN
 /// (`…:listener-rule/app/<lb>/<lb id>/<listener id>/<rule id>` →
 /// `…:listener/app/<lb>/<lb id>/<listener id>`, as the ELBv2 API reference gives both).
@@ -189,6 +201,9 @@ impl Elbv2 {
 
     async fn listener_default_actions(&self, listener_arn: &str) -> Result<Vec<Action>, AwsError> {
         let action = format!("describe listener {listener_arn}");
+        if listener_arn.contains(":listener-rule/") {
+            return Err(wrong_key(&action, "a listener rule's", "router.rule"));
+        }
         let output = self
             .client
             .describe_listeners()
@@ -209,6 +224,9 @@ impl Elbv2 {
 
     async fn rule_actions(&self, rule_arn: &str) -> Result<Vec<Action>, AwsError> {
         let action = format!("describe listener rule {rule_arn}");
+        if rule_arn.contains(":listener/") {
+            return Err(wrong_key(&action, "a listener's", "router.listener"));
+        }
         let output = self
             .client
             .describe_rules()

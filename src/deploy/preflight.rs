@@ -306,16 +306,27 @@ pub async fn check_alarms(api: &impl AlarmApi, spec: &AppSpec) -> Result<(), Dep
         .alarms(&names)
         .await
         .map_err(|source| DeployError::Alarms { source })?;
-    let missing: Vec<String> = names
+    let missing: Vec<(usize, String)> = names
         .into_iter()
-        .filter(|name| !found.iter().any(|alarm| alarm.name == *name))
+        .enumerate()
+        .filter(|(_, name)| !found.iter().any(|alarm| alarm.name == *name))
         .collect();
-    if missing.is_empty() {
+    let Some((first, _)) = missing.first() else {
         return Ok(());
-    }
+    };
     Err(DeployError::MissingAlarms {
-        spec: spec.path.display().to_string(),
-        alarms: missing.join(", "),
+        spec: crate::spec::key_location(
+            &spec.path,
+            &crate::spec::KeyPath::root()
+                .key("gates")
+                .key("alarms")
+                .index(*first),
+        ),
+        alarms: missing
+            .into_iter()
+            .map(|(_, name)| name)
+            .collect::<Vec<_>>()
+            .join(", "),
     })
 }
 

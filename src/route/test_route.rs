@@ -89,8 +89,24 @@ impl Diagnostic for TestRouteError {
 
     fn hint(&self) -> Option<String> {
         match self {
-            TestRouteError::PriorityTaken { .. } | TestRouteError::NoRoomAbove { .. } | TestRouteError::ListenerFull { .. } => Some(
-                "give a free priority evaluated before the app's rule as `priority` under [router.test_traffic], or free the one just above the app's rule".into(),
+            // The test rule sees exactly the app's requests only with no rule between the two,
+            // so the one place is the priority just above the app's rule.
+            TestRouteError::NoRoomAbove {
+                app_priority,
+                taken_by: Some(rule),
+                ..
+            } => Some(format!(
+                "move rule {rule} off priority {}, or move the app's rule to a priority with a free one just above it",
+                app_priority - 1
+            )),
+            TestRouteError::NoRoomAbove { taken_by: None, .. } => Some(
+                "move the app's rule to a priority above 1, so the test rule can go just above it".into(),
+            ),
+            TestRouteError::PriorityTaken { .. } => Some(
+                "leave `priority` out to let cutover place the rule just above the app's, or give a free one with no other rule between it and the app's".into(),
+            ),
+            TestRouteError::ListenerFull { .. } => Some(
+                "free the listener's last priority (50000), or route the app through a rule of its own (`router.rule`)".into(),
             ),
             TestRouteError::AppRuleMissing { .. } => Some("check router.rule in the spec".into()),
             TestRouteError::NotJustAbove { .. } | TestRouteError::NotLast { .. } => Some(

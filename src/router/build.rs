@@ -300,6 +300,27 @@ async fn resolve(
             action,
             source: Some(Box::new(error)),
         }),
+        // Name what is missing: the stack itself, or only its output.
+        Err(ParamError::StackMissing { stack, .. }) => Err(RouterError::NotFound {
+            action,
+            missing: format!("stack {stack}, named by {what},"),
+        }),
+        Err(ParamError::OutputMissing {
+            stack,
+            output,
+            available,
+            ..
+        }) => Err(RouterError::NotFound {
+            action,
+            missing: format!(
+                "output {output} of stack {stack} ({what}; its outputs: {})",
+                if available.is_empty() {
+                    "none".to_string()
+                } else {
+                    available.join(", ")
+                }
+            ),
+        }),
         Err(_) => Err(RouterError::NotFound {
             action,
             missing: format!("{source} ({what})"),

@@ -87,6 +87,16 @@ pub fn parse(name: String, path: &Path, text: &str) -> Result<AppSpec, SpecError
     validate::build(name, path, raw, &map)
 }
 
+/// Where a key of the spec at `path` is written, as `file:line:column` (the spec is read again:
+/// for messages about what AWS said of a setting, after the spec was loaded). Only the file when
+/// it cannot be read; the nearest present parent key for a key that is absent.
+pub fn key_location(path: &Path, key: &KeyPath) -> String {
+    match std::fs::read_to_string(path) {
+        Ok(text) => SourceMap::new(path, &text).locate(key).to_string(),
+        Err(_) => path.display().to_string(),
+    }
+}
+
 /// The apps in `stacks_dir`: the sorted stems of its `*.toml` files.
 pub fn list_apps(stacks_dir: &Path) -> Result<Vec<String>, SpecError> {
     let listing_error = |source| SpecError::ListApps {

@@ -1047,7 +1047,7 @@ async fn what_the_router_and_gates_need_is_checked_before_any_stack_is_created()
         "api.example.org is not in hosted zone",
         "does not exist",
         "eipalloc-0123456789abcdef0",
-        "no-such-alarm",
+        "shop.toml:8:11: no CloudWatch alarm named no-such-alarm exists (gates.alarms)",
         "no output GroupArn",
         "no output HealthUrl",
     ];

@@ -1010,6 +1010,16 @@ async fn what_the_router_and_gates_need_is_checked_before_any_stack_is_created()
             format!("[router]\nkind = \"alb\"\nrule = \"{default_rule}\"\ntarget_group_output = \"TargetGroupArn\"\n"),
         ),
         (
+            "a listener's ARN given as a rule".into(),
+            ALB_RELEASE,
+            format!("[router]\nkind = \"alb\"\nrule = \"{listener}\"\ntarget_group_output = \"TargetGroupArn\"\n"),
+        ),
+        (
+            "a stack_output whose stack does not exist".into(),
+            ALB_RELEASE,
+            "[router]\nkind = \"alb\"\nrule = { stack_output = \"shared-alb-prod\", output = \"RuleArn\" }\ntarget_group_output = \"TargetGroupArn\"\n".into(),
+        ),
+        (
             "a record name outside its hosted zone".into(),
             DNS_RELEASE,
             format!("[router]\nkind = \"route53\"\nhosted_zone_id = \"{zone}\"\nrecord_name = \"api.example.org\"\nendpoint_output = \"Endpoint\"\n"),
@@ -1044,6 +1054,8 @@ async fn what_the_router_and_gates_need_is_checked_before_any_stack_is_created()
         "ListenerARN",
         "does not exist",
         "give that listener as `router.listener`",
+        "that is a listener's ARN: give it as `router.listener`",
+        "stack shared-alb-prod, named by router.rule, does not exist",
         "api.example.org is not in hosted zone",
         "does not exist",
         "eipalloc-0123456789abcdef0",

@@ -215,6 +215,8 @@ pub async fn plan_against_aws(
         .await
         .map_err(handover::HandoverError::from)?;
     check_hold(context, &spec, args).await?;
+    // The release itself first (its parameters, its outputs, its name), then the route.
+    let plan = render_plan(context, &spec, candidate, rollback_alarm_arns, &app).await?;
     let route = preflight::check_route(context, &spec, &app, args.adopt).await?;
     if args.adopt && route.adoption.is_none() {
         eprintln!(
@@ -222,17 +224,12 @@ pub async fn plan_against_aws(
             route.route
         );
     }
-    Ok(
-        render_plan(context, &spec, candidate, rollback_alarm_arns, &app)
-            .await?
-            .with_findings(findings)
-            .with_route(
-                route,
-                &spec.strategy.kind,
-                spec.strategy.hold_for_stickiness,
-                app.weights.clone(),
-            ),
-    )
+    Ok(plan.with_findings(findings).with_route(
+        route,
+        &spec.strategy.kind,
+        spec.strategy.hold_for_stickiness,
+        app.weights.clone(),
+    ))
 }
 
 /// Creates the planned release and cuts over to it, announcing as it goes; how the cutover

@@ -110,6 +110,13 @@ pub enum DeployError {
     },
     #[error("{spec}: rollback alarm {alarm:?} must be an alarm ARN (CloudFormation rollback triggers take ARNs)")]
     AlarmNotArn { spec: String, alarm: String },
+    #[error("{at}: output {output} ({key}) is declared under Condition {condition}, which is false for this release's parameters: the release would have no {output}")]
+    OutputConditionFalse {
+        at: String,
+        output: String,
+        key: &'static str,
+        condition: String,
+    },
     #[error("stack {stack} already exists ({status})")]
     StackExists { stack: String, status: String },
     #[error("the {route} already has an entry named {stack} that is not this release's (a weighted record with that set identifier, say): the release's own would overwrite it")]
@@ -229,6 +236,9 @@ impl Diagnostic for DeployError {
             DeployError::StackExists { .. } => {
                 Some("pick another release id with --release, or retire the old stack".into())
             }
+            DeployError::OutputConditionFalse { condition, .. } => Some(format!(
+                "set the parameters so that {condition} holds, or declare the output without the condition"
+            )),
             DeployError::RouteEntryTaken { .. } => Some(
                 "pick another release id with --release, or give that entry another name".into(),
             ),

@@ -110,6 +110,41 @@ pub fn check_release_outputs(spec: &AppSpec, template: &Template) -> Result<(), 
     }
 }
 
+/// Refuses a release output the spec names that the template declares under a `Condition`
+/// which is false for this release's parameters (`value_of` gives a `Ref`'s value): the
+/// release would be created without it, and could not be routed to or judged.
+pub fn check_output_conditions(
+    spec: &AppSpec,
+    template: &Template,
+    value_of: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), DeployError> {
+    let Some(outputs) = template.outputs() else {
+        return Ok(());
+    };
+    for (key, output) in release_outputs(spec) {
+        let Some(condition) = outputs
+            .get(output)
+            .and_then(|declared| declared.get("Condition"))
+            .and_then(crate::template::Node::as_str)
+        else {
+            continue;
+        };
+        if crate::template::conditions::evaluate(template, condition, value_of) == Some(false) {
+            let at = match template.lines().line_of(&["Outputs", output, "Condition"]) {
+                Some(line) => format!("{}:{line}", template.origin),
+                None => template.origin.clone(),
+            };
+            return Err(DeployError::OutputConditionFalse {
+                at,
+                output: output.to_string(),
+                key,
+                condition: condition.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// What the route looks like for this deploy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteCheck {

@@ -26,6 +26,26 @@ pub async fn render_plan(
         .resolve_parameters(spec, &candidate.template)
         .await?;
 
+    // An output the router or the gates need, under a condition these parameters make false.
+    let defaults = candidate.template.parameters();
+    let region = context.region().map(str::to_string);
+    let value_of = |name: &str| -> Option<String> {
+        match name {
+            "AWS::StackName" => Some(candidate.stack_name.clone()),
+            "AWS::Region" => region.clone(),
+            _ => parameters
+                .get(name)
+                .map(|value| value.expose().to_string())
+                .or_else(|| {
+                    defaults?
+                        .get(name)?
+                        .get("Default")?
+                        .scalar_text()
+                        .map(|text| text.into_owned())
+                }),
+        }
+    };
+    super::preflight::check_output_conditions(spec, &candidate.template, &value_of)?;
     if let Some(existing) = app.find(&candidate.stack_name) {
         return Err(DeployError::StackExists {
             stack: existing.stack.name.clone(),

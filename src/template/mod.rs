@@ -1,6 +1,7 @@
 //! CloudFormation templates (JSON or YAML, short-form intrinsics) → one canonical tree.
 
 mod compare;
+pub mod conditions;
 mod error;
 mod intrinsics;
 mod json;

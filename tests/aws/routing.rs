@@ -993,7 +993,22 @@ async fn what_the_router_and_gates_need_is_checked_before_any_stack_is_created()
         .id()
         .trim_start_matches("/hostedzone/")
         .to_string();
+    // The output the router needs exists only in production; the spec leaves Env at staging.
+    let conditional = ALB_RELEASE
+        .replace(
+            "Resources:",
+            "Parameters:\n  Env: {Type: String, Default: staging}\nConditions:\n  IsProd: !Equals [!Ref Env, prod]\nResources:",
+        )
+        .replace(
+            "TargetGroupArn: {Value: !Ref Group}",
+            "TargetGroupArn: {Condition: IsProd, Value: !Ref Group}",
+        );
     let cases: Vec<(String, &str, String)> = vec![
+        (
+            "a release output under a condition that is false".into(),
+            &conditional,
+            ALB_LISTENER.to_string(),
+        ),
         (
             "misspelt listener output".into(),
             ALB_RELEASE,
@@ -1051,6 +1066,7 @@ async fn what_the_router_and_gates_need_is_checked_before_any_stack_is_created()
         ),
     ];
     let expected = [
+        "shop.yaml:14: output TargetGroupArn (router.target_group_output) is declared under Condition IsProd, which is false",
         "ListenerARN",
         "does not exist",
         "give that listener as `router.listener`",

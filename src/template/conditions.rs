@@ -98,7 +98,8 @@ Conditions:
   ProdOrUs: !Or [!Condition IsProd, !Equals [!Ref "AWS::Region", us-east-1]]
   FromMap: !Equals [!FindInMap [M, a, b], x]
   Loop: !Condition Loop
-Resources: {}
+Resources:
+  Topic: {Type: AWS::SNS::Topic}
 "#;
 
     fn values(env: &'static str) -> impl Fn(&str) -> Option<String> {

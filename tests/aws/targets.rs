@@ -413,8 +413,9 @@ async fn a_webhook_and_an_sns_topic_get_a_canary_deploy_then_a_shift_back_in_ord
         events(&shifted),
         [
             "deploy_started baseline=0,shop-r1=100".to_string(),
-            "traffic_step shop-r1=90,shop-r2=10".to_string(),
-            "shifted_back shop-r1=100".to_string(),
+            // The adopted baseline stays registered at 0 while it is a rollback target.
+            "traffic_step baseline=0,shop-r1=90,shop-r2=10".to_string(),
+            "shifted_back baseline=0,shop-r1=100".to_string(),
         ],
         "{}",
         show(&second)

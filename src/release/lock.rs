@@ -464,8 +464,7 @@ async fn refresh_loop<L: LockStore>(
 /// Whether a run still holds its app's lock, asked by the work done under it before each change
 /// it makes: a lock can be lost while a long cutover runs (`cutover unlock --force`, or a run
 /// stalled past the lock's time to live and another took it over), and from then on the other
-/// run decides the app's traffic. Made by [`LockGuard::ownership`], or by [`Self::from_fn`] in
-/// tests.
+/// run decides the app's traffic. Made by [`LockGuard::ownership`].
 #[derive(Clone)]
 pub struct LockOwnership {
     app: String,
@@ -474,22 +473,6 @@ pub struct LockOwnership {
 }
 
 impl LockOwnership {
-    /// `check` answers `None` while the lock is ours, else who holds it now.
-    pub fn from_fn(
-        app: impl Into<String>,
-        holder: Holder,
-        check: impl Fn() -> futures_util::future::BoxFuture<'static, Option<String>>
-            + Send
-            + Sync
-            + 'static,
-    ) -> LockOwnership {
-        LockOwnership {
-            app: app.into(),
-            holder,
-            check: Arc::new(check),
-        }
-    }
-
     /// This run, as it took the lock.
     pub fn holder(&self) -> &Holder {
         &self.holder

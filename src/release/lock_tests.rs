@@ -224,6 +224,29 @@ async fn a_holder_notices_when_its_lock_was_broken() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn ownership_is_read_afresh_before_a_change_without_waiting_for_a_refresh() {
+    let clock = TestClock::new();
+    let locks = locks(&clock);
+    let guard = locks.acquire("web", &holder("alice", 41)).await.unwrap();
+    let ownership = guard.ownership();
+    assert_eq!(ownership.holder().user, "alice");
+    assert_eq!(ownership.lost_to().await, None);
+    // Broken: nobody holds it, and the run knows at once (no refresh has run yet).
+    locks.break_lock("web", None).await.unwrap();
+    assert!(ownership
+        .lost_to()
+        .await
+        .is_some_and(|holder| holder.starts_with("nobody")));
+    assert!(guard.is_lost());
+    // Taken by another run: that run is named.
+    let _bob = locks.acquire("web", &holder("bob", 42)).await.unwrap();
+    assert!(ownership
+        .lost_to()
+        .await
+        .is_some_and(|holder| holder.contains("bob")));
+}
+
+#[tokio::test(start_paused = true)]
 async fn concurrent_runs_exactly_one_wins() {
     let clock = TestClock::new();
     let locks = locks(&clock);

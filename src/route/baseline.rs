@@ -33,9 +33,9 @@ pub enum BaselineTarget {
     /// A weighted Route 53 record no release owns, by its set identifier.
     WeightedRecord {
         set_identifier: String,
-        /// Where it pointed when it was adopted: a cutover that takes it out of the name (the
-        /// route holds only the releases it moves between) puts it back from here on a rollback.
-        /// `None` in baselines recorded before this was kept.
+        /// Where it pointed when it was adopted: a rollback to the baseline writes the record
+        /// back from here if it has gone from the name since. `None` in baselines recorded
+        /// before this was kept.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         record: Option<RecordTarget>,
     },

@@ -62,8 +62,8 @@ pub struct Route53Router<D = Route53> {
     /// The set identifier of the app's baseline record, reported as [`BASELINE`]. A plain record
     /// of the name is the baseline (not yet weighted) once the app adopted it.
     baseline: Option<String>,
-    /// Where the baseline's record pointed when it was adopted: what a rollback writes back once
-    /// a cutover has taken the record out of the name.
+    /// Where the baseline's record pointed when it was adopted: what a rollback writes back if
+    /// the record has gone from the name since (removed by hand, or by an older version).
     baseline_record: Option<RecordTarget>,
     /// The name's records as of the last read (what an adoption records as the baseline).
     last_read: Arc<Mutex<Option<NameRecords>>>,
@@ -294,7 +294,7 @@ impl<D: DnsApi> Route53Router<D> {
                 // knows): keep pointing where it points, change only its weight.
                 (None, Some(record), _) => record.target.clone(),
                 (None, None, Some(plain)) if key == BASELINE => plain.clone(),
-                // Taken out of the name by a cutover since: put back where it pointed.
+                // Gone from the name since it was adopted: put back where it pointed.
                 (None, None, None) if key == BASELINE && self.baseline_record.is_some() => {
                     self.baseline_record.clone().expect("checked just above")
                 }

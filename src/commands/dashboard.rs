@@ -31,7 +31,6 @@ use crate::output::OutputSettings;
 use crate::release::history::Entry;
 use crate::release::live::observe_app;
 use crate::release::lock::AppLocks;
-use crate::release::marks;
 use crate::release::retire::error_line;
 use crate::spec::{self, AppSpec, RouterSpec, SpecError};
 
@@ -244,14 +243,8 @@ impl Reader {
             }
         };
         let ssm = Ssm::new(&context);
-        let marks = marks::read_all(&ssm, &spec.name)
-            .await
-            .unwrap_or_else(|error| {
-                tracing::warn!("{}", error_line(&error));
-                Default::default()
-            });
         let deleted = self.deleted_of(&context, spec, &app).await;
-        let entries = app_history::entries(&app, &deleted, &marks);
+        let entries = app_history::entries(&app, &deleted, &app.marks);
         let lock_holder = match AppLocks::new(ssm.clone()).holder(&spec.name).await {
             Ok(Some(record)) if record.is_expired(SystemTime::now()) => {
                 Some(format!("{record} (expired: `cutover unlock` breaks it)"))

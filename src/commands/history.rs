@@ -8,7 +8,6 @@ use std::time::SystemTime;
 use serde_json::json;
 
 use crate::aws::cloudformation::{CloudFormation, StackApi};
-use crate::aws::ssm::Ssm;
 use crate::aws::stack_lifecycle::{StackLifecycle, StackLifecycleApi};
 use crate::aws::{self, AwsContext, AwsError, ConnectOptions};
 use crate::cli::{GlobalArgs, HistoryArgs};
@@ -134,9 +133,8 @@ pub struct AppHistory {
 /// Reads the app's releases, marks and deleted release stacks (read-only).
 pub async fn read(context: &AwsContext, spec: &AppSpec) -> Result<AppHistory, HistoryError> {
     let app = observe_app(context, spec).await?;
-    let marks = marks::read_all(&Ssm::new(context), &spec.name).await?;
     let deleted = read_deleted(context, spec).await?;
-    let entries = entries(&app, &deleted, &marks);
+    let entries = entries(&app, &deleted, &app.marks);
     Ok(AppHistory { app, entries })
 }
 

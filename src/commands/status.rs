@@ -286,6 +286,7 @@ async fn apps_without_spec(
             other_apps: Vec::new(),
             other_baselines: Vec::new(),
             stickiness: None,
+            marks,
         });
     }
     Ok((without_spec, target))
@@ -570,6 +571,7 @@ mod tests {
             other_apps: Vec::new(),
             other_baselines: Vec::new(),
             stickiness: None,
+            marks: Default::default(),
         }
     }
 

@@ -332,6 +332,7 @@ fn the_app_view_lists_releases_oldest_first_and_the_newest_gate_check() {
         other_apps: Vec::new(),
         other_baselines: Vec::new(),
         stickiness: None,
+        marks: Default::default(),
     };
     let mut entries = history();
     entries[1].gates = Some(GateCheck {

@@ -5,10 +5,11 @@
 //!
 //! Used by `status`, `rollback`, `retire`, retention after a deploy, and the deploy plan.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use super::discovery::{self, DiscoveryError, ReleaseStack};
-use super::marks::{self, MarkError};
+use super::marks::{self, Mark, MarkError};
 use super::retention::ReleaseFacts;
 use super::tags::Role;
 use crate::aws::cloudformation::{CloudFormation, StackFacts};
@@ -110,6 +111,9 @@ pub struct AppReleases {
     pub other_baselines: Vec<(String, Baseline)>,
     /// ALB target group stickiness of the route's forward action, as read with the weights.
     pub stickiness: Option<Duration>,
+    /// Every mark of the app by stack name, as read with the releases (deleted releases'
+    /// too: `history` and the dashboard tell from them what became of each).
+    pub marks: BTreeMap<String, Mark>,
 }
 
 impl AppReleases {
@@ -361,6 +365,7 @@ async fn observe_app_once(ctx: &AwsContext, spec: &AppSpec) -> Result<AppRelease
         other_apps: account.other_apps,
         other_baselines,
         stickiness,
+        marks,
     })
 }
 
@@ -431,6 +436,7 @@ impl AppReleases {
             other_apps: self.other_apps,
             other_baselines: self.other_baselines,
             stickiness: self.stickiness,
+            marks: self.marks,
         }
     }
 
@@ -460,6 +466,7 @@ impl AppReleases {
             other_apps: self.other_apps.clone(),
             other_baselines: self.other_baselines.clone(),
             stickiness: self.stickiness,
+            marks: self.marks.clone(),
         }
     }
 }
@@ -700,6 +707,7 @@ mod tests {
             other_apps: Vec::new(),
             other_baselines: Vec::new(),
             stickiness: None,
+            marks: Default::default(),
         };
         assert!(app.retention_facts().is_none());
     }
@@ -725,6 +733,7 @@ mod tests {
             other_apps: Vec::new(),
             other_baselines: Vec::new(),
             stickiness: None,
+            marks: Default::default(),
         };
         assert_eq!(app.live().map(ObservedRelease::name), Some("web-r3"));
         assert_eq!(

@@ -333,6 +333,7 @@ mod steps {
             other_apps: Vec::new(),
             other_baselines: Vec::new(),
             stickiness: None,
+            marks: Default::default(),
         };
         World {
             stacks: FakeStacks {

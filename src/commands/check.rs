@@ -311,11 +311,17 @@ async fn app_findings(ctx: &AwsContext, spec: &AppSpec, template: &Template) -> 
     let spec_file = spec.path.display().to_string();
     let finding = |id: &'static str, resource: Option<String>, path: String, message: String| {
         let rule = check::rule(id);
+        // The spec key the finding is about (`parameters.VpcId`, `gates.alarms`, `router`).
+        let key = path
+            .split('.')
+            .fold(crate::spec::KeyPath::root(), |key, segment| {
+                key.key(segment)
+            });
         Finding {
             rule: rule.id,
             severity: rule.severity,
             file: spec_file.clone(),
-            line: None,
+            line: crate::spec::key_line(&spec.path, &key),
             resource,
             path,
             message,

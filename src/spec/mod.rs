@@ -97,6 +97,13 @@ pub fn key_location(path: &Path, key: &KeyPath) -> String {
     }
 }
 
+/// The 1-based line where a key of the spec at `path` is written (the nearest present parent
+/// for an absent key); `None` when the spec cannot be read again.
+pub fn key_line(path: &Path, key: &KeyPath) -> Option<usize> {
+    let text = std::fs::read_to_string(path).ok()?;
+    Some(SourceMap::new(path, &text).locate(key).line)
+}
+
 /// The apps in `stacks_dir`: the sorted stems of its `*.toml` files.
 pub fn list_apps(stacks_dir: &Path) -> Result<Vec<String>, SpecError> {
     let listing_error = |source| SpecError::ListApps {

@@ -160,6 +160,17 @@ final_bake = "0s"
             show(&checked)
         );
     }
+    // App findings point at the spec's line: the parameter (line 5) and the router (line 7).
+    let line_of = |rule: &str| {
+        report["reports"][0]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|finding| finding["rule"] == rule)
+            .map(|finding| finding["line"].clone())
+    };
+    assert_eq!(line_of("CO301"), Some(serde_json::json!(5)), "{report:#}");
+    assert_eq!(line_of("CO302"), Some(serde_json::json!(7)), "{report:#}");
     assert!(
         mutating_calls(&app) == ["CreateStack x1"],
         "check only reads: {:?}",

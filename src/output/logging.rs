@@ -1,11 +1,13 @@
 use super::OutputSettings;
 
-/// Logs go to stderr through `tracing`. `-v` shows cutover's debug lines, `-vv` its trace lines,
-/// `-vvv` adds the AWS SDK's own. `RUST_LOG` overrides all of it.
+/// Logs go to stderr through `tracing`. By default only cutover's own warnings (and any crate's
+/// errors): the AWS SDK's warnings (a credential provider that found nothing, say) repeat what
+/// cutover's error already says, at length. `-v` shows them and cutover's debug lines, `-vv`
+/// cutover's trace lines, `-vvv` adds the AWS SDK's debug lines. `RUST_LOG` overrides all of it.
 pub fn init_logging(settings: &OutputSettings) {
     let default_filter = match settings.verbosity {
         i8::MIN..=-1 => "error",
-        0 => "warn",
+        0 => "error,cutover=warn",
         1 => "warn,cutover=debug",
         2 => "warn,cutover=trace",
         _ => "debug,cutover=trace",

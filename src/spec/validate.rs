@@ -283,14 +283,15 @@ pub(crate) fn build(
 
 /// What is wrong with the shape of a region name, if anything. Every AWS region is named
 /// `<area>-<words>-<number>` (us-east-1, ap-southeast-2, us-gov-west-1, cn-north-1,
-/// us-isob-east-1: AWS General Reference, "Regional endpoints"); whether the region exists is
+/// us-isob-east-1, eusc-de-east-1: AWS General Reference, "Regional endpoints"); whether the region exists is
 /// AWS's to say, since new ones open every year.
 pub(crate) fn region_name_problem(region: &str) -> Option<String> {
     let parts: Vec<&str> = region.split('-').collect();
     let letters = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase());
     let (last, words) = parts.split_last()?;
+    // The area is two letters (`us`, `eu`), or four for the European Sovereign Cloud (`eusc`).
     let well_formed = parts.len() >= 3
-        && parts[0].len() == 2
+        && (2..=4).contains(&parts[0].len())
         && words.iter().all(|part| letters(part))
         && !last.is_empty()
         && last.bytes().all(|b| b.is_ascii_digit());

@@ -609,6 +609,9 @@ fn aws_and_notify_take_a_target_and_channels_of_the_right_shape() {
         "us-isob-east-1",
         "ap-southeast-5",
         "il-central-1",
+        "eusc-de-east-1",
+        "us-isof-south-1",
+        "eu-isoe-west-1",
     ] {
         let app = Fixture::new()
             .load(&with_alb(&format!("[aws]\nregion = \"{region}\"\n")))

@@ -513,7 +513,9 @@ pub fn derive_roles(
                 _ if marked_retiring => Role::Retiring,
                 _ if marked_failed => Role::Failed,
                 (Some(_), _) => match live_index {
-                    Some(live) if index < live || tags.served => Role::Retained,
+                    Some(live) if index < live => Role::Retained,
+                    // It served (a rollback skipped over it, to a release or to the baseline).
+                    _ if tags.served => Role::Retained,
                     // Newer than the live release (or nothing is live yet), without traffic and
                     // never served: a release that has not taken over, or that was rolled away
                     // from unmarked. One that served was skipped over by a rollback: retained.
@@ -679,6 +681,22 @@ mod tests {
             roles(&observed),
             [
                 ("web-r1", Role::Live),
+                ("web-r2", Role::Retained),
+                ("web-r3", Role::Candidate)
+            ]
+        );
+        // Rolled back to the baseline: nothing is live among the releases, and r1 and r2,
+        // which served, are retained.
+        releases[0].tags.served = true;
+        let observed = derive_roles(
+            releases,
+            Some(&weights(&[("baseline", 100), ("web-r3", 0)])),
+            now(),
+        );
+        assert_eq!(
+            roles(&observed),
+            [
+                ("web-r1", Role::Retained),
                 ("web-r2", Role::Retained),
                 ("web-r3", Role::Candidate)
             ]

@@ -656,7 +656,8 @@ pub fn announce_retirement(
             // A dry run changed nothing, so there is nothing to announce.
             RetireOutcome::Released { .. }
             | RetireOutcome::WouldRetire { .. }
-            | RetireOutcome::WouldKeep { .. } => {}
+            | RetireOutcome::WouldKeep { .. }
+            | RetireOutcome::WouldRelease { .. } => {}
             other @ (RetireOutcome::Refused { stack, .. }
             | RetireOutcome::DeleteFailed { stack, .. }
             | RetireOutcome::Error { stack, .. }) => {

@@ -87,6 +87,8 @@ pub enum RetireOutcome {
     /// A dry run: the real run would keep it although retention lets it go (another route
     /// forwards to it, another stack imports its exports).
     WouldKeep { stack: String, reason: String },
+    /// A dry run: the real run would let the baseline go (no longer a rollback target).
+    WouldRelease { stack: String, target: String },
 }
 
 impl RetireOutcome {
@@ -98,7 +100,8 @@ impl RetireOutcome {
             | RetireOutcome::Error { stack, .. }
             | RetireOutcome::Released { stack, .. }
             | RetireOutcome::WouldRetire { stack, .. }
-            | RetireOutcome::WouldKeep { stack, .. } => stack,
+            | RetireOutcome::WouldKeep { stack, .. }
+            | RetireOutcome::WouldRelease { stack, .. } => stack,
         }
     }
 
@@ -108,6 +111,7 @@ impl RetireOutcome {
             RetireOutcome::Deleted { .. }
                 | RetireOutcome::Released { .. }
                 | RetireOutcome::WouldRetire { .. }
+                | RetireOutcome::WouldRelease { .. }
         )
     }
 
@@ -151,6 +155,9 @@ impl RetireOutcome {
             RetireOutcome::WouldKeep { stack, reason } => {
                 format!("would keep {stack}: {reason}")
             }
+            RetireOutcome::WouldRelease { target, .. } => format!(
+                "would let the baseline go ({target}): no longer a rollback target; it is not cutover's, so nothing would be deleted"
+            ),
             RetireOutcome::DeleteFailed {
                 stack,
                 status,
@@ -555,6 +562,7 @@ where
                 return (Vec::new(), outcomes);
             }
         };
+        let mut kept_in_place: Vec<Cleared> = Vec::new();
         let mut candidates: Vec<(Cleared, bool)> = Vec::new();
         for name in retiring {
             let refuse = |reason: String| RetireOutcome::Refused {
@@ -570,6 +578,10 @@ where
                     )));
                 } else if rollback_target == Some(BASELINE) {
                     refused.push(refuse("it is the rollback target".into()));
+                } else if self.router.keeps_let_go_baseline() {
+                    // Its entry is the operator's own (a Route 53 record): it stays at 0 and
+                    // only stops being the app's.
+                    kept_in_place.push(Cleared::Baseline);
                 } else {
                     candidates.push((Cleared::Baseline, routed));
                 }
@@ -603,8 +615,12 @@ where
                 }
             }
         }
+        let with_kept = |mut candidates: Vec<(Cleared, bool)>| {
+            candidates.extend(kept_in_place.into_iter().map(|kept| (kept, false)));
+            candidates
+        };
         if !candidates.iter().any(|(_, routed)| *routed) {
-            return (candidates, refused);
+            return (with_kept(candidates), refused);
         }
         let remaining: Weights = weights
             .iter()
@@ -642,7 +658,7 @@ where
                 }),
             }
         }
-        (cleared, refused)
+        (with_kept(cleared), refused)
     }
 
     /// Why a release another stack still depends on must stay: a listener rule other than the
@@ -677,6 +693,13 @@ where
     ) -> Vec<RetireOutcome> {
         let mut outcomes = Vec::new();
         for name in retiring {
+            if let (BASELINE, Some(baseline)) = (name.as_str(), &app.baseline) {
+                outcomes.push(RetireOutcome::WouldRelease {
+                    stack: name.clone(),
+                    target: baseline.record.target.to_string(),
+                });
+                continue;
+            }
             let Some(release) = app.find(name) else {
                 continue;
             };

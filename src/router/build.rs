@@ -49,6 +49,14 @@ impl TrafficRouter for AnyRouter {
         }
     }
 
+    fn keeps_let_go_baseline(&self) -> bool {
+        match self {
+            AnyRouter::Alb(router) => router.keeps_let_go_baseline(),
+            AnyRouter::Route53(router) => router.keeps_let_go_baseline(),
+            AnyRouter::Eip(router) => router.keeps_let_go_baseline(),
+        }
+    }
+
     fn stickiness(&self) -> Option<Duration> {
         match self {
             AnyRouter::Alb(router) => router.stickiness(),

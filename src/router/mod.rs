@@ -52,6 +52,13 @@ pub trait TrafficRouter {
     /// False for routers that can only move all traffic at once (Elastic IP).
     fn supports_gradual(&self) -> bool;
 
+    /// Whether an adopted baseline that retention lets go stays in the route at weight 0 rather
+    /// than being taken out: where its entry is the operator's own configuration (a weighted
+    /// Route 53 record someone made), not a reference to something that lives on elsewhere.
+    fn keeps_let_go_baseline(&self) -> bool {
+        false
+    }
+
     /// How long a client stays on the target it was first sent to whatever the weights say
     /// (ALB target group stickiness on the forward action), as of the last read; `None` when
     /// stickiness is off or the router has no such setting.

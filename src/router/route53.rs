@@ -331,16 +331,34 @@ impl<D: DnsApi> Route53Router<D> {
                 changes.push(RecordChange::Upsert(desired));
             }
         }
-        // Records of the app's releases and baseline that the weights leave out are deleted;
-        // a record cutover does not own is never touched.
+        // Records of the app's releases and baseline that the weights leave out are deleted; a
+        // record cutover does not own keeps its weight and value, and takes the group's TTL
+        // only when this batch changes the group anyway (Route 53 wants one TTL per group).
+        let mut ttl_fixes = Vec::new();
         for record in &current.weighted {
             let key = self.key_of(&record.set_identifier);
             let owned = key == BASELINE
                 || self.endpoints.contains_key(key)
                 || self.unroutable.contains_key(key);
-            if owned && weights.iter().all(|(stack, _)| stack != key) {
-                changes.push(RecordChange::Delete(record.clone()));
+            if weights.iter().any(|(stack, _)| stack == key) {
+                continue;
             }
+            if owned {
+                changes.push(RecordChange::Delete(record.clone()));
+            } else if let RecordTarget::Values { ttl, values } = &record.target {
+                if *ttl != i64::from(self.record.ttl) {
+                    ttl_fixes.push(RecordChange::Upsert(WeightedRecord {
+                        target: RecordTarget::Values {
+                            ttl: i64::from(self.record.ttl),
+                            values: values.clone(),
+                        },
+                        ..record.clone()
+                    }));
+                }
+            }
+        }
+        if !changes.is_empty() {
+            changes.extend(ttl_fixes);
         }
         Ok(changes)
     }
@@ -388,6 +406,14 @@ impl<D: DnsApi + Send> TrafficRouter for Route53Router<D> {
             weights.set(&key, 100);
         }
         Ok(weights)
+    }
+
+    /// A weighted record the operator made stays in the name; the weighted `baseline` record
+    /// cutover made from a plain one goes (where it pointed stays in the baseline's SSM record).
+    fn keeps_let_go_baseline(&self) -> bool {
+        self.baseline
+            .as_deref()
+            .is_some_and(|set_identifier| set_identifier != BASELINE)
     }
 
     async fn set_weights(&self, weights: &Weights) -> Result<(), RouterError> {
@@ -700,8 +726,28 @@ mod tests {
             .set_weights(&Weights::split("web-r1", Some(BASELINE), 10))
             .await
             .unwrap();
+        // A record nobody owns joins the group later at its own TTL: the next change of the
+        // group gives it the group's, keeping its weight and value.
+        zone.records.lock().unwrap().push(WeightedRecord {
+            set_identifier: "dr".into(),
+            weight: 0,
+            target: RecordTarget::Values {
+                ttl: 300,
+                values: vec!["dr.example.net".into()],
+            },
+            health_check_id: None,
+        });
+        adopted
+            .set_weights(&Weights::split("web-r1", Some(BASELINE), 100))
+            .await
+            .unwrap();
         let records = zone.records.lock().unwrap().clone();
-        assert_eq!(records.len(), 2);
+        assert_eq!(records.len(), 3);
+        let dr = records
+            .iter()
+            .find(|record| record.set_identifier == "dr")
+            .unwrap();
+        assert_eq!(dr.weight, 0);
         for record in records {
             assert!(
                 matches!(record.target, RecordTarget::Values { ttl: 30, .. }),

@@ -960,6 +960,84 @@ async fn records_and_stacks_that_are_not_the_releases_are_never_taken() {
     assert!(account.status("www")["baseline"].is_null());
 }
 
+/// An adopted weighted record is the operator's own: when retention lets the baseline go, the
+/// record stays in the name at 0 (only the app stops counting it as its baseline); a record
+/// nobody owns that joined the name takes the group's TTL, keeping its weight and value.
+#[tokio::test]
+async fn a_weighted_record_let_go_as_baseline_stays_in_the_name() {
+    use aws_sdk_route53::types::{ResourceRecord, ResourceRecordSet, RrType};
+    let account = Account::new("zone.yaml").await;
+    let zone = account.output("base", "ZoneId").await;
+    let name = "pay.routing.example.com";
+    let weighted = |id: &str, weight: i64, value: &str| {
+        ResourceRecordSet::builder()
+            .name(name)
+            .r#type(RrType::Cname)
+            .ttl(300)
+            .set_identifier(id)
+            .weight(weight)
+            .resource_records(ResourceRecord::builder().value(value).build().unwrap())
+            .build()
+            .unwrap()
+    };
+    account
+        .create_record_set(&zone, weighted("legacy", 100, "legacy-pay.example.net"))
+        .await;
+    account
+        .create_record_set(&zone, weighted("dr", 0, "dr-pay.example.net"))
+        .await;
+    account.write_app(
+        "pay",
+        DNS_RELEASE,
+        &format!(
+            "[router]\nkind = \"route53\"\nhosted_zone_id = {{ stack_output = \"base\", output = \"ZoneId\" }}\nrecord_name = \"{name}\"\nttl = 60\nendpoint_output = \"Endpoint\"\n\n[strategy]\nkind = \"all-at-once\"\nfinal_bake = \"0s\"\n\n[retention]\nkeep = 0\n"
+        ),
+    );
+    let deployed = account.cutover(&["deploy", "pay", "--release", "r1", "--adopt", "--yes"]);
+    assert_eq!(deployed.status.code(), Some(0), "{}", show(&deployed));
+    assert!(
+        text(&deployed.stderr).contains("let the baseline go (weighted record legacy)"),
+        "{}",
+        show(&deployed)
+    );
+    let state = dns_state(&account, &zone, name).await;
+    assert_eq!(
+        state.get(&Some("legacy".to_string())),
+        Some(&(Some(0), "legacy-pay.example.net".to_string())),
+        "{state:?}"
+    );
+    assert_eq!(
+        state.get(&Some("dr".to_string())),
+        Some(&(Some(0), "dr-pay.example.net".to_string())),
+        "{state:?}"
+    );
+    assert!(account.status("pay")["baseline"].is_null());
+    // Every record of the group has the app's TTL now.
+    let ttls: Vec<Option<i64>> = account
+        .route53()
+        .list_resource_record_sets()
+        .hosted_zone_id(&zone)
+        .start_record_name(name)
+        .send()
+        .await
+        .unwrap()
+        .resource_record_sets()
+        .iter()
+        .filter(|set| set.name().trim_end_matches('.') == name)
+        .map(|set| set.ttl())
+        .collect();
+    assert_eq!(ttls, vec![Some(60); 3], "{state:?}");
+    // A later deploy leaves the let-go record alone (it is nobody's now).
+    let next = account.cutover(&["deploy", "pay", "--release", "r2", "--yes"]);
+    assert_eq!(next.status.code(), Some(0), "{}", show(&next));
+    assert_eq!(
+        dns_state(&account, &zone, name)
+            .await
+            .get(&Some("legacy".to_string())),
+        Some(&(Some(0), "legacy-pay.example.net".to_string()))
+    );
+}
+
 #[tokio::test]
 async fn what_the_router_and_gates_need_is_checked_before_any_stack_is_created() {
     let account = Account::new("onboard-alb.yaml").await;

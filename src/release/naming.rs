@@ -69,6 +69,12 @@ impl ReleaseId {
         if label.is_empty() {
             return Err(invalid("it is empty"));
         }
+        // `rollback --to baseline` names the adopted baseline: a release may not be called so.
+        if label == crate::router::BASELINE {
+            return Err(invalid(
+                "`baseline` names the app's adopted baseline (as in `rollback --to baseline`)",
+            ));
+        }
         if !label.chars().all(is_label_char) || label.starts_with('-') || label.ends_with('-') {
             return Err(invalid(RELEASE_RULE));
         }
@@ -176,7 +182,7 @@ mod tests {
         for good in ["r1", "2026-11-23a", "blue", "R-42-x", "7"] {
             assert!(ReleaseId::new(good).is_ok(), "{good} should be valid");
         }
-        for bad in ["", "-r1", "r1-", "r_1", "r.1", "r 1", "rélease", "a/b"] {
+        for bad in ["", "-r1", "r1-", "r_1", "r.1", "r 1", "rélease", "a/b", "baseline"] {
             let error = ReleaseId::new(bad).unwrap_err();
             assert!(
                 matches!(&error, NamingError::InvalidRelease { label, .. } if label == bad),

@@ -182,19 +182,20 @@ impl AppReleases {
             .find(|release| release.name() == stack_name)
     }
 
-    /// Where `cutover rollback` goes by default: the newest healthy retained release created
-    /// before the live one.
+    /// Where `cutover rollback` goes by default: of the healthy retained releases created before
+    /// the live one, the one that lost the traffic last (what served just before; a release a
+    /// rollback skipped over lost it earlier), else the newest.
     pub fn previous_release(&self) -> Option<&ObservedRelease> {
         let live = self.live()?;
         self.releases
             .iter()
-            .rev()
             .filter(|release| release.tags.created <= live.tags.created)
-            .find(|release| {
+            .filter(|release| {
                 release.name() != live.name()
                     && release.role == Role::Retained
                     && release.is_healthy()
             })
+            .max_by_key(|release| (release.tags.lost_traffic_at, release.tags.created))
     }
 
     /// What `cutover rollback` goes to by default, by name: [`Self::previous_release`], else the
@@ -768,5 +769,40 @@ mod tests {
         let facts = app.retention_facts().unwrap();
         assert!(facts[2].live && facts[2].weight == 100);
         assert!(facts[1].failed_at.is_some());
+    }
+
+    #[test]
+    fn previous_release_is_the_one_that_lost_the_traffic_last() {
+        // r1, r2, r3; rollback to r1 (skipping r2, which lost the traffic at hour 3); then r4
+        // took it from r1 at hour 5. Undoing r4 means r1, not the newer r2.
+        let stacks = vec![
+            stack("web-r1", "r1", 1, &[]),
+            stack("web-r2", "r2", 2, &[]),
+            stack("web-r3", "r3", 3, &[("cutover:role", "failed")]),
+            stack("web-r4", "r4", 4, &[]),
+        ];
+        let mut releases = releases_of("web", stacks);
+        let at = |hour: u64| Some(UNIX_EPOCH + Duration::from_secs(hour * 3600));
+        for (index, lost) in [(0, at(5)), (1, at(3))] {
+            releases[index].tags.served = true;
+            releases[index].tags.lost_traffic_at = lost;
+        }
+        let all = weights(&[("web-r4", 100), ("web-r1", 0)]);
+        let app = AppReleases {
+            app: "web".into(),
+            releases: derive_roles(releases, Some(&all), now()),
+            weights: Some(all),
+            router: None,
+            router_error: None,
+            baseline: None,
+            other_apps: Vec::new(),
+            other_baselines: Vec::new(),
+            stickiness: None,
+            marks: Default::default(),
+        };
+        assert_eq!(
+            app.previous_release().map(ObservedRelease::name),
+            Some("web-r1")
+        );
     }
 }

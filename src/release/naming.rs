@@ -182,7 +182,9 @@ mod tests {
         for good in ["r1", "2026-11-23a", "blue", "R-42-x", "7"] {
             assert!(ReleaseId::new(good).is_ok(), "{good} should be valid");
         }
-        for bad in ["", "-r1", "r1-", "r_1", "r.1", "r 1", "rélease", "a/b", "baseline"] {
+        for bad in [
+            "", "-r1", "r1-", "r_1", "r.1", "r 1", "rélease", "a/b", "baseline",
+        ] {
             let error = ReleaseId::new(bad).unwrap_err();
             assert!(
                 matches!(&error, NamingError::InvalidRelease { label, .. } if label == bad),

@@ -173,6 +173,9 @@ pub struct ReleaseTags {
     /// release without traffic now that served before was superseded or skipped over by a
     /// rollback, not a candidate that never took over.
     pub served: bool,
+    /// When a later cutover or rollback took all the traffic from it (a mark's
+    /// `lost_traffic_at`): the release that lost it last is what "undo the last deploy" means.
+    pub lost_traffic_at: Option<SystemTime>,
 }
 
 impl ReleaseTags {
@@ -195,6 +198,7 @@ impl ReleaseTags {
             failed_at: None,
             rolling_back_to: None,
             served: false,
+            lost_traffic_at: None,
         }
     }
 
@@ -220,6 +224,13 @@ impl ReleaseTags {
         }
         if mark.took_traffic_at.is_some() {
             self.served = true;
+        }
+        if let Some(at) = mark
+            .lost_traffic_at
+            .as_deref()
+            .and_then(|text| humantime::parse_rfc3339(text).ok())
+        {
+            self.lost_traffic_at = Some(at);
         }
         if let Some(at) = mark
             .failed_at
@@ -297,6 +308,7 @@ impl ReleaseTags {
                 .and_then(|text| humantime::parse_rfc3339(text).ok()),
             rolling_back_to: None,
             served: false,
+            lost_traffic_at: None,
         }))
     }
 }

@@ -277,6 +277,14 @@ pub async fn connect(options: &ConnectOptions) -> Result<AwsContext, AwsError> {
             .or_else(profile_region.build()),
     };
     let region = region_chain.region().await.ok_or(AwsError::no_region())?;
+    // `--region` and `[aws] region` were checked when read; the environment's and a profile's
+    // are checked here, before any call goes to an endpoint that does not exist.
+    if let Some(problem) = crate::spec::region_name_problem(region.as_ref()) {
+        return Err(AwsError::new(
+            "load AWS configuration",
+            super::AwsErrorKind::InvalidRegion { problem },
+        ));
+    }
 
     let imds = aws_config::imds::Client::builder()
         .connect_timeout(IMDS_TIMEOUT)

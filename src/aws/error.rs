@@ -20,6 +20,10 @@ pub struct AwsError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AwsErrorKind {
     NoRegion,
+    /// The region found (environment, profile) is not a region's shape (`us-east-1a`).
+    InvalidRegion {
+        problem: String,
+    },
     NoCredentials,
     /// The endpoint could not be reached or did not answer in time.
     Unreachable,
@@ -45,6 +49,7 @@ impl fmt::Display for AwsErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             AwsErrorKind::NoRegion => write!(f, "no AWS region configured"),
+            AwsErrorKind::InvalidRegion { problem } => write!(f, "{problem}"),
             AwsErrorKind::NoCredentials => write!(f, "no AWS credentials found"),
             AwsErrorKind::Unreachable => write!(f, "could not reach the AWS endpoint"),
             AwsErrorKind::Throttled { message } => write!(f, "throttled by AWS ({message})"),
@@ -108,6 +113,10 @@ impl Diagnostic for AwsError {
             AwsErrorKind::NoRegion => {
                 Some("pass --region, or set AWS_REGION, or set `region` in your AWS profile".into())
             }
+            AwsErrorKind::InvalidRegion { .. } => Some(
+                "fix AWS_REGION or AWS_DEFAULT_REGION, or `region` in your AWS profile (or pass --region)"
+                    .into(),
+            ),
             AwsErrorKind::NoCredentials => Some(
                 "configure credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, --profile, or `aws sso login`"
                     .into(),

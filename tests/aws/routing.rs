@@ -1038,6 +1038,29 @@ async fn a_weighted_record_let_go_as_baseline_stays_in_the_name() {
     );
 }
 
+/// A region of the wrong shape from the environment (or a profile) is refused before any call,
+/// as `--region` and `[aws] region` are when read.
+#[tokio::test]
+async fn an_availability_zone_given_as_the_region_is_named_before_any_call() {
+    let account = Account::new("zone.yaml").await;
+    account.write_app("web", DNS_RELEASE, "[router]\nkind = \"route53\"\nhosted_zone_id = \"Z1\"\nrecord_name = \"a.example.com\"\nendpoint_output = \"Endpoint\"\n");
+    for command in [
+        &["status", "web"][..],
+        &["deploy", "web", "--release", "r1", "--yes"][..],
+    ] {
+        let refused = account.cutover_with_env(command, &[("AWS_REGION", "us-east-1a")]);
+        assert_eq!(refused.status.code(), Some(2), "{}", show(&refused));
+        assert!(
+            text(&refused.stderr).contains(
+                "`us-east-1a` is an availability zone, not a region: the region is `us-east-1`"
+            ),
+            "{}",
+            show(&refused)
+        );
+    }
+    assert_eq!(account.creates(), 1, "only the base stack");
+}
+
 #[tokio::test]
 async fn what_the_router_and_gates_need_is_checked_before_any_stack_is_created() {
     let account = Account::new("onboard-alb.yaml").await;

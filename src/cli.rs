@@ -344,6 +344,14 @@ fn parse_listen(text: &str) -> Result<String, String> {
     if text.parse::<u16>().is_ok() {
         return Ok(format!("127.0.0.1:{text}"));
     }
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("{text} is not a port (0 to 65535)"));
+    }
+    if text.contains("://") {
+        return Err(
+            "give HOST:PORT without a scheme: localhost:9000, not http://localhost:9000".into(),
+        );
+    }
     let (host, port) = text
         .rsplit_once(':')
         .ok_or_else(|| "expected HOST:PORT (say 127.0.0.1:8080) or a bare PORT".to_string())?;

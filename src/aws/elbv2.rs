@@ -109,6 +109,9 @@ impl std::fmt::Display for RuleFacts {
     }
 }
 
+/// The codes of the refusals cutover makes itself on reading a route (not the service's).
+pub const OWN_REFUSALS: [&str; 2] = ["DefaultRule", "WrongArnKind"];
+
 /// An ARN of the other kind than the spec key says (ELBv2 ARNs name their kind:
 /// `…:listener/…` or `…:listener-rule/…`).
 fn wrong_key(action: &str, kind: &str, key: &str) -> AwsError {

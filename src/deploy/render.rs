@@ -82,7 +82,8 @@ pub async fn render_plan(
         });
     }
     if let Some(error) = &app.router_error {
-        tracing::warn!("{error}; comparing with the newest release instead of the live one");
+        // Not a warning: the route check that follows refuses the deploy with this error.
+        tracing::debug!("{error}; comparing with the newest release instead of the live one");
     }
     let live = app.live();
     let previous = match live.or(app.releases.last()) {

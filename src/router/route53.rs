@@ -209,7 +209,7 @@ impl<D: DnsApi> Route53Router<D> {
                     records.other_policies.join("; ")
                 ),
                 hint: format!(
-                    "route the app through a name of its own (say a weighted name that {first} points at), or make the name's records weighted first"
+                    "route the app through a name of its own, or make the name's records weighted first ({first} is one of them)"
                 ),
             });
         }
@@ -238,10 +238,22 @@ impl<D: DnsApi> Route53Router<D> {
                 "{name} already has {} records, and a CNAME cannot share a name with other records",
                 conflicting.join(", ")
             ),
-            hint: format!(
-                "set `record_type` under [router] to the type the name already uses ({}), or route through another name",
-                conflicting.join(" or ")
-            ),
+            // Only the types `record_type` takes are worth suggesting.
+            hint: match conflicting
+                .iter()
+                .filter(|kind| matches!(**kind, "A" | "AAAA"))
+                .copied()
+                .collect::<Vec<_>>()[..]
+            {
+                [] => format!(
+                    "route through a name without {} records (cutover routes CNAME, A and AAAA records)",
+                    conflicting.join(" or ")
+                ),
+                ref usable => format!(
+                    "set `record_type` under [router] to the type the name already uses ({}), or route through another name",
+                    usable.join(" or ")
+                ),
+            },
         })
     }
 

@@ -6,6 +6,16 @@ use crate::aws::AwsError;
 /// `action` says what the router was doing ("set weights web-r1 90%, web-r2 10%"); `missing`
 /// names the resource a not-found error is about ("listener arn:…").
 pub(crate) fn router_error(action: String, missing: &str, error: AwsError) -> RouterError {
+    if let crate::aws::AwsErrorKind::Rejected { code, message } = &error.kind {
+        // cutover's own refusal of what the spec names, not the service's: said as such.
+        if crate::aws::elbv2::OWN_REFUSALS.contains(&code.as_str()) {
+            return RouterError::Conflict {
+                route: missing.to_string(),
+                reason: message.clone(),
+                hint: "fix the [router] section of the app spec".into(),
+            };
+        }
+    }
     if error.is_transient() {
         RouterError::Transient {
             action,

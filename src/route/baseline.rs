@@ -38,6 +38,9 @@ pub enum BaselineTarget {
         /// before this was kept.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         record: Option<RecordTarget>,
+        /// The Route 53 health check it was answered under, written back with it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        health_check_id: Option<String>,
     },
     /// The plain (not weighted) record of the name: it becomes a weighted record with this set
     /// identifier in the change batch that adds the first release's record.

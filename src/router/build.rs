@@ -107,6 +107,7 @@ impl AnyRouter {
             AnyRouter::Route53(router) => Some(BaselineTarget::WeightedRecord {
                 set_identifier: key.to_string(),
                 record: router.target_last_read(key),
+                health_check_id: router.health_check_last_read(key),
             }),
             AnyRouter::Eip(_) => key.starts_with("i-").then(|| BaselineTarget::Instance {
                 instance_id: key.to_string(),
@@ -241,21 +242,26 @@ pub async fn build_router<'a>(
                 ttl: *ttl,
             };
             let baseline = match baseline_on(baseline, &route53_route(&record)) {
-                Some(
-                    BaselineTarget::WeightedRecord {
-                        set_identifier,
-                        record,
-                    }
-                    | BaselineTarget::PlainRecord {
-                        set_identifier,
-                        record,
-                    },
-                ) => Some((set_identifier.clone(), record.clone())),
+                Some(BaselineTarget::WeightedRecord {
+                    set_identifier,
+                    record,
+                    health_check_id,
+                }) => Some((
+                    set_identifier.clone(),
+                    record.clone(),
+                    health_check_id.clone(),
+                )),
+                Some(BaselineTarget::PlainRecord {
+                    set_identifier,
+                    record,
+                }) => Some((set_identifier.clone(), record.clone(), None)),
                 _ => None,
             };
             let router = Route53Router::new(Route53::new(ctx), record, found, missing);
             Ok(AnyRouter::Route53(match baseline {
-                Some((set_identifier, record)) => router.with_baseline(set_identifier, record),
+                Some((set_identifier, record, health_check_id)) => router
+                    .with_baseline(set_identifier, record)
+                    .with_baseline_health_check(health_check_id),
                 None => router,
             }))
         }

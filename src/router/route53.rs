@@ -65,6 +65,8 @@ pub struct Route53Router<D = Route53> {
     /// Where the baseline's record pointed when it was adopted: what a rollback writes back if
     /// the record has gone from the name since (removed by hand, or by an older version).
     baseline_record: Option<RecordTarget>,
+    /// The health check the baseline's record was answered under when adopted.
+    baseline_health_check: Option<String>,
     /// The name's records as of the last read (what an adoption records as the baseline).
     last_read: Arc<Mutex<Option<NameRecords>>>,
 }
@@ -83,6 +85,7 @@ impl<D: DnsApi> Route53Router<D> {
             unroutable: unroutable.into_iter().collect(),
             baseline: None,
             baseline_record: None,
+            baseline_health_check: None,
             last_read: Arc::default(),
         }
     }
@@ -129,6 +132,24 @@ impl<D: DnsApi> Route53Router<D> {
                 "set `record_name` to a name in {zone}, or `hosted_zone_id` to the zone of {name}"
             ),
         })
+    }
+
+    /// The same router knowing the health check the baseline's record had when adopted, which a
+    /// record written back keeps.
+    pub fn with_baseline_health_check(mut self, health_check_id: Option<String>) -> Self {
+        self.baseline_health_check = health_check_id;
+        self
+    }
+
+    /// The health check of the weighted record `key` at the last read.
+    pub fn health_check_last_read(&self, key: &str) -> Option<String> {
+        let last_read = self.last_read.lock().expect("last read lock");
+        last_read
+            .as_ref()?
+            .weighted
+            .iter()
+            .find(|record| record.set_identifier == key)
+            .and_then(|record| record.health_check_id.clone())
     }
 
     /// Where the record reported under `key` (a set identifier, or the plain record's key)
@@ -336,8 +357,13 @@ impl<D: DnsApi> Route53Router<D> {
                 set_identifier: set_identifier.to_string(),
                 weight: percent,
                 target,
-                // A health check someone attached (to the baseline's record) stays attached.
-                health_check_id: existing.and_then(|record| record.health_check_id.clone()),
+                // A health check someone attached (to the baseline's record) stays attached, and
+                // the baseline's, as recorded, goes back with a record written back.
+                health_check_id: match existing {
+                    Some(record) => record.health_check_id.clone(),
+                    None if key == BASELINE => self.baseline_health_check.clone(),
+                    None => None,
+                },
             };
             if existing != Some(&desired) {
                 changes.push(RecordChange::Upsert(desired));
@@ -796,13 +822,15 @@ mod tests {
             set_identifier: "legacy".into(),
             weight: 10,
             target: legacy(),
-            health_check_id: None,
+            health_check_id: Some("hc-legacy".into()),
         });
         // Adopted: what the record pointed at is read with the weights and recorded.
         let adopting = router(&zone);
         adopting.read_weights().await.unwrap();
         assert_eq!(adopting.target_last_read("legacy"), Some(legacy()));
-        let adopted = router(&zone).with_baseline("legacy", adopting.target_last_read("legacy"));
+        let adopted = router(&zone)
+            .with_baseline("legacy", adopting.target_last_read("legacy"))
+            .with_baseline_health_check(adopting.health_check_last_read("legacy"));
         // r1 took over, then r2: the route holds only the releases the cutover moves between.
         adopted
             .set_weights(&Weights::split("web-r1", Some(BASELINE), 100))
@@ -832,6 +860,7 @@ mod tests {
             .cloned()
             .expect("the baseline's record is back");
         assert_eq!((back.weight, &back.target), (100, &legacy_in_group()));
+        assert_eq!(back.health_check_id.as_deref(), Some("hc-legacy"));
         // Without a recorded target it cannot be, and says so.
         let unrecorded = router(&zone).with_baseline("gone", None);
         let refused = unrecorded

@@ -184,7 +184,9 @@ impl AppReleases {
 
     /// Where `cutover rollback` goes by default: of the healthy retained releases created before
     /// the live one, the one that lost the traffic last (what served just before; a release a
-    /// rollback skipped over lost it earlier), else the newest.
+    /// rollback skipped over lost it earlier), else the newest. One without a recorded loss
+    /// counts as the latest: it lost the traffic after this look was taken (a deploy's own
+    /// cutover, just before its retention), or before losses were recorded.
     pub fn previous_release(&self) -> Option<&ObservedRelease> {
         let live = self.live()?;
         self.releases
@@ -195,7 +197,10 @@ impl AppReleases {
                     && release.role == Role::Retained
                     && release.is_healthy()
             })
-            .max_by_key(|release| (release.tags.lost_traffic_at, release.tags.created))
+            .max_by_key(|release| {
+                let lost = release.tags.lost_traffic_at;
+                (lost.is_none(), lost, release.tags.created)
+            })
     }
 
     /// What `cutover rollback` goes to by default, by name: [`Self::previous_release`], else the
@@ -787,6 +792,7 @@ mod tests {
             releases[index].tags.served = true;
             releases[index].tags.lost_traffic_at = lost;
         }
+        let mut stale = releases.clone();
         let all = weights(&[("web-r4", 100), ("web-r1", 0)]);
         let app = AppReleases {
             app: "web".into(),
@@ -799,6 +805,17 @@ mod tests {
             other_baselines: Vec::new(),
             stickiness: None,
             marks: Default::default(),
+        };
+        assert_eq!(
+            app.previous_release().map(ObservedRelease::name),
+            Some("web-r1")
+        );
+        // Looked at before r4's cutover recorded r1's loss (a deploy's retention works on the
+        // look it took before): r1, without a loss, is still the one that lost it last.
+        stale[0].tags.lost_traffic_at = None;
+        let app = AppReleases {
+            releases: derive_roles(stale, app.weights.as_ref(), now()),
+            ..app
         };
         assert_eq!(
             app.previous_release().map(ObservedRelease::name),

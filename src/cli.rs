@@ -232,8 +232,8 @@ pub struct HistoryArgs {
 
 #[derive(Debug, Args)]
 pub struct DashboardArgs {
-    /// Address to serve on: HOST:PORT (an IP address or a name such as localhost; [::1]:PORT
-    /// for IPv6) or a bare PORT on 127.0.0.1; port 0 takes any free one. Anything but a
+    /// Address to serve on: HOST:PORT (an IP address, an IPv6 one in brackets, or a name such
+    /// as localhost) or a bare PORT on 127.0.0.1; port 0 takes any free one. Anything but a
     /// loopback address is served with a warning (the page has no login)
     #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8080", value_parser = parse_listen)]
     pub listen: String,

@@ -65,7 +65,7 @@ pub struct GateReport {
 /// One gate's result, e.g. `gate: "alarm web-5xx-rate"`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GateResult {
-    /// What was checked: "target_health", "instance_status", "alarm <name>", "http", "command",
+    /// What was checked: "target_health", "instance_status", "alarm `name`", "http", "command",
     /// "compare".
     pub gate: String,
     pub outcome: GateOutcome,

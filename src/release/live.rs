@@ -312,7 +312,7 @@ const OBSERVE_PAUSES: [Duration; 3] = [
 /// Reads the app's release stacks and the router's weights. A router that cannot be read is
 /// reported in [`AppReleases::router_error`], not as an error: status still has something to
 /// show, and the commands that change traffic refuse on their own. A read AWS throttled is read
-/// again after [`OBSERVE_PAUSES`] before it is reported.
+/// again after a few pauses (`OBSERVE_PAUSES`) before it is reported.
 pub async fn observe_app(ctx: &AwsContext, spec: &AppSpec) -> Result<AppReleases, LiveError> {
     for pause in OBSERVE_PAUSES {
         match observe_app_once(ctx, spec).await {
@@ -552,6 +552,22 @@ mod tests {
     use super::*;
     use crate::release::discovery::releases_of;
 
+    /// App `web` as observed with these releases and weights, and nothing else.
+    fn app_of(releases: Vec<ObservedRelease>, weights: Option<Weights>) -> AppReleases {
+        AppReleases {
+            app: "web".into(),
+            releases,
+            weights,
+            router: None,
+            router_error: None,
+            baseline: None,
+            other_apps: Vec::new(),
+            other_baselines: Vec::new(),
+            stickiness: None,
+            marks: Default::default(),
+        }
+    }
+
     fn stack(name: &str, release: &str, hour: u64, extra: &[(&str, &str)]) -> StackFacts {
         let created =
             humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(hour * 3600))
@@ -721,18 +737,7 @@ mod tests {
             [("web-r1", Role::Live), ("web-r2", Role::Retained)]
         );
         assert_eq!(observed[0].weight, None);
-        let app = AppReleases {
-            app: "web".into(),
-            releases: observed,
-            weights: None,
-            router: None,
-            router_error: None,
-            baseline: None,
-            other_apps: Vec::new(),
-            other_baselines: Vec::new(),
-            stickiness: None,
-            marks: Default::default(),
-        };
+        let app = app_of(observed, None);
         assert!(app.retention_facts().is_none());
     }
 
@@ -747,18 +752,10 @@ mod tests {
             stack("web-r4", "r4", 4, &[]),
         ];
         let all = weights(&[("web-r3", 100), ("web-r1", 0), ("arn:tg/other", 0)]);
-        let app = AppReleases {
-            app: "web".into(),
-            releases: derive_roles(releases_of("web", stacks), Some(&all), now()),
-            weights: Some(all),
-            router: None,
-            router_error: None,
-            baseline: None,
-            other_apps: Vec::new(),
-            other_baselines: Vec::new(),
-            stickiness: None,
-            marks: Default::default(),
-        };
+        let app = app_of(
+            derive_roles(releases_of("web", stacks), Some(&all), now()),
+            Some(all),
+        );
         assert_eq!(app.live().map(ObservedRelease::name), Some("web-r3"));
         assert_eq!(
             app.previous_release().map(ObservedRelease::name),
@@ -794,18 +791,7 @@ mod tests {
         }
         let mut stale = releases.clone();
         let all = weights(&[("web-r4", 100), ("web-r1", 0)]);
-        let app = AppReleases {
-            app: "web".into(),
-            releases: derive_roles(releases, Some(&all), now()),
-            weights: Some(all),
-            router: None,
-            router_error: None,
-            baseline: None,
-            other_apps: Vec::new(),
-            other_baselines: Vec::new(),
-            stickiness: None,
-            marks: Default::default(),
-        };
+        let app = app_of(derive_roles(releases, Some(&all), now()), Some(all));
         assert_eq!(
             app.previous_release().map(ObservedRelease::name),
             Some("web-r1")

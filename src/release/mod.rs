@@ -11,6 +11,7 @@ pub mod params;
 pub mod resolved;
 pub mod retention;
 pub mod retire;
+mod retire_report;
 pub mod tags;
 
 pub use naming::{parse_stack_name, stack_name, NamingError, ReleaseId};

@@ -1,4 +1,5 @@
 use super::*;
+use crate::release::retention::RetirementPlan;
 
 fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
     items

@@ -98,17 +98,7 @@ impl AnyRouter {
                     }
                 })
             }
-            AnyRouter::Route53(router) if key == router.record().plain_key() => {
-                Some(BaselineTarget::PlainRecord {
-                    set_identifier: BASELINE.to_string(),
-                    record: router.target_last_read(key),
-                })
-            }
-            AnyRouter::Route53(router) => Some(BaselineTarget::WeightedRecord {
-                set_identifier: key.to_string(),
-                record: router.target_last_read(key),
-                health_check_id: router.health_check_last_read(key),
-            }),
+            AnyRouter::Route53(router) => Some(router.baseline_target_for(key)),
             AnyRouter::Eip(_) => key.starts_with("i-").then(|| BaselineTarget::Instance {
                 instance_id: key.to_string(),
             }),

@@ -358,9 +358,7 @@ impl Account {
     }
 
     pub async fn create_plain_cname(&self, zone: &str, name: &str, value: &str) {
-        use aws_sdk_route53::types::{
-            Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
-        };
+        use aws_sdk_route53::types::{ResourceRecord, ResourceRecordSet, RrType};
         let set = ResourceRecordSet::builder()
             .name(name)
             .r#type(RrType::Cname)
@@ -368,24 +366,7 @@ impl Account {
             .resource_records(ResourceRecord::builder().value(value).build().unwrap())
             .build()
             .unwrap();
-        self.route53()
-            .change_resource_record_sets()
-            .hosted_zone_id(zone)
-            .change_batch(
-                ChangeBatch::builder()
-                    .changes(
-                        Change::builder()
-                            .action(ChangeAction::Create)
-                            .resource_record_set(set)
-                            .build()
-                            .unwrap(),
-                    )
-                    .build()
-                    .unwrap(),
-            )
-            .send()
-            .await
-            .expect("create the plain record");
+        self.create_record_set(zone, set).await;
     }
 
     /// The instance the Elastic IP is associated with, as DescribeAddresses says.
